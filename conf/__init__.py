@@ -1,0 +1,1 @@
+"""Hydra configuration groups, installed as ``speech.conf`` (see ``speech.config``)."""

@@ -1,0 +1,194 @@
+"""``speech``: train, prepare corpora, transcribe audio.
+
+Examples::
+
+    speech prepare fsdd ../shared/data/fsdd data/fsdd
+    speech train experiment=fsdd trainer.max_epochs=10
+    speech transcribe recordings/*.wav --model exp/fsdd/model
+    speech transcribe meeting.wav --model exp/fsdd/model --format json
+    speech evaluate --model exp/fsdd/model data/fsdd/test.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("speech")
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    rank = int(os.environ.get("RANK", "0"))
+    level = logging.DEBUG if verbose else (logging.INFO if rank == 0 else logging.WARNING)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def _error(msg: str) -> None:
+    print(f"speech: error: {msg}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from speech.config import compose, to_yaml
+    from speech.train.asr import build_asr
+
+    cfg = compose(args.overrides)
+    if args.print_config:
+        print(to_yaml(cfg), end="")
+        return 0
+    result, package = build_asr(cfg)
+    if package is not None:
+        print(f"model package: {package}")
+        if result.best_metric is not None:
+            print(f"best dev {cfg.get('monitor', 'wer')}: {result.best_metric:.4f} after {result.steps} steps, "
+                  f"{result.seconds / 60:.1f} min")
+    return 0
+
+
+# --------------------------------------------------------------------------- prepare
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from speech.data.prepare import prepare
+
+    outputs = prepare(args.corpus, args.src, args.out, force=args.force)
+    from speech.data.manifest import read_manifest, total_duration
+
+    for split, path in outputs.items():
+        utts = read_manifest(path)
+        print(f"{split}: {len(utts)} utterances, {total_duration(utts) / 60:.1f} min -> {path}")
+    return 0
+
+
+# ------------------------------------------------------------------------ transcribe
+def expand_inputs(items: list[str]) -> tuple[list[str], list[str]]:
+    """Files, folders (searched recursively for audio) and glob patterns -> (files, problems)."""
+    from speech.audio import AUDIO_EXTENSIONS
+
+    files, problems = [], []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+            if not found:
+                problems.append(f"{item}: folder holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
+            files.extend(found)
+        elif p.exists():
+            files.append(item)
+        elif glob.has_magic(item):
+            found = sorted(glob.glob(item, recursive=True))
+            if not found:
+                problems.append(f"{item}: pattern matches no files")
+            files.extend(f for f in found if Path(f).is_file())
+        else:
+            files.append(item)  # reported by the loader as missing, in order
+    return files, problems
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from speech.pipelines import Failure, PackageError, Transcriber
+
+    files, problems = expand_inputs(args.paths)
+    for p in problems:
+        _error(p)
+    try:
+        tr = Transcriber(args.model, device=args.device, batch_size=args.batch_size)
+    except (PackageError, RuntimeError) as e:
+        _error(str(e))
+        return 2
+    failed = len(problems)
+    show_path = len(files) > 1 or len(args.paths) > 1
+    progress = len(files) > 1 and sys.stderr.isatty() if args.progress is None else args.progress
+    for r in tr.transcribe_files(files, progress=progress):
+        if isinstance(r, Failure):
+            failed += 1
+            _error(r.error)
+            continue
+        if args.format == "json":
+            print(json.dumps(r.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(f"{r.path}\t{r.text}" if show_path else r.text, flush=True)
+    if failed:
+        _error(f"{failed} of {len(files) + len(problems)} inputs failed")
+    return 1 if failed else 0
+
+
+# -------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from speech.evaluate import evaluate_manifest
+
+    report = evaluate_manifest(args.model, args.manifest, device=args.device, batch_size=args.batch_size,
+                               output=args.output, progress=not args.quiet)
+    print(json.dumps(report.summary(), indent=2))
+    return 0
+
+
+TRAIN_HELP = """Train a model from a composed Hydra config (conf/ in the repository, speech.conf when installed).
+
+examples:
+  speech train experiment=fsdd
+  speech train experiment=fsdd trainer.max_epochs=5 model.asr.hidden_size=128 output_dir=exp/small
+  speech train experiment=fsdd --print-config
+  torchrun --nproc_per_node 2 -m speech.cli.main train experiment=fsdd trainer=ddp
+Re-running the same command resumes from output_dir/checkpoints/last.pt."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="speech", description="Speech recognition and synthesis toolkit.")
+    ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model (Hydra overrides: experiment=fsdd trainer.max_epochs=5 ...)",
+                       description=TRAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. experiment=fsdd model.asr.hidden_size=256")
+    p.add_argument("--print-config", action="store_true", help="print the composed config and exit")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("prepare", help="import a corpus from its own layout into JSON-lines manifests")
+    p.add_argument("corpus", help="fsdd, an4, ljspeech, librispeech, folder or table")
+    p.add_argument("src", help="the corpus folder (or the .tsv/.csv file for 'table')")
+    p.add_argument("out", help="output folder for <split>.jsonl")
+    p.add_argument("--force", action="store_true", help="redo even if the manifests are up to date")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("transcribe", help="transcribe audio files, folders or glob patterns")
+    p.add_argument("paths", nargs="+", help="audio files, folders (searched recursively) or glob patterns")
+    p.add_argument("--model", required=True, help="model package folder (output_dir/model of a training run)")
+    p.add_argument("--format", choices=["txt", "json"], default="txt",
+                   help="txt: the text (path<TAB>text for several files); json: one JSON object per line")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--batch-size", type=int, default=16, help="files decoded together")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when several files and stderr is a terminal)")
+    p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("evaluate", help="WER / CER / real-time factor of a model on a manifest")
+    p.add_argument("manifest", help="JSON-lines manifest with reference texts")
+    p.add_argument("--model", required=True, help="model package folder")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--output", help="write per-utterance hypotheses (JSON lines) here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_evaluate)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    from speech.config import ConfigError
+
+    try:
+        return args.func(args)
+    except (ConfigError, FileNotFoundError, ValueError) as e:
+        _error(str(e).splitlines()[0] if str(e) else type(e).__name__)
+        return 2
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

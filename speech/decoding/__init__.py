@@ -1,0 +1,5 @@
+"""Decoding (greedy CTC) and scoring (WER / CER)."""
+from speech.decoding.greedy import GreedyCTCDecoder, ctc_greedy_decode
+from speech.decoding.metrics import ErrorStats, align_errors, cer, edit_distance, error_stats, wer
+
+__all__ = ["GreedyCTCDecoder", "ctc_greedy_decode", "ErrorStats", "align_errors", "cer", "edit_distance", "error_stats", "wer"]

@@ -1,0 +1,1 @@
+"""Neural models: ``asr`` (acoustic models), ``layers`` (shared blocks)."""

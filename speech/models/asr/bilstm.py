@@ -1,0 +1,146 @@
+"""Bidirectional-LSTM acoustic model with a CTC output layer.
+
+Data flow (shapes): log-mel features (B, T, F) -> global CMVN -> SpecAugment (training only)
+-> frame stacking (T -> T / s) -> N bidirectional LSTM layers on packed sequences, optionally
+with a projection (LSTMP) and pyramidal subsampling between layers -> dropout -> linear ->
+log-softmax over the vocabulary (B, T', V), blank = index 0.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from speech.features import GlobalCMVN, SpecAugment, SpecAugmentConfig
+from speech.models.layers import FrameStacking
+
+
+@dataclass
+class BiLSTMConfig:
+    """Hyper-parameters of :class:`BiLSTMEncoder` / :class:`BiLSTMCTC`."""
+
+    hidden_size: int = 320
+    """LSTM cells per direction."""
+    num_layers: int = 4
+    """Number of stacked bidirectional LSTM layers."""
+    projection_size: int = 0
+    """If > 0, each layer projects its hidden state to this size (LSTMP); output is 2 * projection_size."""
+    dropout: float = 0.1
+    """Dropout between layers and before the output layer."""
+    stack_frames: int = 1
+    """Stack this many input frames into one before the first layer (frame-rate reduction)."""
+    subsample: list[int] = field(default_factory=list)
+    """Per-layer time reduction after layer i (pyramidal BiLSTM); empty or length num_layers, entries >= 1."""
+
+    def __post_init__(self) -> None:
+        if self.hidden_size < 1 or self.num_layers < 1:
+            raise ValueError(f"model: hidden_size and num_layers must be >= 1, got {self.hidden_size}, {self.num_layers}")
+        if self.projection_size < 0 or self.projection_size >= self.hidden_size and self.projection_size:
+            raise ValueError(
+                f"model.projection_size must be 0 (off) or in [1, hidden_size), got {self.projection_size}"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.stack_frames < 1:
+            raise ValueError(f"model.stack_frames must be >= 1, got {self.stack_frames}")
+        self.subsample = list(self.subsample) if self.subsample else [1] * self.num_layers
+        if len(self.subsample) != self.num_layers or any(int(s) < 1 for s in self.subsample):
+            raise ValueError(
+                f"model.subsample must list one factor >= 1 per layer ({self.num_layers}), got {self.subsample}"
+            )
+
+    @property
+    def time_reduction(self) -> int:
+        """Total factor by which the output frame rate is lower than the feature frame rate."""
+        r = self.stack_frames
+        for s in self.subsample:
+            r *= int(s)
+        return r
+
+
+class BiLSTMEncoder(nn.Module):
+    """Stacked bidirectional LSTMs on packed sequences: forward(x, x_lens) -> (y, y_lens).
+
+    Each layer is its own ``nn.LSTM`` so that dropout and pyramidal subsampling can sit
+    between layers; each call still runs torch's fused (cuDNN / MKL-DNN) LSTM kernel.
+    """
+
+    def __init__(self, input_dim: int, cfg: BiLSTMConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.stack = FrameStacking(cfg.stack_frames)
+        self.layers = nn.ModuleList()
+        self.pools = nn.ModuleList()
+        dim = input_dim * cfg.stack_frames
+        out = cfg.projection_size or cfg.hidden_size
+        for factor in cfg.subsample:
+            self.layers.append(
+                nn.LSTM(dim, cfg.hidden_size, batch_first=True, bidirectional=True, proj_size=cfg.projection_size)
+            )
+            self.pools.append(FrameStacking(int(factor)))
+            dim = 2 * out * int(factor)
+        self.output_dim = dim
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: torch.Tensor, x_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, T, F) padded features, x_lens: (B,) -> ((B, T', D), (B,)), T' = T / time_reduction."""
+        x, x_lens = self.stack(x, x_lens)
+        for i, (lstm, pool) in enumerate(zip(self.layers, self.pools)):
+            if i > 0:
+                x = self.dropout(x)
+            total = x.shape[1]
+            packed = pack_padded_sequence(x, x_lens.cpu(), batch_first=True, enforce_sorted=False)
+            y, _ = lstm(packed)
+            x, _ = pad_packed_sequence(y, batch_first=True, total_length=total)
+            x, x_lens = pool(x, x_lens)
+        return x, x_lens
+
+
+class BiLSTMCTC(nn.Module):
+    """Complete CTC acoustic model: CMVN -> SpecAugment -> BiLSTM encoder -> log-probs.
+
+    The CMVN statistics are buffers, so a saved ``state_dict`` carries them with the weights.
+    """
+
+    def __init__(self, input_dim: int, vocab_size: int, cfg: BiLSTMConfig, specaugment: SpecAugmentConfig | None = None):
+        super().__init__()
+        self.input_dim = input_dim
+        self.vocab_size = vocab_size
+        self.cfg = cfg
+        self.cmvn = GlobalCMVN(input_dim)
+        self.specaugment = SpecAugment(specaugment) if specaugment is not None else None
+        self.encoder = BiLSTMEncoder(input_dim, cfg)
+        self.dropout = nn.Dropout(cfg.dropout)
+        self.output = nn.Linear(self.encoder.output_dim, vocab_size)
+
+    @property
+    def time_reduction(self) -> int:
+        return self.cfg.time_reduction
+
+    def forward(self, feats: torch.Tensor, feat_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """feats: (B, T, F) raw log-mel, feat_lens: (B,) -> (log_probs (B, T', V), out_lens (B,))."""
+        x = self.cmvn(feats, feat_lens)
+        if self.specaugment is not None and self.training:
+            x = self.specaugment(x, feat_lens)
+        x, lens = self.encoder(x, feat_lens)
+        logits = self.output(self.dropout(x))
+        return torch.log_softmax(logits.float(), dim=-1), lens
+
+
+def bilstm_ctc(
+    input_dim: int,
+    vocab_size: int,
+    specaugment: SpecAugmentConfig | None = None,
+    **kwargs,
+) -> BiLSTMCTC:
+    """Factory used by the Hydra config ``model/asr/bilstm``: keyword arguments are
+    :class:`BiLSTMConfig` fields; an unknown field raises a TypeError naming it."""
+    try:
+        cfg = BiLSTMConfig(**kwargs)
+    except TypeError as e:
+        raise TypeError(f"model.asr: {e}; valid fields: {', '.join(BiLSTMConfig.__dataclass_fields__)}") from None
+    return BiLSTMCTC(input_dim, vocab_size, cfg, specaugment)
+
+

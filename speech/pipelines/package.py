@@ -1,0 +1,122 @@
+"""Self-contained model packages: a folder with everything needed to run a trained model.
+
+Layout of an ASR package::
+
+    config.yaml      the resolved training config (model, features, loss, decoding, ...)
+    tokenizer.json   the vocabulary
+    model.pt         weights (a state_dict of tensors only; CMVN statistics are buffers in it)
+    meta.json        format version, training summary (steps, dev metrics), toolkit version
+
+Loading never unpickles objects (``torch.load(weights_only=True)``) and only instantiates
+``_target_`` classes from this toolkit, so a package from elsewhere cannot run code.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from speech.config import instantiate
+from speech.features import FbankConfig
+from speech.text.tokenizer import CharTokenizer
+
+FORMAT = "speech-asr-package"
+FORMAT_VERSION = 1
+
+
+class PackageError(ValueError):
+    """A model package that is missing, incomplete or malformed (message names the file)."""
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _check_targets(node, where: str) -> None:
+    """Only toolkit classes may be instantiated from a package's config."""
+    if isinstance(node, dict):
+        t = node.get("_target_")
+        if t is not None and not str(t).startswith("speech."):
+            raise PackageError(f"{where}: refusing to instantiate {t!r}; packages may only name speech.* classes")
+        for v in node.values():
+            _check_targets(v, where)
+    elif isinstance(node, list):
+        for v in node:
+            _check_targets(v, where)
+
+
+def save_asr_package(out_dir: str | Path, cfg: DictConfig, tokenizer: CharTokenizer, model_state: dict,
+                     meta: dict | None = None) -> Path:
+    """Write a package folder (each file atomically) and return its path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    tokenizer.save(out / "tokenizer.json")
+    from speech.train.checkpoint import atomic_save
+
+    atomic_save({k: v.detach().cpu() for k, v in model_state.items()}, out / "model.pt")
+    import speech
+
+    info = {"format": FORMAT, "format_version": FORMAT_VERSION, "toolkit_version": getattr(speech, "__version__", "?"),
+            "task": "asr", **(meta or {})}
+    _atomic_write_text(out / "meta.json", json.dumps(info, indent=2) + "\n")
+    return out
+
+
+@dataclass
+class AsrPackage:
+    """A loaded ASR package: model in eval mode plus what is needed to feed it."""
+
+    path: Path
+    model: torch.nn.Module
+    tokenizer: CharTokenizer
+    fbank: FbankConfig
+    config: DictConfig
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.fbank.sample_rate
+
+
+def load_asr_package(path: str | Path, device: str | torch.device = "cpu") -> AsrPackage:
+    """Load a package folder written by :func:`save_asr_package`."""
+    p = Path(path)
+    if not p.exists():
+        raise PackageError(f"{p}: model package not found")
+    if not p.is_dir():
+        raise PackageError(f"{p}: expected a model package folder (config.yaml, tokenizer.json, model.pt)")
+    for name in ("config.yaml", "tokenizer.json", "model.pt"):
+        if not (p / name).is_file():
+            raise PackageError(f"{p / name}: missing; a model package holds config.yaml, tokenizer.json and model.pt")
+    try:
+        cfg = OmegaConf.load(p / "config.yaml")
+    except Exception as e:  # noqa: BLE001
+        raise PackageError(f"{p / 'config.yaml'}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(cfg, DictConfig) or "model" not in cfg or "asr" not in cfg.model or "features" not in cfg:
+        raise PackageError(f"{p / 'config.yaml'}: expected sections model.asr and features")
+    _check_targets(OmegaConf.to_container(cfg), str(p / "config.yaml"))
+    meta = {}
+    if (p / "meta.json").is_file():
+        try:
+            meta = json.loads((p / "meta.json").read_text())
+        except json.JSONDecodeError as e:
+            raise PackageError(f"{p / 'meta.json'}: not valid JSON ({e})") from None
+    tokenizer = CharTokenizer.load(p / "tokenizer.json")
+    fbank = instantiate(cfg.features.fbank)
+    model = instantiate(cfg.model.asr, input_dim=fbank.n_mels, vocab_size=len(tokenizer), specaugment=None)
+    try:
+        state = torch.load(p / "model.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as e:  # noqa: BLE001
+        raise PackageError(f"{p / 'model.pt'}: cannot load weights ({str(e).splitlines()[0]})") from None
+    model.to(device).eval()
+    return AsrPackage(p, model, tokenizer, fbank, cfg, meta)

@@ -1,0 +1,97 @@
+"""``speech train``: manifests -> trained BiLSTM-CTC -> model package.
+
+Examples (Hydra overrides)::
+
+    speech train experiment=fsdd
+    speech train experiment=fsdd trainer.max_epochs=5 model.asr.hidden_size=128 output_dir=exp/small
+    torchrun --nproc_per_node 2 -m speech.cli.main train experiment=fsdd trainer=ddp
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from speech.config import instantiate
+from speech.data.dataset import AsrDataset, DataConfig, collate_asr, split_by_hash
+from speech.data.manifest import read_manifest
+from speech.features import compute_cmvn_stats
+from speech.pipelines.package import save_asr_package
+from speech.text.tokenizer import CharTokenizer
+from speech.train import distributed
+from speech.train.checkpoint import load_checkpoint, seed_everything
+from speech.train.tasks import CTCTask
+from speech.train.trainer import FitResult, Trainer, TrainerConfig, resolve_device
+
+log = logging.getLogger(__name__)
+
+CMVN_MAX_UTTS = 2000
+"""Utterances (taken evenly over the training set) used to estimate feature statistics."""
+
+
+def build_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResult, Path | None]:
+    """Train an ASR model from a composed config; returns the fit result and the package path (rank 0)."""
+    tcfg: TrainerConfig = instantiate(cfg.trainer)
+    data: DataConfig = instantiate(cfg.data)
+    fbank = instantiate(cfg.features.fbank)
+    specaug = instantiate(cfg.features.specaugment) if cfg.features.get("specaugment") else None
+    dist_info = distributed.init_distributed(resolve_device(tcfg.device).type)
+    out_dir = Path(cfg.output_dir)
+
+    if not data.train_manifest or not Path(data.train_manifest).is_file():
+        raise FileNotFoundError(
+            f"data.train_manifest: {data.train_manifest or '(unset)'} not found; run `speech prepare {data.corpus} "
+            f"{data.root or 'SRC'} {data.manifest_dir}` first"
+        )
+    train_utts = read_manifest(data.train_manifest)
+    if data.max_duration > 0:
+        train_utts = [u for u in train_utts if u.duration <= data.max_duration]
+    if data.dev_manifest:
+        dev_utts = read_manifest(data.dev_manifest)
+    else:
+        train_utts, dev_utts = split_by_hash(train_utts, data.dev_fraction)
+    if not train_utts:
+        raise ValueError(f"data.train_manifest: {data.train_manifest} has no usable utterances")
+
+    tokenizer = CharTokenizer.build([u.text for u in train_utts] + [u.text for u in dev_utts])
+    show = dist_info.is_main and tcfg.progress
+    train_set = AsrDataset(train_utts, tokenizer, fbank, cache_features=data.cache_features,
+                           desc="train features" if show else None)
+    dev_set = AsrDataset(dev_utts, tokenizer, fbank, cache_features=data.cache_features,
+                         desc="dev features" if show else None) if dev_utts else None
+
+    step = max(1, len(train_set) // CMVN_MAX_UTTS)
+    mean, std = compute_cmvn_stats(train_set[i]["feats"] for i in range(0, len(train_set), step))
+
+    seed_everything(tcfg.seed)  # identical initial weights in every process
+    model = instantiate(cfg.model.asr, input_dim=fbank.n_mels, vocab_size=len(tokenizer), specaugment=specaug)
+    model.cmvn.set_stats(mean, std)
+    if dist_info.is_main:
+        n_params = sum(p.numel() for p in model.parameters())
+        log.info("model: %.2fM parameters, vocabulary %d, %d train / %d dev utterances",
+                 n_params / 1e6, len(tokenizer), len(train_set), len(dev_set) if dev_set else 0)
+
+    task = CTCTask(instantiate(cfg.loss), tokenizer)
+    trainer = Trainer(tcfg, task, out_dir)
+    result = trainer.fit(model, train_set, dev_set, collate_asr, data.batch_size,
+                         bucket_size_multiplier=data.bucket_size_multiplier, num_workers=data.num_workers,
+                         stop_at_step=stop_at_step)
+
+    package = None
+    if dist_info.is_main and (stop_at_step is None or result.steps >= stop_at_step):
+        src = result.best_checkpoint or result.last_checkpoint
+        ckpt = load_checkpoint(src)
+        best_metrics = ckpt.get("metrics", {})
+        package = save_asr_package(out_dir / "model", cfg, tokenizer, ckpt["model"], meta={
+            "checkpoint": src.name, "steps": result.steps, "epochs": result.epochs_completed,
+            "train_seconds": round(result.seconds, 1), "dev_metrics": best_metrics,
+            "train_utterances": len(train_set), "world_size": dist_info.world_size,
+        })
+        (out_dir / "train_summary.json").write_text(json.dumps({
+            "package": str(package), "best_checkpoint": str(src), "best_metric": result.best_metric,
+            "steps": result.steps, "seconds": round(result.seconds, 1)}, indent=2) + "\n")
+        log.info("model package written to %s (from %s)", package, src.name)
+    distributed.barrier()
+    return result, package
