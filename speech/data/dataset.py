@@ -1,0 +1,138 @@
+"""ASR dataset and batch collation: manifest utterances -> padded log-mel batches.
+
+Features are computed from audio on the fly (in DataLoader workers when ``num_workers > 0``)
+or once up front and kept in memory (``cache_features``), which suits small corpora.
+Augmentation that draws random numbers (SpecAugment) runs inside the model, on the batch,
+so its randomness comes from the checkpointed torch RNG and training resumes exactly.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from speech.audio import load
+from speech.data.manifest import Utterance
+from speech.features import FbankConfig, log_mel
+from speech.text.tokenizer import CharTokenizer
+
+
+@dataclass
+class DataConfig:
+    """Where a corpus' manifests are and how they are batched (config group ``data/``)."""
+
+    corpus: str = "custom"
+    """Importer name for ``speech prepare`` (fsdd, an4, ljspeech, librispeech, folder, table)."""
+    root: str = ""
+    """The corpus in its own layout (input of the importer)."""
+    manifest_dir: str = "data/custom"
+    """Where the importer writes ``<split>.jsonl``."""
+    train_manifest: str = ""
+    """JSON-lines manifest used for training."""
+    dev_manifest: str | None = None
+    """Validation manifest; when empty, ``dev_fraction`` of the training set is held out (by id hash)."""
+    test_manifest: str | None = None
+    """Evaluated by recipes after training."""
+    dev_fraction: float = 0.05
+    """Fraction of training utterances held out for validation when there is no dev manifest."""
+    batch_size: int = 32
+    """Utterances per batch per process (the global batch is batch_size x world size)."""
+    max_duration: float = 0.0
+    """Skip training utterances longer than this many seconds (0 = keep all)."""
+    num_workers: int = 0
+    """DataLoader worker processes (0 = load in the training process)."""
+    cache_features: bool = False
+    """Compute every utterance's features once and keep them in memory."""
+    bucket_size_multiplier: int = 50
+    """Length-bucketing window, in batches (see BucketBatchSampler)."""
+
+
+def split_by_hash(utts: Sequence[Utterance], fraction: float) -> tuple[list[Utterance], list[Utterance]]:
+    """Deterministically hold out about ``fraction`` of utterances, chosen by a hash of their id."""
+    keep, held = [], []
+    for u in utts:
+        h = int(hashlib.sha1(u.id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        (held if h < fraction else keep).append(u)
+    return keep, held
+
+
+class AsrDataset(Dataset):
+    """Utterances -> dict(id, feats (T, F) float32, tokens (S,) int64, text).
+
+    Args:
+        utts: manifest entries (``start``/``end`` select a segment of the audio file).
+        tokenizer: maps normalized text to ids; ``None`` for unlabeled audio.
+        fbank: feature settings; audio is resampled to ``fbank.sample_rate``.
+        cache_features: compute all features now and keep them.
+        desc: progress-bar label while caching (None hides the bar).
+    """
+
+    def __init__(self, utts: Sequence[Utterance], tokenizer: CharTokenizer | None, fbank: FbankConfig,
+                 cache_features: bool = False, desc: str | None = "features"):
+        self.utts = list(utts)
+        self.tokenizer = tokenizer
+        self.fbank = fbank
+        self.tokens = [tokenizer.encode(u.text, u.id) for u in self.utts] if tokenizer is not None else None
+        self._cache: list[torch.Tensor] | None = None
+        if cache_features:
+            self._cache = [self._features(i) for i in tqdm(range(len(self.utts)), desc=desc, unit="utt", leave=False,
+                                                    disable=desc is None)]
+
+    def __len__(self) -> int:
+        return len(self.utts)
+
+    @property
+    def durations(self) -> list[float]:
+        return [u.duration for u in self.utts]
+
+    def _features(self, i: int) -> torch.Tensor:
+        u = self.utts[i]
+        wav, _ = load(u.audio, self.fbank.sample_rate, start=u.start, end=u.end)
+        return log_mel(torch.from_numpy(wav), self.fbank)
+
+    def __getitem__(self, i: int) -> dict:
+        feats = self._cache[i] if self._cache is not None else self._features(i)
+        item = {"id": self.utts[i].id, "feats": feats, "text": self.utts[i].text}
+        if self.tokens is not None:
+            item["tokens"] = torch.tensor(self.tokens[i], dtype=torch.long)
+        return item
+
+
+@dataclass
+class AsrBatch:
+    """A padded batch. feats (B, T, F), feat_lens (B,), tokens (B, S) padded with 0, token_lens (B,)."""
+
+    ids: list[str]
+    feats: torch.Tensor
+    feat_lens: torch.Tensor
+    tokens: torch.Tensor | None = None
+    token_lens: torch.Tensor | None = None
+    texts: list[str] = field(default_factory=list)
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> "AsrBatch":
+        move = lambda t: t.to(device, non_blocking=non_blocking) if t is not None else None  # noqa: E731
+        return AsrBatch(self.ids, move(self.feats), move(self.feat_lens), move(self.tokens), move(self.token_lens), self.texts)
+
+    def pin_memory(self) -> "AsrBatch":
+        pin = lambda t: t.pin_memory() if t is not None else None  # noqa: E731
+        return AsrBatch(self.ids, pin(self.feats), pin(self.feat_lens), pin(self.tokens), pin(self.token_lens), self.texts)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def collate_asr(items: Sequence[dict]) -> AsrBatch:
+    """Pad a list of :class:`AsrDataset` items into an :class:`AsrBatch`."""
+    feats = [it["feats"] for it in items]
+    feat_lens = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
+    padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
+    tokens = token_lens = None
+    if items and "tokens" in items[0]:
+        toks = [it["tokens"] for it in items]
+        token_lens = torch.tensor([t.numel() for t in toks], dtype=torch.long)
+        tokens = torch.nn.utils.rnn.pad_sequence(toks, batch_first=True) if toks else torch.zeros(0, 0, dtype=torch.long)
+    return AsrBatch([it["id"] for it in items], padded, feat_lens, tokens, token_lens, [it["text"] for it in items])
