@@ -274,7 +274,7 @@ def _ffmpeg_decode(p: str, *, mono: bool = True, start: float | None = None,
     cmd += ["-"]
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
     err = [line for line in proc.stderr.decode(errors="replace").splitlines() if line.strip()]
-    if proc.returncode != 0:
+    if proc.returncode != 0 or err:
         reason = err[-1] if err else f"exit status {proc.returncode}"
         reason = reason.replace(p, "").strip(" :") or reason
         raise CorruptAudioError(p, f"cannot decode (ffmpeg: {reason}); expected an audio file")

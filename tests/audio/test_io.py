@@ -226,6 +226,22 @@ def test_m4a_decoded_through_ffmpeg(tmp_path):
 
 
 @needs_ffmpeg
+def test_damaged_m4a_stream_is_corrupt_not_silently_short(tmp_path):
+    sf.write(tmp_path / "src.wav", sine(440, 16000, 1.0), 16000)
+    good = tmp_path / "good.m4a"
+    ffmpeg_convert(tmp_path / "src.wav", good, "-c:a", "aac")
+    data = bytearray(good.read_bytes())
+    # overwrite the middle third (AAC frames, not the container index) with noise
+    lo, hi = len(data) // 3, 2 * len(data) // 3
+    data[lo:hi] = np.random.default_rng(3).integers(0, 256, hi - lo, dtype=np.uint8).tobytes()
+    path = tmp_path / "damaged.m4a"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptAudioError) as e:
+        load(path)
+    assert_one_line_naming(e.value, path)
+
+
+@needs_ffmpeg
 def test_m4a_without_ffmpeg_says_install_ffmpeg(tmp_path, monkeypatch):
     sf.write(tmp_path / "src.wav", sine(440, 16000, 0.3), 16000)
     path = tmp_path / "clip.m4a"

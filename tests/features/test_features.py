@@ -320,3 +320,29 @@ def test_specaugment_defaults_lengths_to_full():
     rows, cols = _masked_rows_cols(out)
     assert not bool(cols.any())
     assert int(rows.sum()) <= 2 * 2 * 40
+
+
+# ------------------------------------------------------------------------------------- GPU
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_matches_cpu():
+    cfg = FbankConfig()
+    gen = torch.Generator().manual_seed(7)
+    wav = torch.randn(3, 8000, generator=gen) * 0.1
+    lens = torch.tensor([8000, 5000, 300])
+    module = LogMelFbank(cfg).eval()
+    cpu_feats, cpu_lens = module(wav, lens)
+    gpu_feats, gpu_lens = module(wav.cuda(), lens.cuda())
+    assert gpu_feats.device.type == "cuda" and gpu_lens.device.type == "cuda"
+    torch.testing.assert_close(gpu_feats.cpu(), cpu_feats, atol=1e-3, rtol=1e-4)
+    assert torch.equal(gpu_lens.cpu(), cpu_lens)
+    cmvn = GlobalCMVN(cfg.n_mels, *compute_cmvn_stats([cpu_feats[0]])).cuda()
+    torch.testing.assert_close(cmvn(gpu_feats, gpu_lens).cpu(), cmvn.cpu()(cpu_feats, cpu_lens),
+                               atol=1e-3, rtol=1e-4)
+    aug = SpecAugment(SpecAugmentConfig()).train()
+    torch.manual_seed(11)
+    on_cpu = aug(cpu_feats + 100, cpu_lens)
+    torch.manual_seed(11)
+    on_gpu = aug(gpu_feats + 100, gpu_lens)  # masks come from the CPU generator: identical
+    assert torch.equal(on_gpu.cpu() == 0, on_cpu == 0)

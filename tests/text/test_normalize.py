@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from speech.text.normalize import normalize_asr_text, number_to_words, ordinal_to_words
-
-def shared_data() -> Path:
-    """The shared corpora (the lead will replace this helper with the ``data_root`` fixture)."""
-    return Path(os.environ.get("SPEECH_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
-
 
 def assert_clean(out: str) -> None:
     assert out == " ".join(out.split()), f"whitespace not collapsed: {out!r}"
@@ -136,11 +129,10 @@ def test_number_words_are_plain_words(n):
     assert ordinal_to_words(n).split()[:-1] == words.split()[:-1]
 
 
-def test_real_text_ljspeech_metadata():
+@pytest.mark.data
+def test_real_text_ljspeech_metadata(data_root):
     """Every LJSpeech sentence (raw column) normalizes to the clean alphabet, with its numbers spoken."""
-    path = shared_data() / "text" / "ljspeech_metadata_all.csv"
-    if not path.is_file():
-        pytest.skip(f"shared corpora not found at {path.parent.parent} (set SPEECH_DATA)")
+    path = data_root / "text" / "ljspeech_metadata_all.csv"
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 13100
     with_digits = agree = 0

@@ -32,11 +32,11 @@ def audio_duration(path: str | os.PathLike, *, where: str = "") -> float | None:
     Returns None, after logging one warning line naming the file, when the file is missing,
     unreadable or empty; the importers then skip the utterance.
     """
-    try:
-        duration = soundfile.info(str(path)).duration
-    except FileNotFoundError:
+    if not os.path.isfile(path):
         log.warning("skipping %s%s: audio file is missing", path, where)
         return None
+    try:
+        duration = soundfile.info(str(path)).duration
     except Exception as e:  # soundfile raises RuntimeError / LibsndfileError for bad files
         log.warning("skipping %s%s: unreadable audio (%s)", path, where, str(e).splitlines()[0] if str(e) else type(e).__name__)
         return None

@@ -93,7 +93,10 @@ def prepare_folder(src: str | Path, out_dir: str | Path, *, force: bool = False)
                 f"transcript beside it or in a sibling folder")
     if not src.is_dir():
         raise FileNotFoundError(f"folder corpus not found at {src}: {expected}")
-    audio, texts, dirs = _walk(src, Path(out_dir).resolve())
+    out = Path(out_dir).resolve()
+    if src == out or src in out.parents:
+        out.mkdir(parents=True, exist_ok=True)  # before the signature: creating it touches src's mtime
+    audio, texts, dirs = _walk(src, out)
     if not audio:
         raise FileNotFoundError(f"no audio files under {src}: {expected}")
     sig = listing_signature(dirs)

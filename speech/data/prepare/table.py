@@ -7,12 +7,16 @@ role        accepted names                                         required
 ==========  =====================================================  =========
 audio path  path, audio, audio_path, audio_filepath, file, wav     yes
 text        text, transcript, sentence, transcription              yes
-id          id, utt_id                                             no: file stem
+id          id, utt_id                                             no: stem [#]
 speaker     speaker, speaker_id                                    no
 duration    duration, duration_s                                   no: measured
 start, end  start, end (seconds within the file)                   no
 split       split                                                  no: "all"
 ==========  =====================================================  =========
+
+[#] Without an id column: the file stem; the path relative to the table (no extension) where
+different files share a stem; with ``-<start in ms, 8 digits>`` appended where one file holds
+several segments.
 
 Relative paths are resolved against the table's folder. The delimiter follows the extension
 (tab for ``.tsv``, where quotes are ordinary characters; comma for ``.csv``), with
@@ -173,15 +177,22 @@ def prepare_table(src: str | Path, out_dir: str | Path, *, force: bool = False) 
                         start=start, end=end)
         found.append((get(fields, "split") or "all", utt, path))
 
-    stems: dict[str, int] = {}
+    # ids for rows without one: the file stem; the path relative to the table where different
+    # files share a stem; plus "-<start in ms>" where one file holds several segments
+    files_by_stem: dict[str, set[Path]] = {}
+    rows_by_file: dict[Path, int] = {}
     for _, utt, path in found:
         if not utt.id:
-            stems[path.stem] = stems.get(path.stem, 0) + 1
+            files_by_stem.setdefault(path.stem, set()).add(path)
+            rows_by_file[path] = rows_by_file.get(path, 0) + 1
     splits: dict[str, list[Utterance]] = {}
     seen: set[str] = set()
     for split, utt, path in found:
         if not utt.id:
-            utt.id = path.stem if stems[path.stem] == 1 else Path(os.path.relpath(path, base)).with_suffix("").as_posix()
+            unique_stem = len(files_by_stem[path.stem]) == 1
+            utt.id = path.stem if unique_stem else Path(os.path.relpath(path, base)).with_suffix("").as_posix()
+            if rows_by_file[path] > 1:
+                utt.id += f"-{round((utt.start or 0.0) * 1000):08d}"
         if utt.id in seen:
             log.warning("skipping %s: id %r repeats in %s", utt.audio, utt.id, src)
             continue
