@@ -377,8 +377,13 @@ class Trainer:
 
     def _restore(self, path, model, optimizer, scheduler, scaler, state) -> dict:
         ckpt = load_checkpoint(path, map_location="cpu")
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        try:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            detail = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), str(e).splitlines()[0])
+            raise ValueError(f"{path}: cannot resume, the checkpoint was written for a different model or "
+                             f"optimizer ({detail}); train into a new output_dir or delete {path.parent}") from None
         scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])

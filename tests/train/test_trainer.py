@@ -121,3 +121,14 @@ def test_ddp_step_matches_single_process(tmp_path):
         assert torch.allclose(a[k], b[k], atol=1e-6, rtol=0), k
         moved += int(not torch.allclose(a[k], init[k]))
     assert moved > 0  # the step really updated the weights
+
+
+def test_resume_with_a_different_model_is_a_clear_error(tmp_path):
+    _fit(tmp_path, make_model(), stop_at_step=2)
+    from speech.models.asr import bilstm_ctc
+    from toy import TOKENIZER
+
+    other = bilstm_ctc(8, len(TOKENIZER), hidden_size=6, num_layers=2, stack_frames=2)
+    with pytest.raises(ValueError, match="cannot resume") as e:
+        _fit(tmp_path, other)
+    assert "\n" not in str(e.value) and "last.pt" in str(e.value)
