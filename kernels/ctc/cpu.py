@@ -1,0 +1,271 @@
+"""CTC forward-backward as a numba CPU kernel, parallel over the batch.
+
+Each utterance is computed in *scaled linear space*: alpha and beta are plain probabilities,
+rescaled to sum to one at every frame, with float64 accumulators. This removes every log/exp
+from the recursions (the only transcendental work left is one ``exp`` per emission and one per
+gradient entry), and the inner loops over the 2L+1 states are branch-free so LLVM vectorizes them.
+
+Linear space underflows when the model is confidently wrong (emission probabilities below
+~1e-308). A cheap per-utterance check (a zero or non-finite frame sum) then reruns that one
+utterance in log space, which is exact but slower.
+
+Layout of the per-utterance tables: width ``S + 4`` with the states at offsets 2..S+1, so
+``s - 1``, ``s - 2``, ``s + 1`` and ``s + 2`` are always valid indices holding zero outside. The
+O(T * S) tables (emissions, alpha) live in a caller-provided workspace that is reused across calls
+(fresh multi-megabyte allocations cost more in page faults than the recursion itself); beta needs
+only one row because each frame's gradient is written as soon as its beta is known. Small
+per-row scratch is allocated inside the per-utterance function (not in the ``prange`` body), so
+each thread gets its own.
+
+Gradient convention (torch's): ``grad[t, b, c] = exp(log_probs[t, b, c]) - gamma_t(c)``, the
+gradient with respect to the logits when ``log_probs = log_softmax(logits)``; 0 for frames past
+the input length; NaN for an utterance whose loss is infinite or NaN.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# Fast-math flags without 'nnan' / 'ninf': NaN and inf must survive (NaN inputs give NaN losses,
+# infeasible utterances give inf). 'reassoc' lets LLVM vectorize the sums.
+_FM = {"nsz", "arcp", "contract", "afn", "reassoc"}
+_NEG = -1e300  # finite stand-in for log(0) in the log-space fallback
+# Values below this (relative to a row that sums to ~1, or as an emission probability) are flushed
+# to zero. Left alone they decay through the subnormal range, where every multiply costs ~100x;
+# they carry no weight unless later frames change the odds by more than e^640, and if all of a
+# frame's mass is flushed the utterance falls back to the exact log-space computation.
+_TINY = 1e-280
+
+
+@njit(cache=True, fastmath=_FM)
+def _min_frames(labels):
+    n = labels.shape[0]
+    r = n
+    for i in range(1, n):
+        if labels[i] == labels[i - 1]:
+            r += 1
+    return r
+
+
+@njit(cache=True)
+def _lse2(a, b):
+    if a < b:
+        a, b = b, a
+    if a <= _NEG:
+        return _NEG
+    return a + math.log1p(math.exp(b - a))
+
+
+@njit(cache=True)
+def _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad):
+    # norm: (T, B) log-normaliser; grads rows hold the softmax already: only occupancies are subtracted
+    """Exact log-space forward-backward for one utterance (the underflow fallback)."""
+    L = labels.shape[0]
+    S = 2 * L + 1
+    ext = np.empty(S, np.int64)
+    for s in range(S):
+        ext[s] = blank if s % 2 == 0 else labels[s // 2]
+    la = np.full((Tb, S), _NEG)
+    lb = np.full((Tb, S), _NEG)
+    em = np.empty((Tb, S))
+    for t in range(Tb):
+        if norm[t, b] != norm[t, b]:
+            return np.nan
+        for s in range(S):
+            v = lp[t, b, ext[s]] - norm[t, b]
+            if v != v:  # NaN input: NaN loss, like torch
+                return np.nan
+            em[t, s] = v if v > _NEG else _NEG
+    la[0, 0] = em[0, 0]
+    if S > 1:
+        la[0, 1] = em[0, 1]
+    for t in range(1, Tb):
+        for s in range(S):
+            v = la[t - 1, s]
+            if s >= 1:
+                v = _lse2(v, la[t - 1, s - 1])
+            if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                v = _lse2(v, la[t - 1, s - 2])
+            la[t, s] = max(v + em[t, s], _NEG)
+    lb[Tb - 1, S - 1] = 0.0
+    if S > 1:
+        lb[Tb - 1, S - 2] = 0.0
+    for t in range(Tb - 2, -1, -1):  # beta excludes the emission at t
+        for s in range(S):
+            v = lb[t + 1, s] + em[t + 1, s]
+            if s + 1 < S:
+                v = _lse2(v, lb[t + 1, s + 1] + em[t + 1, s + 1])
+            if s + 2 < S and ext[s + 2] != blank and ext[s + 2] != ext[s]:
+                v = _lse2(v, lb[t + 1, s + 2] + em[t + 1, s + 2])
+            lb[t, s] = max(v, _NEG)
+    log_p = la[Tb - 1, S - 1]
+    if S > 1:
+        log_p = _lse2(log_p, la[Tb - 1, S - 2])
+    if log_p <= _NEG * 0.5:
+        return np.inf
+    if compute_grad:
+        for t in range(Tb):
+            for s in range(S):
+                occ = la[t, s] + lb[t, s] - log_p
+                if occ > -745.0:
+                    grads[t, b, ext[s]] -= math.exp(occ)
+    return -log_p
+
+
+@njit(cache=True, fastmath=_FM)
+def _forward(alpha, e, skip, Tb, S):
+    """Fill alpha[1:Tb] from alpha[0]; returns the log of the scale divided out of alpha[Tb-1], or NaN on underflow.
+
+    Each row is (prev[s] + prev[s-1] + skip[s] prev[s-2]) * e[t, s] divided by the previous row's
+    sum. It is computed into a fresh local row and then copied into the table: LLVM cannot prove
+    two rows of one table disjoint and would not vectorize a direct write.
+    """
+    W = alpha.shape[1]
+    row = np.zeros(W)
+    sigma = alpha[0, 2] + alpha[0, 3]
+    log_scale = 0.0
+    for t in range(1, Tb):
+        if not (sigma > 0.0 and sigma < np.inf):
+            return np.nan
+        log_scale += math.log(sigma)
+        inv = 1.0 / sigma
+        prev = alpha[t - 1]
+        et = e[t]
+        for s in range(2, S + 2):
+            v = (prev[s] + prev[s - 1] + skip[s] * prev[s - 2]) * (et[s] * inv)
+            row[s] = v if v > _TINY else 0.0
+        sigma = 0.0
+        for s in range(2, S + 2):
+            sigma += row[s]
+        cur = alpha[t]
+        for s in range(2, S + 2):
+            cur[s] = row[s]
+    return log_scale
+
+
+@njit(cache=True, fastmath=_FM)
+def _backward_row(beta, en, skip, eb, S):
+    """beta <- sum over successors of en * beta (in place), normalised; returns the normaliser (0: underflow)."""
+    dsum = 0.0
+    for s in range(2, S + 2):
+        v = en[s] * beta[s]
+        eb[s] = v
+        dsum += v
+    if not (dsum > 0.0 and dsum < np.inf):
+        return 0.0
+    inv = 1.0 / dsum
+    for s in range(2, S + 2):
+        v = (eb[s] + eb[s + 1] + skip[s + 2] * eb[s + 2]) * inv
+        beta[s] = v if v > _TINY else 0.0
+    return dsum
+
+
+@njit(cache=True, fastmath=_FM)
+def _utterance(lp, norm, em, work, b, Tb, labels, blank, grads, compute_grad):
+    """Cost of utterance ``b`` (its first ``Tb`` frames, ``labels``); subtracts its occupancies
+    from grads[:Tb, b] (which already hold the softmax) if asked. ``work`` is this utterance's
+    (2, >= Tb, >= 2L + 5) float64 scratch: the emission table and the alpha table."""
+    L = labels.shape[0]
+    S = 2 * L + 1
+    W = S + 4
+    if Tb == 0 or Tb < _min_frames(labels):
+        return np.inf
+
+    # emission probabilities of the extended labels (em[t, b, 0] is the blank, em[t, b, i + 1] label i)
+    e = work[0, :Tb]  # (Tb, Wmax) with C-contiguous rows, so the inner loops vectorize
+    alpha = work[1, :Tb]
+    skip = np.zeros(W)
+    for s in range(2, S):
+        if s % 2 == 1 and labels[s // 2] != labels[s // 2 - 1]:
+            skip[s + 2] = 1.0
+    for t in range(Tb):
+        pb = em[t, b, 0]
+        pb = pb if pb > _TINY else 0.0
+        for i in range(L):
+            pl = em[t, b, i + 1]
+            e[t, 2 * i + 2] = pb
+            e[t, 2 * i + 3] = pl if pl > _TINY else 0.0
+        e[t, 2 * L + 2] = pb
+        e[t, 0] = e[t, 1] = e[t, W - 1] = 0.0
+        alpha[t, 0] = alpha[t, 1] = alpha[t, W - 2] = alpha[t, W - 1] = 0.0
+
+    # Forward. Row t holds alpha_t up to a positive factor: each row is computed from the previous
+    # one divided by that row's sum, so no row over- or underflows; the log of the divisors adds up
+    # to the log-likelihood's scale.
+    alpha[0, 2:W - 2] = 0.0
+    alpha[0, 2] = e[0, 2]
+    if S > 1:
+        alpha[0, 3] = e[0, 3]
+    log_scale = _forward(alpha, e, skip, Tb, S)
+    if log_scale != log_scale:
+        return _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad)
+    end = alpha[Tb - 1, S + 1] + alpha[Tb - 1, S]
+    if not (end > 0.0 and end < np.inf):
+        return _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad)
+    cost = -(log_scale + math.log(end))
+    if not compute_grad:
+        return cost
+
+    # Backward, excluding the emission at t: beta_t(s) = sum over successors s' of e[t+1, s'] * beta_{t+1}(s'),
+    # kept up to a positive factor per row like alpha. Only two rows are alive: the gradient of frame t
+    # (softmax already in grads, minus the occupancy alpha_t * beta_t normalised per frame) is written
+    # as soon as beta_t is known, while alpha_t is still warm in cache.
+    beta = np.zeros(W)
+    beta[S + 1] = 1.0
+    beta[S] = 1.0 if S > 1 else 0.0
+    eb = np.zeros(W)
+    prod = np.zeros(W)
+    for t in range(Tb - 1, -1, -1):
+        if t < Tb - 1:  # beta_{t+1} -> beta_t, in place
+            if _backward_row(beta, e[t + 1], skip, eb, S) == 0.0:
+                return _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad)
+        z = 0.0
+        at = alpha[t]
+        for s in range(2, S + 2):
+            p = at[s] * beta[s]
+            prod[s] = p
+            z += p
+        if not (z > 0.0 and z < np.inf):
+            return _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad)
+        invz = 1.0 / z
+        acc_blank = 0.0
+        for i in range(L + 1):
+            acc_blank += prod[2 * i + 2]
+        grads[t, b, blank] -= acc_blank * invz
+        for i in range(L):
+            grads[t, b, labels[i]] -= prod[2 * i + 3] * invz
+    return cost
+
+
+@njit(parallel=True, cache=True)
+def ctc_cpu(lp, norm, em, work, labels, offsets, input_lengths, target_lengths, blank, costs, grads, compute_grad):
+    """Batched CTC on the CPU, written into ``costs`` and (if ``compute_grad``) ``grads``.
+
+    Args:
+        lp: (T, B, C) float32/float64 log-probs, or logits (then ``norm`` holds their logsumexp).
+        norm: (T, B) float64 log-normaliser subtracted from ``lp`` (zeros for log-probs).
+        em: (T, B, Lmax + 1) float64 emission probabilities exp(lp - norm) of the blank (index 0)
+            and of each utterance's labels (index i + 1 for label i).
+        work: (B, 2, T, >= 2 * Lmax + 5) float64 scratch (contents ignored; reusable across calls).
+        labels: (sum L,) int32 concatenated targets; offsets: (B,) int32 start of each utterance's labels.
+        input_lengths, target_lengths: (B,) int32.
+        costs: (B,) float64 output.
+        grads: (T, B, C) of lp's dtype, holding exp(lp - norm) on entry; on exit the gradient
+            (ignored unless ``compute_grad``).
+    """
+    T, B, C = lp.shape
+    for b in prange(B):
+        Tb = input_lengths[b]
+        lab = labels[offsets[b]:offsets[b] + target_lengths[b]]
+        cost = _utterance(lp, norm, em, work[b], b, Tb, lab, blank, grads, compute_grad)
+        costs[b] = cost
+        if compute_grad:
+            if not (cost < np.inf):  # inf or NaN: torch gives NaN gradients (zero_infinity is applied by the caller)
+                for t in range(Tb):
+                    for c in range(C):
+                        grads[t, b, c] = np.nan
+            for t in range(Tb, T):
+                for c in range(C):
+                    grads[t, b, c] = 0.0
