@@ -11,8 +11,9 @@ utterance in log space, which is exact but slower.
 
 Layout of the per-utterance tables: width ``S + 4`` with the states at offsets 2..S+1, so
 ``s - 1``, ``s - 2``, ``s + 1`` and ``s + 2`` are always valid indices holding zero outside. The
-O(T * S) tables (emissions, alpha) live in a caller-provided workspace that is reused across calls
-(fresh multi-megabyte allocations cost more in page faults than the recursion itself); beta needs
+O(T * S) tables (emissions, alpha) live in a caller-provided workspace with one slab per thread,
+reused across utterances and calls (fresh multi-megabyte allocations cost more in page faults, and
+cold tables more in cache misses, than the recursion itself); beta needs
 only one row because each frame's gradient is written as soon as its beta is known. Small
 per-row scratch is allocated inside the per-utterance function (not in the ``prange`` body), so
 each thread gets its own.
@@ -26,7 +27,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, get_thread_id, njit, prange
 
 # Fast-math flags without 'nnan' / 'ninf': NaN and inf must survive (NaN inputs give NaN losses,
 # infeasible utterances give inf). 'reassoc' lets LLVM vectorize the sums.
@@ -59,9 +60,11 @@ def _lse2(a, b):
 
 
 @njit(cache=True)
-def _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad):
-    # norm: (T, B) log-normaliser; grads rows hold the softmax already: only occupancies are subtracted
-    """Exact log-space forward-backward for one utterance (the underflow fallback)."""
+def _log_space(lp, b, Tb, labels, blank, norm, em, compute_grad):
+    """Exact log-space forward-backward for one utterance (the underflow fallback).
+
+    ``norm`` is the (T, B) log-normaliser; occupancies are written into ``em`` like :func:`_utterance`.
+    """
     L = labels.shape[0]
     S = 2 * L + 1
     ext = np.empty(S, np.int64)
@@ -69,7 +72,7 @@ def _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad):
         ext[s] = blank if s % 2 == 0 else labels[s // 2]
     la = np.full((Tb, S), _NEG)
     lb = np.full((Tb, S), _NEG)
-    em = np.empty((Tb, S))
+    lem = np.empty((Tb, S))
     for t in range(Tb):
         if norm[t, b] != norm[t, b]:
             return np.nan
@@ -77,10 +80,10 @@ def _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad):
             v = lp[t, b, ext[s]] - norm[t, b]
             if v != v:  # NaN input: NaN loss, like torch
                 return np.nan
-            em[t, s] = v if v > _NEG else _NEG
-    la[0, 0] = em[0, 0]
+            lem[t, s] = v if v > _NEG else _NEG
+    la[0, 0] = lem[0, 0]
     if S > 1:
-        la[0, 1] = em[0, 1]
+        la[0, 1] = lem[0, 1]
     for t in range(1, Tb):
         for s in range(S):
             v = la[t - 1, s]
@@ -88,17 +91,17 @@ def _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad):
                 v = _lse2(v, la[t - 1, s - 1])
             if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
                 v = _lse2(v, la[t - 1, s - 2])
-            la[t, s] = max(v + em[t, s], _NEG)
+            la[t, s] = max(v + lem[t, s], _NEG)
     lb[Tb - 1, S - 1] = 0.0
     if S > 1:
         lb[Tb - 1, S - 2] = 0.0
     for t in range(Tb - 2, -1, -1):  # beta excludes the emission at t
         for s in range(S):
-            v = lb[t + 1, s] + em[t + 1, s]
+            v = lb[t + 1, s] + lem[t + 1, s]
             if s + 1 < S:
-                v = _lse2(v, lb[t + 1, s + 1] + em[t + 1, s + 1])
+                v = _lse2(v, lb[t + 1, s + 1] + lem[t + 1, s + 1])
             if s + 2 < S and ext[s + 2] != blank and ext[s + 2] != ext[s]:
-                v = _lse2(v, lb[t + 1, s + 2] + em[t + 1, s + 2])
+                v = _lse2(v, lb[t + 1, s + 2] + lem[t + 1, s + 2])
             lb[t, s] = max(v, _NEG)
     log_p = la[Tb - 1, S - 1]
     if S > 1:
@@ -107,10 +110,14 @@ def _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad):
         return np.inf
     if compute_grad:
         for t in range(Tb):
+            em[t, b, 0] = 0.0
             for s in range(S):
                 occ = la[t, s] + lb[t, s] - log_p
-                if occ > -745.0:
-                    grads[t, b, ext[s]] -= math.exp(occ)
+                g = math.exp(occ) if occ > -745.0 else 0.0
+                if s % 2 == 0:
+                    em[t, b, 0] += g
+                else:
+                    em[t, b, s // 2 + 1] = g
     return -log_p
 
 
@@ -122,7 +129,7 @@ def _forward(alpha, e, skip, Tb, S):
     sum. It is computed into a fresh local row and then copied into the table: LLVM cannot prove
     two rows of one table disjoint and would not vectorize a direct write.
     """
-    W = alpha.shape[1]
+    W = S + 4  # must equal alpha.shape[1]: with the width known as S + 4, LLVM vectorizes the row loops
     row = np.zeros(W)
     sigma = alpha[0, 2] + alpha[0, 3]
     log_scale = 0.0
@@ -139,34 +146,63 @@ def _forward(alpha, e, skip, Tb, S):
         sigma = 0.0
         for s in range(2, S + 2):
             sigma += row[s]
-        cur = alpha[t]
-        for s in range(2, S + 2):
-            cur[s] = row[s]
+        alpha[t, :] = row
     return log_scale
 
 
 @njit(cache=True, fastmath=_FM)
-def _backward_row(beta, en, skip, eb, S):
-    """beta <- sum over successors of en * beta (in place), normalised; returns the normaliser (0: underflow)."""
-    dsum = 0.0
-    for s in range(2, S + 2):
-        v = en[s] * beta[s]
-        eb[s] = v
-        dsum += v
-    if not (dsum > 0.0 and dsum < np.inf):
-        return 0.0
-    inv = 1.0 / dsum
-    for s in range(2, S + 2):
-        v = (eb[s] + eb[s + 1] + skip[s + 2] * eb[s + 2]) * inv
-        beta[s] = v if v > _TINY else 0.0
-    return dsum
+def _backward(alpha, e, skip, em, b, Tb, S):
+    """Backward pass writing the occupancies of utterance ``b`` into em[:Tb, b]; False on underflow.
+
+    beta_t(s) excludes the emission at t: sum over successors s' of e[t+1, s'] * beta_{t+1}(s'),
+    kept up to a positive factor per row like alpha. Only one row is alive: the occupancies of
+    frame t (alpha_t * beta_t normalised per frame) are written as soon as beta_t is known, while
+    alpha_t is still warm in cache.
+    """
+    W = S + 4  # as in _forward: known widths let LLVM vectorize the row loops
+    L = (S - 1) // 2
+    beta = np.zeros(W)
+    eb = np.zeros(W)
+    prod = np.zeros(W)
+    beta[S + 1] = 1.0
+    beta[S] = 1.0 if S > 1 else 0.0
+    for t in range(Tb - 1, -1, -1):
+        if t < Tb - 1:  # beta_{t+1} -> beta_t, in place
+            en = e[t + 1]
+            dsum = 0.0
+            for s in range(2, S + 2):
+                v = en[s] * beta[s]
+                eb[s] = v
+                dsum += v
+            if not (dsum > 0.0 and dsum < np.inf):
+                return False
+            inv = 1.0 / dsum
+            for s in range(2, S + 2):
+                v = (eb[s] + eb[s + 1] + skip[s + 2] * eb[s + 2]) * inv
+                beta[s] = v if v > _TINY else 0.0
+        at = alpha[t]
+        for s in range(2, S + 2):
+            prod[s] = at[s] * beta[s]
+        z = 0.0
+        for s in range(2, S + 2):
+            z += prod[s]
+        if not (z > 0.0 and z < np.inf):
+            return False
+        invz = 1.0 / z
+        acc_blank = 0.0
+        for i in range(L + 1):
+            acc_blank += prod[2 * i + 2]
+        em[t, b, 0] = acc_blank * invz
+        for i in range(L):
+            em[t, b, i + 1] = prod[2 * i + 3] * invz
+    return True
 
 
 @njit(cache=True, fastmath=_FM)
-def _utterance(lp, norm, em, work, b, Tb, labels, blank, grads, compute_grad):
-    """Cost of utterance ``b`` (its first ``Tb`` frames, ``labels``); subtracts its occupancies
-    from grads[:Tb, b] (which already hold the softmax) if asked. ``work`` is this utterance's
-    (2, >= Tb, >= 2L + 5) float64 scratch: the emission table and the alpha table."""
+def _utterance(lp, norm, em, work, b, Tb, labels, blank, compute_grad):
+    """Cost of utterance ``b`` (its first ``Tb`` frames, ``labels``). If asked, its occupancies
+    replace its emission probabilities in ``em`` (em[t, b, 0]: blank, em[t, b, i + 1]: label i). ``work`` is a flat float64
+    scratch of at least 2 * Tb * (2L + 5) entries: the emission table and the alpha table."""
     L = labels.shape[0]
     S = 2 * L + 1
     W = S + 4
@@ -174,8 +210,8 @@ def _utterance(lp, norm, em, work, b, Tb, labels, blank, grads, compute_grad):
         return np.inf
 
     # emission probabilities of the extended labels (em[t, b, 0] is the blank, em[t, b, i + 1] label i)
-    e = work[0, :Tb]  # (Tb, Wmax) with C-contiguous rows, so the inner loops vectorize
-    alpha = work[1, :Tb]
+    e = work[:Tb * W].reshape((Tb, W))
+    alpha = work[Tb * W:2 * Tb * W].reshape((Tb, W))
     skip = np.zeros(W)
     for s in range(2, S):
         if s % 2 == 1 and labels[s // 2] != labels[s // 2 - 1]:
@@ -200,42 +236,16 @@ def _utterance(lp, norm, em, work, b, Tb, labels, blank, grads, compute_grad):
         alpha[0, 3] = e[0, 3]
     log_scale = _forward(alpha, e, skip, Tb, S)
     if log_scale != log_scale:
-        return _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad)
+        return _log_space(lp, b, Tb, labels, blank, norm, em, compute_grad)
     end = alpha[Tb - 1, S + 1] + alpha[Tb - 1, S]
     if not (end > 0.0 and end < np.inf):
-        return _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad)
+        return _log_space(lp, b, Tb, labels, blank, norm, em, compute_grad)
     cost = -(log_scale + math.log(end))
     if not compute_grad:
         return cost
 
-    # Backward, excluding the emission at t: beta_t(s) = sum over successors s' of e[t+1, s'] * beta_{t+1}(s'),
-    # kept up to a positive factor per row like alpha. Only two rows are alive: the gradient of frame t
-    # (softmax already in grads, minus the occupancy alpha_t * beta_t normalised per frame) is written
-    # as soon as beta_t is known, while alpha_t is still warm in cache.
-    beta = np.zeros(W)
-    beta[S + 1] = 1.0
-    beta[S] = 1.0 if S > 1 else 0.0
-    eb = np.zeros(W)
-    prod = np.zeros(W)
-    for t in range(Tb - 1, -1, -1):
-        if t < Tb - 1:  # beta_{t+1} -> beta_t, in place
-            if _backward_row(beta, e[t + 1], skip, eb, S) == 0.0:
-                return _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad)
-        z = 0.0
-        at = alpha[t]
-        for s in range(2, S + 2):
-            p = at[s] * beta[s]
-            prod[s] = p
-            z += p
-        if not (z > 0.0 and z < np.inf):
-            return _log_space(lp, b, Tb, labels, blank, norm, grads, compute_grad)
-        invz = 1.0 / z
-        acc_blank = 0.0
-        for i in range(L + 1):
-            acc_blank += prod[2 * i + 2]
-        grads[t, b, blank] -= acc_blank * invz
-        for i in range(L):
-            grads[t, b, labels[i]] -= prod[2 * i + 3] * invz
+    if not _backward(alpha, e, skip, em, b, Tb, S):
+        return _log_space(lp, b, Tb, labels, blank, norm, em, compute_grad)
     return cost
 
 
@@ -247,8 +257,11 @@ def ctc_cpu(lp, norm, em, work, labels, offsets, input_lengths, target_lengths, 
         lp: (T, B, C) float32/float64 log-probs, or logits (then ``norm`` holds their logsumexp).
         norm: (T, B) float64 log-normaliser subtracted from ``lp`` (zeros for log-probs).
         em: (T, B, Lmax + 1) float64 emission probabilities exp(lp - norm) of the blank (index 0)
-            and of each utterance's labels (index i + 1 for label i).
-        work: (B, 2, T, >= 2 * Lmax + 5) float64 scratch (contents ignored; reusable across calls).
+            and of each utterance's labels (index i + 1 for label i); overwritten with the
+            occupancies when ``compute_grad``.
+        work: (threads, >= 2 * T * (2 * Lmax + 5)) float64 scratch, one slab per numba thread
+            (``numba.get_num_threads()``) so each thread's tables stay in its cache from one
+            utterance to the next; contents ignored, reusable across calls.
         labels: (sum L,) int32 concatenated targets; offsets: (B,) int32 start of each utterance's labels.
         input_lengths, target_lengths: (B,) int32.
         costs: (B,) float64 output.
@@ -257,15 +270,23 @@ def ctc_cpu(lp, norm, em, work, labels, offsets, input_lengths, target_lengths, 
     """
     T, B, C = lp.shape
     for b in prange(B):
-        Tb = input_lengths[b]
         lab = labels[offsets[b]:offsets[b] + target_lengths[b]]
-        cost = _utterance(lp, norm, em, work[b], b, Tb, lab, blank, grads, compute_grad)
-        costs[b] = cost
-        if compute_grad:
-            if not (cost < np.inf):  # inf or NaN: torch gives NaN gradients (zero_infinity is applied by the caller)
-                for t in range(Tb):
-                    for c in range(C):
-                        grads[t, b, c] = np.nan
-            for t in range(Tb, T):
+        Tb = np.int64(input_lengths[b])
+        costs[b] = _utterance(lp, norm, em, work[get_thread_id()], b, Tb, lab, blank, compute_grad)
+    if not compute_grad:
+        return
+    # Subtract the occupancies from the softmax in memory order (frame-major, like grads), so the
+    # scattered label writes hit rows the prefetcher is already streaming.
+    for t in prange(T):
+        for b in range(B):
+            if t >= input_lengths[b]:
                 for c in range(C):
                     grads[t, b, c] = 0.0
+            elif not (costs[b] < np.inf):  # inf or NaN: torch gives NaN gradients (zero_infinity is the caller's)
+                for c in range(C):
+                    grads[t, b, c] = np.nan
+            else:
+                grads[t, b, blank] -= em[t, b, 0]
+                off = offsets[b]
+                for i in range(target_lengths[b]):
+                    grads[t, b, labels[off + i]] -= em[t, b, i + 1]

@@ -51,30 +51,34 @@ _NT_LOG = 4 if _SIM else 32
 # Row kernels loop over rows with a grid stride; this caps their grid.
 _ROW_GRID = 2 if _SIM else 65536
 # Recursion kernel layout: NT = a multiple of _LANES threads, K (a power of two, 2.._MAX_K) states
-# per thread. K = 16 keeps the five K-wide register arrays of the beta pass within 255 registers.
+# per thread. K = 8: the five K-wide register arrays of the beta pass take ~180 registers without
+# spills on sm_90 (K = 16 spills).
 _LANES = 4 if _SIM else 32
-_MAX_K = 16
-_MAX_THREADS = 1024
+_MAX_K = 8
+# At K = 8, NT = 256 threads fit the 64K-register file; longer targets (L > 1023) run entirely in
+# the (exact but slower) log-space kernel.
+_MAX_NT = 256
 
 _INF = math.inf
 _NAN = math.nan
 
 
-def _layout(s_max: int) -> tuple[int, int]:
-    """(K, NT) for the recursion kernel: NT threads (a multiple of _LANES) times K states >= s_max."""
+def _layout(s_max: int) -> tuple[int, int, bool]:
+    """(K, NT, linear): the recursion kernel runs NT threads (a multiple of _LANES) with K states
+    each, K * NT >= s_max. linear=False (too many states): skip it, the log-space kernel does all,
+    with K = 1 and NT = s_max (the identity layout)."""
     nt = _LANES * -(-s_max // (_LANES * _MAX_K))
-    if nt > _MAX_THREADS:
-        raise ValueError(f"ctc_cuda: target length {(s_max - 1) // 2} is too long for the CUDA kernel "
-                         f"(at most {(_MAX_THREADS * _MAX_K - 1) // 2} labels)")
+    if nt > _MAX_NT:
+        return 1, s_max, False
     k = 2
     while k * nt < s_max:
         k *= 2
-    return k, nt
+    return k, nt, True
 
 
 def workspace_size(T: int, B: int, max_target_length: int) -> int:
     """Number of float64 elements of the workspace ``ctc_cuda`` needs for these sizes."""
-    k, nt = _layout(2 * max_target_length + 1)
+    k, nt, _ = _layout(2 * max_target_length + 1)
     t = max(T, 1)
     return 2 * B * t * k * nt + 2 * B * t + B + 2 * B * max(max_target_length, 1)
 
@@ -87,6 +91,16 @@ def workspace_size(T: int, B: int, max_target_length: int) -> int:
 def _pos(s, K, NT):
     """Storage index of state s in a W / E row (see the module docstring)."""
     return (s % K) * NT + s // K
+
+
+@cuda.jit(device=True)
+def _clamp_len(n, T):
+    """An input length clamped to [0, T] (never index outside the arrays)."""
+    if n < 0:
+        return 0
+    if n > T:
+        return T
+    return n
 
 
 @cuda.jit(device=True)
@@ -103,6 +117,22 @@ def _can_skip(labels, off, S, s):
     if s < 3 or s >= S or s % 2 == 0:
         return False
     return labels[off + (s - 1) // 2] != labels[off + (s - 3) // 2]
+
+
+@cuda.jit(device=True)
+def _sum_row(part, p, n):
+    """part[p, 0] + ... + part[p, n - 1] (n a multiple of 4) with four accumulators (a short
+    dependency chain); the order is fixed, so every thread gets the same bits."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    for j in range(0, n, 4):
+        s0 += part[p, j]
+        s1 += part[p, j + 1]
+        s2 += part[p, j + 2]
+        s3 += part[p, j + 3]
+    return (s0 + s1) + (s2 + s3)
 
 
 @cuda.jit(device=True)
@@ -221,7 +251,7 @@ def _prep_kernel(lp, labels, offs, in_lens, tg_lens, blank, from_logits, lmax, K
     for r in range(cuda.blockIdx.x, T * B, cuda.gridDim.x):
         t = r // B
         b = r - t * B
-        Tb = min(max(in_lens[b], 0), T)
+        Tb = _clamp_len(in_lens[b], T)
         L = tg_lens[b]
         if t >= Tb or L < 0 or L > lmax:  # uniform over the block
             continue
@@ -265,6 +295,7 @@ def _prep_kernel(lp, labels, offs, in_lens, tg_lens, blank, from_logits, lmax, K
 
 def _make_ab_kernel(K: int, NT: int):
     """The recursion kernel for K states per thread and NT threads (both compile-time constants)."""
+    NT2 = NT + 2  # shared array shapes must be literal constants
 
     @cuda.jit
     def ab_kernel(E, W, Z, labels, offs, in_lens, tg_lens, lmax, want_grad, costs, flags):
@@ -282,7 +313,7 @@ def _make_ab_kernel(K: int, NT: int):
         # slots 0 and NT + 1 stay zero: the missing neighbours of the first and last thread)
         part = cuda.shared.array((2, NT), float64)
         partz = cuda.shared.array((2, NT), float64)
-        edge = cuda.shared.array((2, NT + 2, 2), float64)
+        edge = cuda.shared.array((2, NT2, 2), float64)
         fin = cuda.shared.array(2, float64)
         a = cuda.local.array(K, float64)   # alpha (registers), later alpha re-read for beta
         an = cuda.local.array(K, float64)  # prefetched alpha of the next beta frame
@@ -291,7 +322,7 @@ def _make_ab_kernel(K: int, NT: int):
         g = cuda.local.array(K, float64)   # beta including the emission of its frame
         if b >= B:
             return
-        Tb = min(max(in_lens[b], 0), T)
+        Tb = _clamp_len(in_lens[b], T)
         L = tg_lens[b]
         if L < 0 or L > lmax:  # inconsistent with max_target_length: refuse, never write out of bounds
             if tid == 0:
@@ -309,9 +340,7 @@ def _make_ab_kernel(K: int, NT: int):
                 rep += 1.0
         part[0, tid] = rep
         cuda.syncthreads()
-        req = float(L)
-        for j in range(NT):
-            req += part[0, j]
+        req = L + _sum_row(part, 0, NT)
         cuda.syncthreads()
         if Tb == 0 or Tb < req:
             if tid == 0:
@@ -359,9 +388,7 @@ def _make_ab_kernel(K: int, NT: int):
         for t in range(1, Tb):
             p = (t - 1) & 1
             q = t & 1
-            c = 0.0
-            for j in range(NT):  # same order in every thread: the same c everywhere
-                c += part[p, j]
+            c = _sum_row(part, p, NT)  # same order in every thread: the same c everywhere
             if not (c > 0.0 and c < _INF):  # underflow / overflow / NaN: uniform over the block
                 bad = True
                 break
@@ -447,16 +474,12 @@ def _make_ab_kernel(K: int, NT: int):
                 t = Tb - 1 - tt
                 p = (t + 1) & 1
                 q = t & 1
-                d = 0.0
-                for j in range(NT):
-                    d += part[p, j]
+                d = _sum_row(part, p, NT)
                 if not (d > 0.0 and d < _INF):
                     bad = True
                     break
                 if tid == 0:
-                    z = 0.0
-                    for j in range(NT):
-                        z += partz[p, j]
+                    z = _sum_row(partz, p, NT)
                     Z[b, t + 1] = z
                     if not (z > 0.0 and z < _INF):
                         zbad = True
@@ -498,9 +521,7 @@ def _make_ab_kernel(K: int, NT: int):
                 edge[q, tid + 1, 1] = g[1]
                 cuda.syncthreads()
             if not bad and tid == 0:
-                z = 0.0
-                for j in range(NT):
-                    z += partz[0, j]
+                z = _sum_row(partz, 0, NT)
                 Z[b, 0] = z
                 if not (z > 0.0 and z < _INF):
                     zbad = True
@@ -540,9 +561,10 @@ def _lpe(lp, lse_ws, from_logits, t, b, labels, off, blank, s):
 
 
 @cuda.jit
-def _logspace_kernel(lp, lse_ws, labels, offs, in_lens, tg_lens, blank, from_logits, K, NT, want_grad,
-                     W, E, Z, costs, flags):
-    """One block (_NT_LOG threads) per utterance (grid = B); only flagged utterances do anything.
+def _logspace_kernel(lp, lse_ws, labels, offs, in_lens, tg_lens, blank, from_logits, lmax, K, NT, want_grad,
+                     force, W, E, Z, costs, flags):
+    """One block (_NT_LOG threads) per utterance (grid = B); only flagged utterances do anything
+    (all of them with ``force``, used when the targets are too long for the recursion kernel).
 
     Log alpha rows go to W[b], log beta (excluding the emission of its frame) to E[b]; then
     W[b, t, :] <- gamma_t(s) = exp(log alpha + log beta - log Z_t), Z[b, t] <- 1, and the cost.
@@ -553,12 +575,19 @@ def _logspace_kernel(lp, lse_ws, labels, offs, in_lens, tg_lens, blank, from_log
     tid = cuda.threadIdx.x
     nth = cuda.blockDim.x
     red = cuda.shared.array(_NT_LOG, float64)
-    if b >= B or flags[b] == 0.0:
+    if b >= B:
         return
-    Tb = min(max(in_lens[b], 0), T)
+    if not force:
+        if flags[b] == 0.0:
+            return
+    Tb = _clamp_len(in_lens[b], T)
     L = tg_lens[b]
     off = offs[b]
     S = 2 * L + 1
+    if L < 0 or L > lmax or Tb == 0:  # (only reachable with force)
+        if tid == 0:
+            costs[b] = _NAN if (L < 0 or L > lmax) else (0.0 if L == 0 else _INF)
+        return
     for t in range(Tb):
         for s in range(tid, S, nth):
             e = _lpe(lp, lse_ws, from_logits, t, b, labels, off, blank, s)
@@ -636,7 +665,7 @@ def _make_grad_kernel(cast):
         for r in range(cuda.blockIdx.x, T * B, cuda.gridDim.x):
             t = r // B
             b = r - t * B
-            Tb = min(max(in_lens[b], 0), T)
+            Tb = _clamp_len(in_lens[b], T)
             if t >= Tb:
                 for c in range(tid, C, nth):
                     grads[t, b, c] = 0.0
@@ -771,11 +800,11 @@ def ctc_cuda(log_probs, labels, label_offsets, input_lengths, target_lengths, bl
 
     if max_target_length is None:
         host = tg_lens.copy_to_host(stream=stream)
-        if stream != 0:
+        if stream:  # a numba Stream: the copy above is asynchronous
             stream.synchronize()
         max_target_length = int(host.max())
     lmax = max(int(max_target_length), 0)
-    K, NT = _layout(2 * lmax + 1)
+    K, NT, linear = _layout(2 * lmax + 1)
     SP = K * NT
     Tw = max(T, 1)
     need = workspace_size(T, B, lmax)
@@ -806,10 +835,12 @@ def ctc_cuda(log_probs, labels, label_offsets, input_lengths, target_lengths, bl
     rows = min(max(T * B, 1), _ROW_GRID)
     if T > 0:
         _prep_kernel[rows, _NT_ROW, stream](lp, labels, offs, in_lens, tg_lens, blank, fl, lmax, K, NT, E, lse, links)
-    _ab_kernel(K, NT)[B, NT, stream](E, W, Z, labels, offs, in_lens, tg_lens, lmax, want_grad, costs, flags)
+    if linear:
+        _ab_kernel(K, NT)[B, NT, stream](E, W, Z, labels, offs, in_lens, tg_lens, lmax, want_grad, costs, flags)
+    # launched unconditionally: its blocks return at once unless flagged (no host round trip)
+    _logspace_kernel[B, _NT_LOG, stream](lp, lse, labels, offs, in_lens, tg_lens, blank, fl, lmax, K, NT,
+                                         want_grad, not linear, W, E, Z, costs, flags)
     if T > 0:
-        _logspace_kernel[B, _NT_LOG, stream](lp, lse, labels, offs, in_lens, tg_lens, blank, fl, K, NT, want_grad,
-                                             W, E, Z, costs, flags)
         if want_grad:
             _grad_kernel(lp.dtype)[rows, _NT_ROW, stream](lp, lse, labels, offs, in_lens, tg_lens, blank, fl, K, NT,
                                                           W, Z, links, costs, grads)

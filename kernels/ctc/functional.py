@@ -137,26 +137,31 @@ def ctc_costs_and_grads(
     B = lp.shape[1]
     grads = _check_buffer(grad_buffer, lp) if compute_grad else None
     if lp.device.type == "cpu":
+        import numba
+
         from speech.kernels.ctc.cpu import ctc_cpu
 
         T, _, C = lp.shape
         # The O(T * B * C) and O(T * B * L) exponentials run in torch's vectorized kernels (numba has
         # no vector math library here): the softmax goes straight into the gradient buffer, and the
-        # emission probabilities of each utterance's blank + labels into a small float64 array.
+        # emission probabilities of each utterance's blank + labels into a float64 (T, B, L + 1)
+        # array, which the kernel then overwrites with the occupancies it subtracts.
         norm = torch.logsumexp(lp, dim=-1, keepdim=True) if from_logits else None
         lmax = int(tgt_lens.max()) if B else 0
+        # flat column index of (b, symbol) in lp viewed as (T, B * C): blank first, then the labels
         idx = torch.full((B, lmax + 1), int(blank), dtype=torch.int64)
         if lmax:
             mask = torch.arange(lmax).unsqueeze(0) < tgt_lens.unsqueeze(1).long()
             idx[:, 1:][mask] = labels.long()
-        gathered = _WORKSPACE.get("gather", (T, B, lmax + 1), lp.dtype, lp.device)
-        torch.gather(lp, 2, idx.unsqueeze(0).expand(T, B, lmax + 1), out=gathered)
+        idx += torch.arange(B).unsqueeze(1) * C
+        gathered = _WORKSPACE.get("gather", (T, B * (lmax + 1)), lp.dtype, lp.device)
+        torch.index_select(lp.view(T, B * C), 1, idx.view(-1), out=gathered)
         em = _WORKSPACE.get("em", (T, B, lmax + 1), torch.float64, lp.device)
-        em.copy_(gathered)
+        em.view(T, B * (lmax + 1)).copy_(gathered)
         if norm is not None:
             em.sub_(norm)
         em.exp_()
-        work = _WORKSPACE.get("work", (B, 2, T, 2 * lmax + 5), torch.float64, lp.device)
+        work = _WORKSPACE.get("work", (numba.get_num_threads(), 2 * T * (2 * lmax + 5)), torch.float64, lp.device)
         if grads is not None:
             if norm is None:
                 torch.exp(lp, out=grads)

@@ -1,0 +1,93 @@
+"""The CTC CUDA kernel's tests (tests/kernels/cuda_cases.py), run in subprocesses: numba reads
+NUMBA_ENABLE_CUDASIM once, at import, so the simulator run needs a fresh interpreter.
+
+- always: under numba's CUDA simulator (what CI runs; small shapes, a few tens of seconds);
+- on a machine with a CUDA GPU: the same cases plus larger ones on the device;
+- when NVVM is installed (no GPU needed): every kernel variant compiles for a real target, which
+  the simulator (plain Python) never checks.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CASES = "tests/kernels/cuda_cases.py"
+
+
+def _run_cases(simulator: bool, timeout: int) -> None:
+    env = dict(os.environ)
+    if simulator:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    else:
+        env.pop("NUMBA_ENABLE_CUDASIM", None)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", CASES], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    out = (proc.stdout + proc.stderr)[-6000:]
+    assert proc.returncode == 0, f"{CASES} failed ({'simulator' if simulator else 'GPU'}):\n{out}"
+    assert " passed" in out, out
+
+
+def test_ctc_cuda_in_simulator():
+    _run_cases(simulator=True, timeout=600)
+
+
+def _real_gpu() -> bool:
+    from numba import config, cuda
+
+    return not config.ENABLE_CUDASIM and cuda.is_available()
+
+
+@pytest.mark.skipif(not _real_gpu(), reason="needs a CUDA GPU")
+def test_ctc_cuda_on_gpu():
+    _run_cases(simulator=False, timeout=900)
+
+
+def test_ctc_cuda_kernels_compile_for_the_device():
+    """Type-check and compile every kernel to PTX for sm_80 (needs NVVM, not a GPU)."""
+    import numba
+    from numba import config, cuda
+
+    if config.ENABLE_CUDASIM:
+        pytest.skip("the simulator cannot compile")
+    try:
+        cuda.compile_ptx(lambda a: None, (numba.float64[::1],), cc=(8, 0))
+    except Exception as e:  # no NVVM / CUDA toolkit
+        pytest.skip(f"NVVM unavailable: {e}")
+    import numba.cuda.dispatcher as disp
+
+    from speech.kernels.ctc import cuda as kc
+
+    class _Device:  # device functions are compiled for "the current device": pretend one exists
+        compute_capability = (8, 0)
+
+    mp = pytest.MonkeyPatch()
+    if not _real_gpu():
+        mp.setattr(disp, "get_current_device", lambda: _Device())
+    try:
+        ty = numba.typeof
+        i32 = ty(np.zeros(1, np.int32))
+        f64v = ty(np.zeros(1, np.float64))
+        f64m = ty(np.zeros((1, 1), np.float64))
+        f64t = ty(np.zeros((1, 1, 1), np.float64))
+        i, b = numba.int64, numba.boolean
+        for dt in (np.float32, np.float64):
+            lp = ty(np.zeros((1, 1, 1), dt))
+            kernels = [
+                (kc._prep_kernel, (lp, i32, i32, i32, i32, i, b, i, i, i, f64t, f64m, f64t)),
+                (kc._logspace_kernel, (lp, f64m, i32, i32, i32, i32, i, b, i, i, i, b, b, f64t, f64t, f64m, f64v, f64v)),
+                (kc._grad_kernel(dt), (lp, f64m, i32, i32, i32, i32, i, b, i, i, f64t, f64m, f64t, f64v, lp)),
+            ]
+            if dt == np.float64:  # the recursion kernel does not see the input dtype
+                for K, NT in {kc._layout(s)[:2] for s in (3, 121, 201, 2047)}:
+                    kernels.append((kc._ab_kernel(K, NT), (f64t, f64t, f64m, i32, i32, i32, i32, i, b, f64v, f64v)))
+            for kern, sig in kernels:
+                ptx, _ = cuda.compile_ptx(kern.py_func, sig, cc=(8, 0))
+                assert ".entry" in ptx
+    finally:
+        mp.undo()
