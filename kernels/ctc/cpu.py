@@ -142,7 +142,7 @@ def _forward(alpha, e, skip, Tb, S):
         et = e[t]
         for s in range(2, S + 2):
             v = (prev[s] + prev[s - 1] + skip[s] * prev[s - 2]) * (et[s] * inv)
-            row[s] = v if v > _TINY else 0.0
+            row[s] = 0.0 if v <= _TINY else v
         sigma = 0.0
         for s in range(2, S + 2):
             sigma += row[s]
@@ -179,7 +179,7 @@ def _backward(alpha, e, skip, em, b, Tb, S):
             inv = 1.0 / dsum
             for s in range(2, S + 2):
                 v = (eb[s] + eb[s + 1] + skip[s + 2] * eb[s + 2]) * inv
-                beta[s] = v if v > _TINY else 0.0
+                beta[s] = 0.0 if v <= _TINY else v
         at = alpha[t]
         for s in range(2, S + 2):
             prod[s] = at[s] * beta[s]
@@ -206,7 +206,9 @@ def _utterance(lp, norm, em, work, b, Tb, labels, blank, compute_grad):
     L = labels.shape[0]
     S = 2 * L + 1
     W = S + 4
-    if Tb == 0 or Tb < _min_frames(labels):
+    if Tb == 0:  # no frames: the empty label sequence has probability 1, anything else 0 (as torch)
+        return 0.0 if L == 0 else np.inf
+    if Tb < _min_frames(labels):
         return np.inf
 
     # emission probabilities of the extended labels (em[t, b, 0] is the blank, em[t, b, i + 1] label i)
@@ -218,11 +220,11 @@ def _utterance(lp, norm, em, work, b, Tb, labels, blank, compute_grad):
             skip[s + 2] = 1.0
     for t in range(Tb):
         pb = em[t, b, 0]
-        pb = pb if pb > _TINY else 0.0
+        pb = 0.0 if pb <= _TINY else pb  # NaN stays NaN
         for i in range(L):
             pl = em[t, b, i + 1]
             e[t, 2 * i + 2] = pb
-            e[t, 2 * i + 3] = pl if pl > _TINY else 0.0
+            e[t, 2 * i + 3] = 0.0 if pl <= _TINY else pl
         e[t, 2 * L + 2] = pb
         e[t, 0] = e[t, 1] = e[t, W - 1] = 0.0
         alpha[t, 0] = alpha[t, 1] = alpha[t, W - 2] = alpha[t, W - 1] = 0.0

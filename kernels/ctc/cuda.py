@@ -34,25 +34,27 @@ Four kernels run in order on one stream:
 Workspace layout, float64: ``W`` and ``E`` (B, T, SP) with ``SP = K * NT >= Smax``, state s
 stored at ``(s % K) * NT + s // K`` so that the per-thread register blocks load coalesced;
 ``Z`` (B, T); ``lse`` (T, B); ``flags`` (B,); ``links`` (B, max(Lmax, 1), 2).
+
+Kernels are compiled on first use per (dtype, K, NT) and cached on disk (``cache=True``).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from numba import config, cuda, float64
+from numba import config, cuda, float32, float64
 
 _SIM = bool(config.ENABLE_CUDASIM)
 
 # Threads per block for the row kernels (prep, gradient) and the log-space fallback; powers of two
 # (tree reductions). The simulator runs every thread as a Python thread: keep blocks tiny there.
 _NT_ROW = 8 if _SIM else 128
-_NT_LOG = 4 if _SIM else 32
+_NT_LOG = 4 if _SIM else 128
 # Row kernels loop over rows with a grid stride; this caps their grid.
 _ROW_GRID = 2 if _SIM else 65536
 # Recursion kernel layout: NT = a multiple of _LANES threads, K (a power of two, 2.._MAX_K) states
-# per thread. K = 8: the five K-wide register arrays of the beta pass take ~180 registers without
-# spills on sm_90 (K = 16 spills).
+# per thread. K = 8: the five K-wide register arrays of the beta pass fit in registers (~220 per
+# thread on sm_90, no spills; K = 16 spills).
 _LANES = 4 if _SIM else 32
 _MAX_K = 8
 # At K = 8, NT = 256 threads fit the 64K-register file; longer targets (L > 1023) run entirely in
@@ -231,7 +233,7 @@ def _block_lse(red_m, red_s, m, acc):
 # 1. emissions, log-normaliser, label links
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _prep_kernel(lp, labels, offs, in_lens, tg_lens, blank, from_logits, lmax, K, NT, E, lse_ws, links):
     """One block (_NT_ROW threads) per (t, b) row, grid-stride.
 
@@ -297,7 +299,7 @@ def _make_ab_kernel(K: int, NT: int):
     """The recursion kernel for K states per thread and NT threads (both compile-time constants)."""
     NT2 = NT + 2  # shared array shapes must be literal constants
 
-    @cuda.jit
+    @cuda.jit(cache=True)
     def ab_kernel(E, W, Z, labels, offs, in_lens, tg_lens, lmax, want_grad, costs, flags):
         """One block of NT threads per utterance b (grid = B).
 
@@ -381,8 +383,10 @@ def _make_ab_kernel(K: int, NT: int):
                 en[k] = E[b, 1, k * NT + tid]
         cuda.syncthreads()
 
-        # ---- alpha, frames 1 .. Tb-1. a_t = (a_{t-1}(s) + a_{t-1}(s-1) + skip a_{t-1}(s-2)) / c_{t-1} * e_t,
-        # c_{t-1} = sum_s a_{t-1}(s); a_t is stored unnormalised. log p = sum_{t<Tb-1} log c_t + log(a_{Tb-1}(S-1) + a_{Tb-1}(S-2)).
+        # ---- alpha, frames 1 .. Tb-1:
+        #   a_t(s) = (a_{t-1}(s) + a_{t-1}(s-1) + skip(s) a_{t-1}(s-2)) / c_{t-1} * e_t(s),  c_t = sum_s a_t(s),
+        # a_t unnormalised (a_t / c_t is the true alpha_t divided by prod_{t' < t} c_t'), so
+        #   log p = sum_{t < Tb-1} log c_t + log(a_{Tb-1}(S-1) + a_{Tb-1}(S-2)).
         ll = 0.0
         bad = False
         for t in range(1, Tb):
@@ -560,7 +564,7 @@ def _lpe(lp, lse_ws, from_logits, t, b, labels, off, blank, s):
     return v
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def _logspace_kernel(lp, lse_ws, labels, offs, in_lens, tg_lens, blank, from_logits, lmax, K, NT, want_grad,
                      force, W, E, Z, costs, flags):
     """One block (_NT_LOG threads) per utterance (grid = B); only flagged utterances do anything
@@ -649,7 +653,7 @@ def _logspace_kernel(lp, lse_ws, labels, offs, in_lens, tg_lens, blank, from_log
 def _make_grad_kernel(cast):
     """The gradient kernel; ``cast`` (numba.float32 / float64) is the type of the bulk exp(lp - lse)."""
 
-    @cuda.jit
+    @cuda.jit(cache=True)
     def grad_kernel(lp, lse_ws, labels, offs, in_lens, tg_lens, blank, from_logits, K, NT, W, Z, links, costs,
                     grads):
         """One block (_NT_ROW threads) per (t, b) row, grid-stride. grads (T, B, C) <- 0 for t >= Tb,
@@ -720,12 +724,10 @@ _GRAD_KERNELS: dict = {}
 
 
 def _grad_kernel(dtype):
-    import numba
-
     key = np.dtype(dtype).str
     kern = _GRAD_KERNELS.get(key)
     if kern is None:
-        cast = numba.float32 if np.dtype(dtype) == np.float32 else numba.float64
+        cast = float32 if np.dtype(dtype) == np.float32 else float64
         kern = _GRAD_KERNELS[key] = _make_grad_kernel(cast)
     return kern
 

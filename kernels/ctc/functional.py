@@ -5,9 +5,11 @@
 ``input_lengths`` and ``target_lengths`` (B,) tensors or sequences of ints.
 
 Memory: the forward pass computes the gradient eagerly into one (T, B, C) array (allocated per
-call, or a caller's reusable ``grad_buffer``); the kernels add O(B * T * (2L + 1)) float64 scratch
-for the recursions. The backward pass scales that array by ``grad_output`` in place, so the graph
-can be back-propagated once (like most fused losses).
+call, or a caller's reusable ``grad_buffer``); the kernels add O(threads * T * (2L + 1)) float64
+scratch for the recursions plus O(B * T * L) for the emissions, kept between calls. The backward
+pass returns that array as it is when ``grad_output`` is all ones (``reduction="sum"``), and
+otherwise scales a copy, or scales it in place with ``inplace_backward=True`` (no second
+(T, B, C) allocation, but the graph can then be back-propagated only once).
 """
 from __future__ import annotations
 
@@ -194,7 +196,8 @@ class CTCLossFunction(torch.autograd.Function):
     """Per-utterance CTC costs (B,); the gradient is computed eagerly in forward."""
 
     @staticmethod
-    def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, from_logits, grad_buffer):
+    def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, from_logits, grad_buffer,
+                inplace_backward=False):
         need_grad = log_probs.requires_grad
         costs, grads = ctc_costs_and_grads(log_probs, targets, input_lengths, target_lengths, blank,
                                            compute_grad=need_grad, from_logits=from_logits, grad_buffer=grad_buffer)
@@ -206,16 +209,22 @@ class CTCLossFunction(torch.autograd.Function):
                 if grads is not None:
                     grads.masked_fill_(inf.view(1, -1, 1), 0.0)
         ctx.grads = grads
+        ctx.inplace = inplace_backward
         return costs.to(log_probs.dtype)
 
     @staticmethod
     def backward(ctx, grad_costs):
         grads = ctx.grads
         if grads is None:
-            raise RuntimeError("ctc_loss: backward called twice, or log_probs did not require grad in forward")
-        ctx.grads = None  # scaled in place below: the graph can be back-propagated once
-        grads.mul_(grad_costs.to(grads.dtype).view(1, -1, 1))
-        return grads, None, None, None, None, None, None, None
+            raise RuntimeError("ctc_loss: backward called twice with inplace_backward=True")
+        none = (None,) * 8
+        if bool((grad_costs == 1).all()):  # reduction="sum": the gradient is ready as it is
+            return (grads,) + none
+        scale = grad_costs.to(grads.dtype).view(1, -1, 1)
+        if ctx.inplace:  # saves a (T, B, C) allocation; the graph can then be back-propagated once
+            ctx.grads = None
+            return (grads.mul_(scale),) + none
+        return (grads * scale,) + none
 
 
 def _reduce(costs: torch.Tensor, target_lengths, reduction: str) -> torch.Tensor:
@@ -238,12 +247,13 @@ def ctc_loss(
     reduction: str = "mean",
     zero_infinity: bool = False,
     grad_buffer: torch.Tensor | None = None,
+    inplace_backward: bool = False,
 ) -> torch.Tensor:
     """Drop-in replacement for ``torch.nn.functional.ctc_loss`` running the numba kernels."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"ctc_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     costs = CTCLossFunction.apply(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, False,
-                                  grad_buffer)
+                                  grad_buffer, inplace_backward)
     return _reduce(costs, target_lengths, reduction)
 
 
@@ -256,13 +266,14 @@ def ctc_loss_from_logits(
     reduction: str = "mean",
     zero_infinity: bool = False,
     grad_buffer: torch.Tensor | None = None,
+    inplace_backward: bool = False,
 ) -> torch.Tensor:
     """CTC on unnormalised logits (T, B, C): log_softmax happens inside the kernel and its backward
     is skipped, because the kernel's gradient is already the gradient with respect to the logits."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"ctc_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     costs = CTCLossFunction.apply(logits, targets, input_lengths, target_lengths, blank, zero_infinity, True,
-                                  grad_buffer)
+                                  grad_buffer, inplace_backward)
     return _reduce(costs, target_lengths, reduction)
 
 

@@ -40,7 +40,9 @@ def ctc_utterance(lp: np.ndarray, labels: np.ndarray, blank: int) -> tuple[float
     grad = np.zeros((T, C))
     if np.isnan(lp).any():
         return float("nan"), np.full((T, C), np.nan)
-    if T == 0 or T < min_frames(labels):
+    if T == 0:  # the empty label sequence has probability 1 over no frames, anything else 0
+        return (0.0 if len(labels) == 0 else float("inf")), grad
+    if T < min_frames(labels):
         return float("inf"), np.full((T, C), np.nan)
 
     def can_skip(s: int) -> bool:

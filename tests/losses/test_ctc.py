@@ -48,3 +48,15 @@ def test_unknown_impl_and_reduction_are_rejected():
         ctc_loss(lp, tg, il, tl, reduction="avg")
     with pytest.raises(ValueError, match="loss.impl"):
         CTCLoss(impl="nope")
+
+
+def test_numba_impl_matches_torch_impl_through_the_module():
+    lp, tg, il, tl = _inputs(T=40, B=6, C=9, S=7, seed=3)
+    x1 = lp.clone().requires_grad_()
+    x2 = lp.clone().requires_grad_()
+    a = CTCLoss(impl="torch")(x1.transpose(0, 1), il, tg, tl)
+    b = CTCLoss(impl="numba")(x2.transpose(0, 1), il, tg, tl)
+    a.backward()
+    b.backward()
+    assert torch.allclose(a, b, rtol=1e-5)
+    assert torch.allclose(x1.grad, x2.grad, atol=1e-4)

@@ -1,0 +1,225 @@
+"""The numba CPU CTC kernel against torch's ctc_loss (float64) and the numpy reference."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from speech.kernels.ctc import CTCLossNumba, ctc_costs_and_grads, ctc_loss, ctc_loss_from_logits, ctc_reference
+from speech.kernels.ctc.functional import release_workspace
+from speech.kernels.ctc.reference import min_frames
+
+
+def make_case(T, B, C, L, seed=0, blank=0, repeats=False, lengths="random", dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    logits = 3 * torch.randn(T, B, C, generator=g, dtype=torch.float64)
+    labels = [c for c in range(C) if c != blank]
+    tl = torch.randint(0 if L == 0 else max(1, L // 2), L + 1, (B,), generator=g) if lengths == "random" else torch.full((B,), L)
+    tg = torch.tensor(labels)[torch.randint(0, len(labels), (B, max(L, 1)), generator=g)]
+    if repeats and L >= 2:
+        tg[:, 1] = tg[:, 0]
+    tg = tg[:, :L] if L else torch.zeros(B, 0, dtype=torch.long)
+    need = torch.tensor([min_frames(tg[b, : tl[b]].numpy()) for b in range(B)])
+    il = torch.maximum(need, torch.randint(max(1, T // 2), T + 1, (B,), generator=g)).clamp(max=T)
+    il[0] = T
+    return logits.to(dtype), tg, il, tl
+
+
+def torch_reference(logits, tg, il, tl, blank=0):
+    """Costs and grads w.r.t. log_probs from torch in float64."""
+    lp = logits.double().log_softmax(-1).detach().requires_grad_()
+    costs = F.ctc_loss(lp, tg, il, tl, blank=blank, reduction="none", zero_infinity=False)
+    costs.sum().backward()
+    return lp.detach(), costs.detach(), lp.grad
+
+
+def ours(lp, tg, il, tl, blank=0, dtype=torch.float32, **kw):
+    x = lp.to(dtype).detach().requires_grad_()
+    costs = ctc_loss(x, tg, il, tl, blank=blank, reduction="none", **kw)
+    costs.sum().backward()
+    return costs.detach().double(), x.grad.double()
+
+
+def assert_close(costs, grads, ref_costs, ref_grads, dtype):
+    rtol, atol = (1e-5, 1e-4) if dtype == torch.float32 else (1e-9, 1e-9)
+    assert torch.allclose(costs, ref_costs, rtol=rtol, atol=1e-6 if dtype == torch.float32 else 1e-9), (costs, ref_costs)
+    assert torch.allclose(grads, ref_grads, atol=atol, rtol=0, equal_nan=True), (grads - ref_grads).abs().max()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("T,B,C,L", [
+    (30, 1, 2, 5), (50, 7, 29, 12), (120, 32, 29, 30), (200, 7, 500, 40), (60, 7, 5000, 10),
+    (1000, 7, 29, 200), (400, 32, 32, 80),
+])
+def test_matches_torch(T, B, C, L, dtype):
+    lp, ref_costs, ref_grads = torch_reference(*make_case(T, B, C, L, seed=T + B, repeats=True))
+    _, tg, il, tl = make_case(T, B, C, L, seed=T + B, repeats=True)
+    costs, grads = ours(lp, tg, il, tl, dtype=dtype)
+    assert_close(costs, grads, ref_costs, ref_grads, dtype)
+
+
+@pytest.mark.parametrize("blank", [0, 3, 5])
+def test_matches_numpy_reference(blank):
+    logits, tg, il, tl = make_case(25, 4, 6, 6, seed=blank, blank=blank, repeats=True)
+    lp = logits.double().log_softmax(-1)
+    ref_costs, ref_grads = ctc_reference(lp.numpy(), tg.numpy(), il.numpy(), tl.numpy(), blank)
+    costs, grads = ours(lp, tg, il, tl, blank=blank, dtype=torch.float64)
+    assert np.allclose(costs.numpy(), ref_costs, rtol=1e-9)
+    assert np.allclose(grads.numpy(), ref_grads, atol=1e-9)
+    _, t_costs, t_grads = torch_reference(logits, tg, il, tl, blank)
+    assert torch.allclose(costs, t_costs, rtol=1e-9)
+
+
+def test_edge_cases_minimal_infeasible_empty():
+    C = 6
+    # utterance 0: L = 0; 1: T exactly the minimum (labels 1 1 2 need 4 frames); 2: infeasible; 3: T_b = 0, L = 0
+    tg = torch.tensor([[0, 0, 0], [1, 1, 2], [3, 3, 3], [0, 0, 0]])
+    tl = torch.tensor([0, 3, 3, 0])
+    il = torch.tensor([5, 4, 4, 0])
+    logits = torch.randn(5, 4, C, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    lp, ref_costs, ref_grads = torch_reference(logits, tg, il, tl)
+    costs, grads = ours(lp, tg, il, tl, dtype=torch.float64)
+    assert torch.isinf(costs[2]) and torch.isinf(ref_costs[2])
+    assert torch.allclose(costs, ref_costs, equal_nan=True)
+    assert torch.allclose(grads, ref_grads, atol=1e-9, equal_nan=True)
+    # zero_infinity: the infeasible utterance gives 0 and a zero gradient, exactly like torch
+    x = lp.clone().requires_grad_()
+    F.ctc_loss(x, tg, il, tl, reduction="sum", zero_infinity=True).backward()
+    y = lp.clone().requires_grad_()
+    loss = ctc_loss(y, tg, il, tl, reduction="sum", zero_infinity=True)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.allclose(y.grad, x.grad, atol=1e-9)
+    assert (y.grad[:, 2] == 0).all()
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_reductions_and_concatenated_targets(reduction):
+    logits, tg, il, tl = make_case(40, 7, 10, 8, seed=5)
+    lp = logits.log_softmax(-1)
+    concat = torch.cat([tg[b, : tl[b]] for b in range(7)])
+    for targets in (tg, concat):
+        a = lp.double().detach().requires_grad_()
+        ref = F.ctc_loss(a, targets, il, tl, reduction=reduction)
+        ref.sum().backward()
+        b = lp.detach().requires_grad_()
+        got = ctc_loss(b, targets, il, tl, reduction=reduction)
+        got.sum().backward()
+        assert got.dtype == torch.float32
+        assert torch.allclose(got.double(), ref, rtol=1e-5)
+        assert torch.allclose(b.grad.double(), a.grad, atol=1e-4)
+
+
+def test_underflow_falls_back_to_log_space():
+    """Very confident, wrong outputs underflow linear space; the log-space fallback keeps the exact loss."""
+    lp = torch.full((12, 2, 5), -800.0, dtype=torch.float64)
+    lp[:, :, 0] = 0.0  # all mass on blank, the targets get e^-800
+    lp[:, 1] = torch.randn(12, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).log_softmax(-1)
+    tg, il, tl = torch.tensor([[1, 2], [3, 4]]), torch.tensor([12, 12]), torch.tensor([2, 2])
+    x = lp.clone().requires_grad_()
+    ref = F.ctc_loss(x, tg, il, tl, reduction="none")
+    ref.sum().backward()
+    costs, grads = ours(lp, tg, il, tl, dtype=torch.float64)
+    assert ref[0] > 1500 and torch.allclose(costs, ref.detach(), rtol=1e-12)
+    assert torch.allclose(grads, x.grad, atol=1e-9)
+
+
+def test_nan_input_gives_nan_loss_for_that_utterance_only():
+    logits, tg, il, tl = make_case(20, 3, 6, 4, seed=2, lengths="full")
+    lp = logits.log_softmax(-1)
+    lp[5, 1, tg[1, 0]] = float("nan")
+    costs, grads = ours(lp, tg, il, tl)
+    assert torch.isnan(costs[1]) and torch.isfinite(costs[[0, 2]]).all()
+    assert torch.isnan(grads[:, 1]).all() and torch.isfinite(grads[:, [0, 2]]).all()
+
+
+def test_from_logits_fused_path_equals_log_softmax_path():
+    logits, tg, il, tl = make_case(60, 7, 29, 10, seed=3)
+    a = logits.detach().requires_grad_()
+    ctc_loss(a.log_softmax(-1), tg, il, tl, reduction="mean").backward()
+    b = logits.detach().requires_grad_()
+    loss = ctc_loss_from_logits(b, tg, il, tl, reduction="mean")
+    loss.backward()
+    assert torch.allclose(a.grad, b.grad, atol=1e-6)
+    m = CTCLossNumba(reduction="mean", from_logits=True)
+    assert torch.allclose(m(logits, tg, il, tl), loss)
+
+
+def test_grad_buffer_is_used_and_checked():
+    logits, tg, il, tl = make_case(30, 4, 8, 5, seed=4)
+    lp = logits.log_softmax(-1)
+    buf = torch.empty_like(lp)
+    costs, grads = ctc_costs_and_grads(lp, tg, il, tl, grad_buffer=buf)
+    assert grads.data_ptr() == buf.data_ptr()
+    _, ref_costs, ref_grads = torch_reference(logits, tg, il, tl)
+    assert torch.allclose(grads.double(), ref_grads, atol=1e-4)
+    with pytest.raises(ValueError, match="grad_buffer"):
+        ctc_costs_and_grads(lp, tg, il, tl, grad_buffer=torch.empty(3))
+    costs2, none = ctc_costs_and_grads(lp, tg, il, tl, compute_grad=False)
+    assert none is None and torch.allclose(costs2, costs)
+    release_workspace()  # the next call allocates again and still agrees
+    assert torch.allclose(ctc_costs_and_grads(lp, tg, il, tl, compute_grad=False)[0], costs)
+
+
+def test_gradcheck_float64():
+    logits, tg, il, tl = make_case(8, 2, 4, 3, seed=6, lengths="full")
+    x = logits.double().detach().requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda z: ctc_loss(z.log_softmax(-1), tg, il, tl, reduction="sum"), (x,), eps=1e-6, atol=1e-5)
+    assert torch.autograd.gradcheck(
+        lambda z: ctc_loss_from_logits(z, tg, il, tl, reduction="mean"), (x,), eps=1e-6, atol=1e-5)
+
+
+def test_rejects_what_torch_rejects():
+    lp = torch.randn(10, 2, 5).log_softmax(-1)
+    tg, il, tl = torch.tensor([[1, 2], [3, 4]]), torch.tensor([10, 10]), torch.tensor([2, 2])
+    with pytest.raises(ValueError, match="at most T"):
+        ctc_loss(lp, tg, torch.tensor([11, 10]), tl)
+    with pytest.raises(ValueError, match="blank"):
+        ctc_loss(lp, torch.tensor([[1, 0], [3, 4]]), il, tl)
+    with pytest.raises(ValueError, match="non-negative"):
+        ctc_loss(lp, tg, il, torch.tensor([-1, 2]))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        ctc_loss(lp.half(), tg, il, tl)
+    with pytest.raises(TypeError, match="integers"):
+        ctc_loss(lp, tg.float(), il, tl)
+    with pytest.raises(ValueError, match="padded target length"):
+        ctc_loss(lp, tg, il, torch.tensor([3, 2]))
+    with pytest.raises(ValueError, match=r"\[0, 5\)"):
+        ctc_loss(lp, torch.tensor([[1, 7], [3, 4]]), il, tl)
+    with pytest.raises(ValueError, match="3-D"):
+        ctc_loss(lp[0], tg, il, tl)
+
+
+def test_backward_twice():
+    logits, tg, il, tl = make_case(10, 2, 4, 2, seed=7, lengths="full")
+    x = logits.log_softmax(-1).detach().requires_grad_()
+    loss = ctc_loss(x, tg, il, tl, reduction="mean")
+    loss.backward(retain_graph=True)
+    first = x.grad.clone()
+    loss.backward()  # the saved gradient was not modified by the first backward
+    assert torch.allclose(x.grad, 2 * first)
+    y = logits.log_softmax(-1).detach().requires_grad_()
+    loss = ctc_loss(y, tg, il, tl, reduction="mean", inplace_backward=True)
+    loss.backward(retain_graph=True)
+    assert torch.allclose(y.grad, first)
+    with pytest.raises(RuntimeError, match="twice"):
+        loss.backward()
+
+
+@settings(max_examples=25, deadline=None)
+@given(T=st.integers(1, 40), B=st.integers(1, 5), C=st.integers(2, 8), L=st.integers(0, 8),
+       seed=st.integers(0, 10_000), blank=st.integers(0, 7))
+def test_random_cases_match_torch(T, B, C, L, seed, blank):
+    blank = blank % C
+    g = torch.Generator().manual_seed(seed)
+    logits = 2 * torch.randn(T, B, C, generator=g, dtype=torch.float64)
+    labels = torch.tensor([c for c in range(C) if c != blank])
+    tg = labels[torch.randint(0, len(labels), (B, max(L, 1)), generator=g)][:, :L]
+    tl = torch.randint(0, L + 1, (B,), generator=g)
+    il = torch.randint(0, T + 1, (B,), generator=g)
+    lp, ref_costs, ref_grads = torch_reference(logits, tg, il, tl, blank)
+    costs, grads = ours(lp, tg, il, tl, blank=blank, dtype=torch.float64)
+    assert torch.allclose(costs, ref_costs, rtol=1e-9, equal_nan=True)
+    finite = torch.isfinite(ref_costs)
+    assert torch.allclose(grads[:, finite], ref_grads[:, finite], atol=1e-9)
