@@ -178,16 +178,24 @@ def ctc_costs_and_grads(
     if lp.device.type == "cuda":
         from numba import cuda
 
-        from speech.kernels.ctc.cuda import ctc_cuda
+        from speech.kernels.ctc.cuda import ctc_cuda, workspace_size
 
         dev = lp.device
+        T = lp.shape[0]
+        lmax = int(tgt_lens.max()) if B else 0
         costs_t = torch.empty(B, dtype=torch.float64, device=dev)
+        # scratch from torch's caching allocator (numba's own would allocate and free, stalling the GPU)
+        work = _WORKSPACE.get("cuda_work", (workspace_size(T, B, lmax),), torch.float64, dev)
         with torch.cuda.device(dev):
             stream = cuda.external_stream(torch.cuda.current_stream(dev).cuda_stream)
-            arr = cuda.as_cuda_array
-            ctc_cuda(arr(lp), arr(labels.to(dev)), arr(offsets.to(dev)), arr(in_lens.to(dev)), arr(tgt_lens.to(dev)),
-                     int(blank), arr(costs_t), arr(grads) if grads is not None else None,
-                     from_logits=from_logits, stream=stream)
+
+            def arr(t):  # zero-copy view; sync=False: everything runs on torch's current stream
+                return cuda.as_cuda_array(t, sync=False)
+
+            ctc_cuda(arr(lp), arr(labels.to(dev, non_blocking=True)), arr(offsets.to(dev, non_blocking=True)),
+                     arr(in_lens.to(dev, non_blocking=True)), arr(tgt_lens.to(dev, non_blocking=True)), int(blank),
+                     arr(costs_t), arr(grads) if grads is not None else None, from_logits=from_logits, stream=stream,
+                     max_target_length=lmax, workspace=arr(work))
         return costs_t, grads
     raise ValueError(f"ctc_loss: unsupported device {lp.device}; expected cpu or cuda")
 

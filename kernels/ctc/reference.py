@@ -38,7 +38,7 @@ def ctc_utterance(lp: np.ndarray, labels: np.ndarray, blank: int) -> tuple[float
     ext = extended_labels(np.asarray(labels, dtype=np.int64), blank)
     S = len(ext)
     grad = np.zeros((T, C))
-    if np.isnan(lp).any():
+    if np.isnan(lp[:, ext]).any():  # NaN elsewhere only reaches that gradient entry, as in torch
         return float("nan"), np.full((T, C), np.nan)
     if T == 0:  # the empty label sequence has probability 1 over no frames, anything else 0
         return (0.0 if len(labels) == 0 else float("inf")), grad

@@ -49,25 +49,27 @@ def test_ctc_cuda_on_gpu():
 
 
 def test_ctc_cuda_kernels_compile_for_the_device():
-    """Type-check and compile every kernel to PTX for sm_80 (needs NVVM, not a GPU)."""
+    """Type-check and compile every kernel to PTX (needs NVVM, not a GPU)."""
     import numba
     from numba import config, cuda
 
     if config.ENABLE_CUDASIM:
         pytest.skip("the simulator cannot compile")
+    gpu = _real_gpu()
+    cc = cuda.get_current_device().compute_capability if gpu else (8, 0)
     try:
-        cuda.compile_ptx(lambda a: None, (numba.float64[::1],), cc=(8, 0))
+        cuda.compile_ptx(lambda a: None, (numba.float64[::1],), cc=cc)
     except Exception as e:  # no NVVM / CUDA toolkit
         pytest.skip(f"NVVM unavailable: {e}")
     import numba.cuda.dispatcher as disp
 
     from speech.kernels.ctc import cuda as kc
 
-    class _Device:  # device functions are compiled for "the current device": pretend one exists
-        compute_capability = (8, 0)
+    class _Device:  # device functions are compiled for "the current device": pretend there is one
+        compute_capability = cc
 
     mp = pytest.MonkeyPatch()
-    if not _real_gpu():
+    if not gpu:
         mp.setattr(disp, "get_current_device", lambda: _Device())
     try:
         ty = numba.typeof
@@ -80,14 +82,15 @@ def test_ctc_cuda_kernels_compile_for_the_device():
             lp = ty(np.zeros((1, 1, 1), dt))
             kernels = [
                 (kc._prep_kernel, (lp, i32, i32, i32, i32, i, b, i, i, i, f64t, f64m, f64t)),
-                (kc._logspace_kernel, (lp, f64m, i32, i32, i32, i32, i, b, i, i, i, b, b, f64t, f64t, f64m, f64v, f64v)),
+                (kc._logspace_kernel,
+                 (lp, f64m, i32, i32, i32, i32, i, b, i, i, i, b, b, f64t, f64t, f64m, f64v, f64v)),
                 (kc._grad_kernel(dt), (lp, f64m, i32, i32, i32, i32, i, b, i, i, f64t, f64m, f64t, f64v, lp)),
             ]
             if dt == np.float64:  # the recursion kernel does not see the input dtype
                 for K, NT in {kc._layout(s)[:2] for s in (3, 121, 201, 2047)}:
                     kernels.append((kc._ab_kernel(K, NT), (f64t, f64t, f64m, i32, i32, i32, i32, i, b, f64v, f64v)))
             for kern, sig in kernels:
-                ptx, _ = cuda.compile_ptx(kern.py_func, sig, cc=(8, 0))
+                ptx, _ = cuda.compile_ptx(kern.py_func, sig, cc=cc)
                 assert ".entry" in ptx
     finally:
         mp.undo()
