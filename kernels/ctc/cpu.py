@@ -252,6 +252,21 @@ def _utterance(lp, norm, em, work, b, Tb, labels, blank, compute_grad):
 
 
 @njit(parallel=True, cache=True)
+def gather_emissions(lp, symbols, out):
+    """out[t, b, j] = lp[t, b, symbols[b, j]] in float64: each utterance's blank and label columns.
+
+    lp: (T, B, C); symbols: (B, Lmax + 1) int64 (blank first, then the labels, padded with blank);
+    out: (T, B, Lmax + 1) float64.
+    """
+    T, B, _ = lp.shape
+    J = symbols.shape[1]
+    for t in prange(T):
+        for b in range(B):
+            for j in range(J):
+                out[t, b, j] = lp[t, b, symbols[b, j]]
+
+
+@njit(parallel=True, cache=True)
 def ctc_cpu(lp, norm, em, work, labels, offsets, input_lengths, target_lengths, blank, costs, grads, compute_grad):
     """Batched CTC on the CPU, written into ``costs`` and (if ``compute_grad``) ``grads``.
 

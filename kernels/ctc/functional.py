@@ -7,9 +7,8 @@
 Memory: the forward pass computes the gradient eagerly into one (T, B, C) array (allocated per
 call, or a caller's reusable ``grad_buffer``); the kernels add O(threads * T * (2L + 1)) float64
 scratch for the recursions plus O(B * T * L) for the emissions, kept between calls. The backward
-pass returns that array as it is when ``grad_output`` is all ones (``reduction="sum"``), and
-otherwise scales a copy, or scales it in place with ``inplace_backward=True`` (no second
-(T, B, C) allocation, but the graph can then be back-propagated only once).
+pass scales that array in place and hands it over, so no second (T, B, C) array is made; a
+second backward through a retained graph recomputes it.
 """
 from __future__ import annotations
 
@@ -141,7 +140,7 @@ def ctc_costs_and_grads(
     if lp.device.type == "cpu":
         import numba
 
-        from speech.kernels.ctc.cpu import ctc_cpu
+        from speech.kernels.ctc.cpu import ctc_cpu, gather_emissions
 
         T, _, C = lp.shape
         # The O(T * B * C) and O(T * B * L) exponentials run in torch's vectorized kernels (numba has
@@ -150,16 +149,12 @@ def ctc_costs_and_grads(
         # array, which the kernel then overwrites with the occupancies it subtracts.
         norm = torch.logsumexp(lp, dim=-1, keepdim=True) if from_logits else None
         lmax = int(tgt_lens.max()) if B else 0
-        # flat column index of (b, symbol) in lp viewed as (T, B * C): blank first, then the labels
-        idx = torch.full((B, lmax + 1), int(blank), dtype=torch.int64)
+        symbols = torch.full((B, lmax + 1), int(blank), dtype=torch.int64)  # blank, then the labels
         if lmax:
             mask = torch.arange(lmax).unsqueeze(0) < tgt_lens.unsqueeze(1).long()
-            idx[:, 1:][mask] = labels.long()
-        idx += torch.arange(B).unsqueeze(1) * C
-        gathered = _WORKSPACE.get("gather", (T, B * (lmax + 1)), lp.dtype, lp.device)
-        torch.index_select(lp.view(T, B * C), 1, idx.view(-1), out=gathered)
+            symbols[:, 1:][mask] = labels.long()
         em = _WORKSPACE.get("em", (T, B, lmax + 1), torch.float64, lp.device)
-        em.view(T, B * (lmax + 1)).copy_(gathered)
+        gather_emissions(lp.numpy(), symbols.numpy(), em.numpy())
         if norm is not None:
             em.sub_(norm)
         em.exp_()
@@ -201,38 +196,40 @@ def ctc_costs_and_grads(
 
 
 class CTCLossFunction(torch.autograd.Function):
-    """Per-utterance CTC costs (B,); the gradient is computed eagerly in forward."""
+    """Per-utterance CTC costs (B,); the gradient is computed eagerly in forward.
+
+    The first backward hands that gradient over (scaled in place, so no second (T, B, C) array);
+    a second backward through the same graph (``retain_graph=True``) recomputes it.
+    """
 
     @staticmethod
-    def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, from_logits, grad_buffer,
-                inplace_backward=False):
+    def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, from_logits, grad_buffer):
         need_grad = log_probs.requires_grad
         costs, grads = ctc_costs_and_grads(log_probs, targets, input_lengths, target_lengths, blank,
                                            compute_grad=need_grad, from_logits=from_logits, grad_buffer=grad_buffer)
         costs = costs.to(log_probs.device)
+        if zero_infinity and grads is not None:
+            grads.masked_fill_(torch.isinf(costs).view(1, -1, 1), 0.0)
         if zero_infinity:
-            inf = torch.isinf(costs)
-            if bool(inf.any()):
-                costs = costs.masked_fill(inf, 0.0)
-                if grads is not None:
-                    grads.masked_fill_(inf.view(1, -1, 1), 0.0)
+            costs = costs.masked_fill(torch.isinf(costs), 0.0)
         ctx.grads = grads
-        ctx.inplace = inplace_backward
+        ctx.args = (targets, input_lengths, target_lengths, blank, zero_infinity, from_logits)
+        ctx.save_for_backward(log_probs)
         return costs.to(log_probs.dtype)
 
     @staticmethod
     def backward(ctx, grad_costs):
-        grads = ctx.grads
-        if grads is None:
-            raise RuntimeError("ctc_loss: backward called twice with inplace_backward=True")
-        none = (None,) * 8
-        if bool((grad_costs == 1).all()):  # reduction="sum": the gradient is ready as it is
-            return (grads,) + none
-        scale = grad_costs.to(grads.dtype).view(1, -1, 1)
-        if ctx.inplace:  # saves a (T, B, C) allocation; the graph can then be back-propagated once
-            ctx.grads = None
-            return (grads.mul_(scale),) + none
-        return (grads * scale,) + none
+        grads, ctx.grads = ctx.grads, None  # release it: autograd may then adopt it as .grad without a copy
+        if grads is None:  # second backward through a retained graph
+            (log_probs,) = ctx.saved_tensors
+            targets, input_lengths, target_lengths, blank, zero_infinity, from_logits = ctx.args
+            costs, grads = ctc_costs_and_grads(log_probs, targets, input_lengths, target_lengths, blank,
+                                               from_logits=from_logits)
+            if zero_infinity:
+                grads.masked_fill_(torch.isinf(costs).to(grads.device).view(1, -1, 1), 0.0)
+        if not bool((grad_costs == 1).all()):  # reduction="sum" needs no scaling
+            grads.mul_(grad_costs.to(grads.dtype).view(1, -1, 1))
+        return grads, None, None, None, None, None, None, None
 
 
 def _reduce(costs: torch.Tensor, target_lengths, reduction: str) -> torch.Tensor:
@@ -255,13 +252,12 @@ def ctc_loss(
     reduction: str = "mean",
     zero_infinity: bool = False,
     grad_buffer: torch.Tensor | None = None,
-    inplace_backward: bool = False,
 ) -> torch.Tensor:
     """Drop-in replacement for ``torch.nn.functional.ctc_loss`` running the numba kernels."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"ctc_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     costs = CTCLossFunction.apply(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, False,
-                                  grad_buffer, inplace_backward)
+                                  grad_buffer)
     return _reduce(costs, target_lengths, reduction)
 
 
@@ -274,14 +270,13 @@ def ctc_loss_from_logits(
     reduction: str = "mean",
     zero_infinity: bool = False,
     grad_buffer: torch.Tensor | None = None,
-    inplace_backward: bool = False,
 ) -> torch.Tensor:
     """CTC on unnormalised logits (T, B, C): log_softmax happens inside the kernel and its backward
     is skipped, because the kernel's gradient is already the gradient with respect to the logits."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"ctc_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     costs = CTCLossFunction.apply(logits, targets, input_lengths, target_lengths, blank, zero_infinity, True,
-                                  grad_buffer, inplace_backward)
+                                  grad_buffer)
     return _reduce(costs, target_lengths, reduction)
 
 

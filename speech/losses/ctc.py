@@ -27,9 +27,8 @@ def _numba_ctc(log_probs, targets, input_lengths, target_lengths, blank, zero_in
     # imported on first use: numba compiles (or loads from its cache) only when asked for
     from speech.kernels.ctc import ctc_loss as numba_ctc_loss
 
-    # the training loop back-propagates once, so the kernel may scale its gradient in place
     return numba_ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank, reduction="none",
-                          zero_infinity=zero_infinity, inplace_backward=True)
+                          zero_infinity=zero_infinity)
 
 
 CTC_IMPLS: dict[str, Callable[..., torch.Tensor]] = {"torch": _torch_ctc, "numba": _numba_ctc}
