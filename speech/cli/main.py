@@ -7,6 +7,8 @@ Examples::
     speech transcribe recordings/*.wav --model exp/fsdd/model
     speech transcribe meeting.wav --model exp/fsdd/model --format json
     speech evaluate --model exp/fsdd/model data/fsdd/test.jsonl
+    speech align-dataset --model exp/fsdd/model data/fsdd/train.jsonl exp/fsdd/train_align.jsonl
+    speech train experiment=fsdd loss=ce data.alignments=exp/fsdd/train_align.jsonl output_dir=exp/fsdd-ce
 """
 from __future__ import annotations
 
@@ -135,6 +137,21 @@ examples:
 Re-running the same command resumes from output_dir/checkpoints/last.pt."""
 
 
+# ---------------------------------------------------------------------- align-dataset
+def cmd_align_dataset(args: argparse.Namespace) -> int:
+    from speech.pipelines.aligner import align_manifest
+    from speech.pipelines.package import PackageError
+
+    try:
+        summary = align_manifest(args.model, args.manifest, args.out, batch_size=args.batch_size, device=args.device,
+                                 progress=not args.quiet)
+    except PackageError as e:
+        _error(str(e))
+        return 2
+    print(f"aligned {summary['aligned']} utterances ({summary['skipped']} skipped) -> {summary['out']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="speech", description="Speech recognition and synthesis toolkit.")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -163,6 +180,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when several files and stderr is a terminal)")
     p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("align-dataset", help="frame labels for CE training: Viterbi-align a manifest with a CTC model")
+    p.add_argument("manifest", help="JSON-lines manifest with transcripts")
+    p.add_argument("out", help="output JSON lines of run-length encoded frame labels (vocabulary saved beside it)")
+    p.add_argument("--model", required=True, help="CTC model package")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_align_dataset)
 
     p = sub.add_parser("evaluate", help="WER / CER / real-time factor of a model on a manifest")
     p.add_argument("manifest", help="JSON-lines manifest with reference texts")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+
+import numpy as np
 from typing import Sequence
 
 import torch
@@ -49,6 +51,8 @@ class DataConfig:
     """Compute every utterance's features once and keep them in memory."""
     bucket_size_multiplier: int = 50
     """Length-bucketing window, in batches (see BucketBatchSampler)."""
+    alignments: str | None = None
+    """Frame labels of the training (and dev) utterances for ``loss=ce`` (``speech align-dataset``)."""
 
 
 def split_by_hash(utts: Sequence[Utterance], fraction: float) -> tuple[list[Utterance], list[Utterance]]:
@@ -72,8 +76,10 @@ class AsrDataset(Dataset):
     """
 
     def __init__(self, utts: Sequence[Utterance], tokenizer: CharTokenizer | None, fbank: FbankConfig,
-                 cache_features: bool = False, desc: str | None = "features"):
+                 cache_features: bool = False, desc: str | None = "features",
+                 frame_labels: dict[str, np.ndarray] | None = None):
         self.utts = list(utts)
+        self.frame_labels = frame_labels
         self.tokenizer = tokenizer
         self.fbank = fbank
         self.tokens = [tokenizer.encode(u.text, u.id) for u in self.utts] if tokenizer is not None else None
@@ -99,6 +105,11 @@ class AsrDataset(Dataset):
         item = {"id": self.utts[i].id, "feats": feats, "text": self.utts[i].text}
         if self.tokens is not None:
             item["tokens"] = torch.tensor(self.tokens[i], dtype=torch.long)
+        if self.frame_labels is not None:
+            labels = self.frame_labels.get(self.utts[i].id)
+            if labels is None:
+                raise KeyError(f"utterance {self.utts[i].id!r} has no frame labels in data.alignments")
+            item["frame_labels"] = torch.as_tensor(labels, dtype=torch.long)
         return item
 
 
@@ -112,14 +123,19 @@ class AsrBatch:
     tokens: torch.Tensor | None = None
     token_lens: torch.Tensor | None = None
     texts: list[str] = field(default_factory=list)
+    frame_labels: torch.Tensor | None = None
+    """(B, T') symbol per output frame for frame-level CE, IGNORE (-100) on padding."""
+
+    def _map(self, fn) -> "AsrBatch":
+        f = lambda t: fn(t) if t is not None else None  # noqa: E731
+        return AsrBatch(self.ids, f(self.feats), f(self.feat_lens), f(self.tokens), f(self.token_lens), self.texts,
+                        f(self.frame_labels))
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> "AsrBatch":
-        move = lambda t: t.to(device, non_blocking=non_blocking) if t is not None else None  # noqa: E731
-        return AsrBatch(self.ids, move(self.feats), move(self.feat_lens), move(self.tokens), move(self.token_lens), self.texts)
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
 
     def pin_memory(self) -> "AsrBatch":
-        pin = lambda t: t.pin_memory() if t is not None else None  # noqa: E731
-        return AsrBatch(self.ids, pin(self.feats), pin(self.feat_lens), pin(self.tokens), pin(self.token_lens), self.texts)
+        return self._map(lambda t: t.pin_memory())
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -135,4 +151,9 @@ def collate_asr(items: Sequence[dict]) -> AsrBatch:
         toks = [it["tokens"] for it in items]
         token_lens = torch.tensor([t.numel() for t in toks], dtype=torch.long)
         tokens = torch.nn.utils.rnn.pad_sequence(toks, batch_first=True) if toks else torch.zeros(0, 0, dtype=torch.long)
-    return AsrBatch([it["id"] for it in items], padded, feat_lens, tokens, token_lens, [it["text"] for it in items])
+    frame_labels = None
+    if items and "frame_labels" in items[0]:
+        frame_labels = torch.nn.utils.rnn.pad_sequence([it["frame_labels"] for it in items], batch_first=True,
+                                                       padding_value=-100)
+    return AsrBatch([it["id"] for it in items], padded, feat_lens, tokens, token_lens, [it["text"] for it in items],
+                    frame_labels)

@@ -16,13 +16,15 @@ from omegaconf import DictConfig
 
 from speech.config import instantiate
 from speech.data.dataset import AsrDataset, DataConfig, collate_asr, split_by_hash
+from speech.data.alignments import alignment_tokenizer_path, read_alignments
 from speech.data.manifest import read_manifest
 from speech.features import compute_cmvn_stats
 from speech.pipelines.package import save_asr_package
 from speech.text.tokenizer import CharTokenizer
 from speech.train import distributed
 from speech.train.checkpoint import load_checkpoint, seed_everything
-from speech.train.tasks import CTCTask
+from speech.losses import FrameCELoss
+from speech.train.tasks import CETask, CTCTask
 from speech.train.trainer import FitResult, Trainer, TrainerConfig, resolve_device
 
 log = logging.getLogger(__name__)
@@ -55,12 +57,28 @@ def build_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResu
     if not train_utts:
         raise ValueError(f"data.train_manifest: {data.train_manifest} has no usable utterances")
 
-    tokenizer = CharTokenizer.build([u.text for u in train_utts] + [u.text for u in dev_utts])
     show = dist_info.is_main and tcfg.progress
+    loss = instantiate(cfg.loss)
+    frame_labels = None
+    if isinstance(loss, FrameCELoss):
+        if not data.alignments:
+            raise ValueError("data.alignments: loss=ce needs frame labels; make them with "
+                             "`speech align-dataset --model CTC_PACKAGE TRAIN_MANIFEST OUT.jsonl`")
+        frame_labels = read_alignments(data.alignments)
+        # the labels are ids of the aligning model's vocabulary, saved beside them
+        tokenizer = CharTokenizer.load(alignment_tokenizer_path(data.alignments))
+        missing = [u.id for u in train_utts if u.id not in frame_labels]
+        if missing:
+            log.warning("data.alignments: %d training utterances have no frame labels (e.g. %s); skipped",
+                        len(missing), missing[0])
+            train_utts = [u for u in train_utts if u.id in frame_labels]
+    else:
+        tokenizer = CharTokenizer.build([u.text for u in train_utts] + [u.text for u in dev_utts])
     train_set = AsrDataset(train_utts, tokenizer, fbank, cache_features=data.cache_features,
-                           desc="train features" if show else None)
+                           desc="train features" if show else None, frame_labels=frame_labels)
+    dev_labels = frame_labels if frame_labels is not None and all(u.id in frame_labels for u in dev_utts) else None
     dev_set = AsrDataset(dev_utts, tokenizer, fbank, cache_features=data.cache_features,
-                         desc="dev features" if show else None) if dev_utts else None
+                         desc="dev features" if show else None, frame_labels=dev_labels) if dev_utts else None
 
     step = max(1, len(train_set) // CMVN_MAX_UTTS)
     mean, std = compute_cmvn_stats(train_set[i]["feats"] for i in range(0, len(train_set), step))
@@ -73,7 +91,7 @@ def build_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResu
         log.info("model: %.2fM parameters, vocabulary %d, %d train / %d dev utterances",
                  n_params / 1e6, len(tokenizer), len(train_set), len(dev_set) if dev_set else 0)
 
-    task = CTCTask(instantiate(cfg.loss), tokenizer)
+    task = CETask(loss, tokenizer) if isinstance(loss, FrameCELoss) else CTCTask(loss, tokenizer)
     trainer = Trainer(tcfg, task, out_dir)
     result = trainer.fit(model, train_set, dev_set, collate_asr, data.batch_size,
                          bucket_size_multiplier=data.bucket_size_multiplier, num_workers=data.num_workers,

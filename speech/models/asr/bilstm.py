@@ -4,6 +4,9 @@ Data flow (shapes): log-mel features (B, T, F) -> global CMVN -> SpecAugment (tr
 -> frame stacking (T -> T / s) -> N bidirectional LSTM layers on packed sequences, optionally
 with a projection (LSTMP) and pyramidal subsampling between layers -> dropout -> linear ->
 log-softmax over the vocabulary (B, T', V), blank = index 0.
+
+``cell="mi_lstm"`` swaps every layer for a bidirectional multiplicative-integration LSTM
+(:class:`speech.models.asr.mi_lstm.BiMILSTM`), plain PyTorch with a Python loop over time.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speech.features import GlobalCMVN, SpecAugment, SpecAugmentConfig
+from speech.models.asr.mi_lstm import BiMILSTM
 from speech.models.layers import FrameStacking
 
 
@@ -33,6 +37,12 @@ class BiLSTMConfig:
     """Stack this many input frames into one before the first layer (frame-rate reduction)."""
     subsample: list[int] = field(default_factory=list)
     """Per-layer time reduction after layer i (pyramidal BiLSTM); empty or length num_layers, entries >= 1."""
+    cell: str = "lstm"
+    """Recurrent cell: "lstm" = torch's fused nn.LSTM on packed sequences (default; the state_dict
+    keys of trained packages); "mi_lstm" = multiplicative-integration LSTM (Wu et al. 2016), see
+    speech.models.asr.mi_lstm; slower (Python loop over time), supports projection_size too."""
+
+    CELLS = ("lstm", "mi_lstm")
 
     def __post_init__(self) -> None:
         if self.hidden_size < 1 or self.num_layers < 1:
@@ -43,6 +53,8 @@ class BiLSTMConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.cell not in self.CELLS:
+            raise ValueError(f"model.asr.cell must be one of {', '.join(self.CELLS)}, got {self.cell!r}")
         if self.stack_frames < 1:
             raise ValueError(f"model.stack_frames must be >= 1, got {self.stack_frames}")
         self.subsample = list(self.subsample) if self.subsample else [1] * self.num_layers
@@ -65,6 +77,7 @@ class BiLSTMEncoder(nn.Module):
 
     Each layer is its own ``nn.LSTM`` so that dropout and pyramidal subsampling can sit
     between layers; each call still runs torch's fused (cuDNN / MKL-DNN) LSTM kernel.
+    With ``cfg.cell == "mi_lstm"`` each layer is a :class:`BiMILSTM` (same shapes) instead.
     """
 
     def __init__(self, input_dim: int, cfg: BiLSTMConfig):
@@ -76,9 +89,13 @@ class BiLSTMEncoder(nn.Module):
         dim = input_dim * cfg.stack_frames
         out = cfg.projection_size or cfg.hidden_size
         for factor in cfg.subsample:
-            self.layers.append(
-                nn.LSTM(dim, cfg.hidden_size, batch_first=True, bidirectional=True, proj_size=cfg.projection_size)
-            )
+            if cfg.cell == "mi_lstm":
+                layer: nn.Module = BiMILSTM(dim, cfg.hidden_size, proj_size=cfg.projection_size)
+            else:
+                layer = nn.LSTM(
+                    dim, cfg.hidden_size, batch_first=True, bidirectional=True, proj_size=cfg.projection_size
+                )
+            self.layers.append(layer)
             self.pools.append(FrameStacking(int(factor)))
             dim = 2 * out * int(factor)
         self.output_dim = dim
@@ -90,10 +107,13 @@ class BiLSTMEncoder(nn.Module):
         for i, (lstm, pool) in enumerate(zip(self.layers, self.pools)):
             if i > 0:
                 x = self.dropout(x)
-            total = x.shape[1]
-            packed = pack_padded_sequence(x, x_lens.cpu(), batch_first=True, enforce_sorted=False)
-            y, _ = lstm(packed)
-            x, _ = pad_packed_sequence(y, batch_first=True, total_length=total)
+            if isinstance(lstm, BiMILSTM):
+                x = lstm(x, x_lens)
+            else:
+                total = x.shape[1]
+                packed = pack_padded_sequence(x, x_lens.cpu(), batch_first=True, enforce_sorted=False)
+                y, _ = lstm(packed)
+                x, _ = pad_packed_sequence(y, batch_first=True, total_length=total)
             x, x_lens = pool(x, x_lens)
         return x, x_lens
 
