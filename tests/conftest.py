@@ -36,3 +36,20 @@ def _few_threads(monkeypatch):
     torch.set_num_threads(min(n, 2))
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_package(tmp_path_factory) -> Path:
+    """An untrained 8 kHz BiLSTM-CTC model package (for plumbing tests; its transcripts are arbitrary)."""
+    import torch
+
+    from speech.config import compose, instantiate
+    from speech.pipelines import save_asr_package
+    from speech.text.tokenizer import CharTokenizer
+
+    cfg = compose(["experiment=fsdd", "model.asr.hidden_size=16", "model.asr.num_layers=1"])
+    tok = CharTokenizer.build(["zero", "one", "two", "three"])
+    torch.manual_seed(0)
+    model = instantiate(cfg.model.asr, input_dim=cfg.features.fbank.n_mels, vocab_size=len(tok), specaugment=None)
+    model.cmvn.set_stats(torch.full((80,), -5.0), torch.full((80,), 2.0))
+    return save_asr_package(tmp_path_factory.mktemp("pkg") / "model", cfg, tok, model.state_dict(), {"steps": 0})

@@ -96,8 +96,12 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     for p in problems:
         _error(p)
     try:
-        tr = Transcriber(args.model, device=args.device, batch_size=args.batch_size)
-    except (PackageError, RuntimeError) as e:
+        from speech.pipelines.segment import SegmentConfig
+
+        tr = Transcriber(args.model, device=args.device, batch_size=args.batch_size,
+                         segment=SegmentConfig(max_seconds=args.max_segment,
+                                               search_seconds=min(4.0, args.max_segment / 4)))
+    except (PackageError, RuntimeError, ValueError) as e:
         _error(str(e))
         return 2
     failed = len(problems)
@@ -176,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["txt", "json"], default="txt",
                    help="txt: the text (path<TAB>text for several files); json: one JSON object per line")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    p.add_argument("--batch-size", type=int, default=16, help="files decoded together")
+    p.add_argument("--batch-size", type=int, default=16, help="files (or segments of a long file) decoded together")
+    p.add_argument("--max-segment", type=float, default=20.0,
+                   help="longer recordings are cut at quiet points into segments of at most this many seconds")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when several files and stderr is a terminal)")
     p.set_defaults(func=cmd_transcribe)

@@ -163,6 +163,8 @@ class CTCPrefixBeamSearch:
         key = (state, word)
         hit = self._lm_cache.get(key)
         if hit is None:
+            if len(self._lm_cache) > 1_000_000:  # bound memory over long runs
+                self._lm_cache.clear()
             lp, new_state = self.lm.advance(state, word)
             hit = (self.cfg.lm_weight * _LN10 * lp + self.cfg.word_bonus, new_state)
             self._lm_cache[key] = hit

@@ -30,7 +30,7 @@ def log_softmax(x):
 
 def pack(targets):
     lens = np.array([len(t) for t in targets], dtype=np.int32)
-    labels = np.array([v for t in targets for v in t] + [], dtype=np.int32)
+    labels = np.array([v for t in targets for v in t], dtype=np.int32)
     offs = np.zeros(len(targets), dtype=np.int32)
     offs[1:] = np.cumsum(lens)[:-1]
     return labels, offs, lens
@@ -44,7 +44,7 @@ def check(lp, targets, in_lens, blank=0):
     T, B, _ = lp.shape
     labels, offs, lens = pack(targets)
     if labels.size == 0:
-        labels = np.zeros(1, np.int32)  # numba cannot take an empty device array of unknown length everywhere
+        labels = np.zeros(1, np.int32)  # keep the device array non-empty
     d = cuda.to_device
     states = cuda.device_array((B, T), np.int64)
     paths = cuda.device_array((B, T), np.int64)

@@ -16,13 +16,8 @@ from speech.text.tokenizer import CharTokenizer
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory) -> Path:
-    cfg = compose(["experiment=fsdd", "model.asr.hidden_size=16", "model.asr.num_layers=1"])
-    tok = CharTokenizer.build(["zero", "one", "two", "three"])
-    torch.manual_seed(0)
-    model = instantiate(cfg.model.asr, input_dim=cfg.features.fbank.n_mels, vocab_size=len(tok), specaugment=None)
-    model.cmvn.set_stats(torch.full((80,), -5.0), torch.full((80,), 2.0))
-    return save_asr_package(tmp_path_factory.mktemp("pkg") / "model", cfg, tok, model.state_dict(), {"steps": 0})
+def package(tiny_package) -> Path:
+    return tiny_package
 
 
 @pytest.fixture()

@@ -1,0 +1,86 @@
+"""Transcription of long recordings: segmented at quiet points, read one window at a time."""
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import speech.pipelines.segment as segment_mod
+from speech.cli.main import main
+from speech.pipelines import Transcriber
+from speech.pipelines.segment import SegmentConfig, segments
+
+SR = 8000
+
+
+def bursts_with_pauses(minutes: float, seed: int = 0) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Noise bursts of 1-6 s separated by 0.4-1 s of near-silence; returns audio and the silences."""
+    rng = np.random.default_rng(seed)
+    total = int(minutes * 60 * SR)
+    out = np.zeros(total, np.float32)
+    silences, pos = [], 0
+    while pos < total:
+        speech_len = int(rng.uniform(1, 6) * SR)
+        out[pos:pos + speech_len] = 0.3 * rng.standard_normal(min(speech_len, total - pos))
+        pos += speech_len
+        pause = int(rng.uniform(0.4, 1.0) * SR)
+        silences.append((pos / SR, min(pos + pause, total) / SR))
+        out[pos:pos + pause] = 1e-4 * rng.standard_normal(len(out[pos:pos + pause]))
+        pos += pause
+    return out, silences
+
+
+@pytest.mark.slow
+def test_thirty_minutes_in_bounded_windows(tmp_path, tiny_package, monkeypatch):
+    wav, silences = bursts_with_pauses(30)
+    path = tmp_path / "long.flac"
+    sf.write(path, wav, SR)
+    reads = []
+    real_load = segment_mod.load
+
+    def spy(p, sr=None, *, start=None, end=None):
+        reads.append((start, end))
+        return real_load(p, sr, start=start, end=end)
+
+    monkeypatch.setattr(segment_mod, "load", spy)
+    cfg = SegmentConfig(max_seconds=20, search_seconds=4)
+    tr = Transcriber(tiny_package, batch_size=16, segment=cfg)
+    result = tr.transcribe_file(path)
+    # every read is one window, never the whole file
+    assert all(end - start <= cfg.max_seconds + 1e-6 for start, end in reads)
+    assert len(reads) >= 30 * 60 / cfg.max_seconds
+    # the segments tile the recording, each at most max_seconds long
+    segs = result.segments
+    assert segs[0].start == 0 and abs(segs[-1].end - 30 * 60) < 0.05
+    for a, b in zip(segs, segs[1:]):
+        assert abs(a.end - b.start) < 1e-3
+    assert max(s.end - s.start for s in segs) <= cfg.max_seconds + 1e-6
+    # cuts fall in the pauses (every window of 4 s contains one: bursts last at most 6 s ... and
+    # the search covers the window's last 4 s, so most but not all cuts can land in silence)
+    in_pause = sum(any(lo - 0.03 <= s.start <= hi + 0.03 for lo, hi in silences) for s in segs[1:])
+    assert in_pause >= 0.8 * (len(segs) - 1)
+    assert tr.real_time_factor < 0.5
+
+
+def test_segments_cover_short_and_exact_lengths(tmp_path):
+    for seconds in (0.5, 20.0, 20.5, 47.0):
+        path = tmp_path / f"x{seconds}.wav"
+        sf.write(path, 0.1 * np.ones(int(seconds * SR), np.float32), SR)
+        got = list(segments(path, SR, SegmentConfig(max_seconds=20, search_seconds=4)))
+        assert sum(len(w) for _, w in got) == int(seconds * SR)
+        assert all(len(w) <= 20 * SR for _, w in got)
+    with pytest.raises(ValueError, match="search_seconds"):
+        SegmentConfig(max_seconds=5, search_seconds=5)
+
+
+def test_cli_json_lists_segments_of_long_files(tmp_path, tiny_package, capsys):
+    wav, _ = bursts_with_pauses(1.0, seed=1)
+    sf.write(tmp_path / "minute.wav", wav, SR)
+    sf.write(tmp_path / "short.wav", wav[: 2 * SR], SR)
+    rc = main(["transcribe", str(tmp_path / "short.wav"), str(tmp_path / "minute.wav"), "--model", str(tiny_package),
+               "--format", "json"])
+    assert rc == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["path"].split("/")[-1] for r in rows] == ["short.wav", "minute.wav"]
+    assert "segments" not in rows[0] and len(rows[1]["segments"]) >= 3
+    assert rows[1]["duration"] == pytest.approx(60.0, abs=0.05)
