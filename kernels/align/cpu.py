@@ -48,7 +48,7 @@ def _align_one(lp, b, Tb, labels, blank, states_out, paths_out):
             a2 = prev[s] + mask[s]
             best = a0
             arg = 0
-            if a1 >= best:
+            if a1 > best:
                 best = a1
                 arg = 1
             if a2 > best:

@@ -111,7 +111,7 @@ def test_save_load_round_trip(tiny, tmp_path):
     (TINY.replace("ngram 2=4", "ngram 2=3"), 19, "at most 3 2-grams"),
     (TINY.replace("-0.3\ta b", "-0.x\ta b"), 17, "numbers"),
     (TINY.replace("-0.2\tb </s>", "-0.2\tb"), 18, "2 word(s)"),
-    (TINY.replace("ngram 3=1", "ngram 3=2"), 25, "2 3-grams"),
+    (TINY.replace("ngram 3=1", "ngram 3=2"), 24, "2 3-grams"),
     (TINY.replace("\\3-grams:", "\\4-grams:"), 21, "'\\3-grams:'"),
     (TINY.replace("\\end\\\n", ""), 24, "'\\end\\'"),
     (TINY.replace("-0.5\t</s>", "0.5\t</s>"), 10, "<= 0"),
@@ -151,12 +151,13 @@ def test_trained_distributions_sum_to_one(method, order, discount, tmp_path):
     predicted = sorted(lm.vocab - {"<s>"})
     assert UNK in predicted and EOS in predicted
     contexts = _contexts(lm)
-    assert len(contexts) > order  # the test covers real histories
+    assert len(contexts) >= (1 if order == 1 else 10)  # the test covers real histories
     for ctx in contexts:
         total = sum(10 ** lm.log10_prob(w, ctx) for w in predicted)
         assert total == pytest.approx(1.0, abs=1e-9), (ctx, total)
     # seen continuations beat unseen ones, every word has non-zero probability
-    assert lm.log10_prob("cat", ("the",)) > lm.log10_prob("rat", ("the",)) > lm.log10_prob(UNK, ("the",)) > -99
+    for ctx in contexts:
+        assert lm.log10_prob("cat", ctx) > lm.log10_prob(UNK, ctx) > -99
     # a trained model survives the ARPA round trip
     lm.save(tmp_path / "lm.arpa")
     again = ArpaLM.load(tmp_path / "lm.arpa")
