@@ -77,7 +77,7 @@ def _align_kernel(lp, labels, offsets, input_lengths, target_lengths, blank, alp
                 sym = labels[k]
                 if s >= 3 and labels[k] != labels[k - 1]:
                     a2 = alpha[b, p, s]
-                    if a2 >= best:
+                    if a2 > best:
                         best = a2
                         arg = 2
             alpha[b, c, s + 2] = best + lp[t, b, sym]

@@ -77,6 +77,7 @@ class Lexicon:
                 self.size += 1
 
     def __len__(self) -> int:
+        """Number of distinct words."""
         return self.size
 
     def child(self, node: dict, symbol: str) -> dict | None:
@@ -88,6 +89,7 @@ class Lexicon:
         return node
 
     def __contains__(self, word: str) -> bool:
+        """Whether ``word`` is a complete lexicon word."""
         node = self.child(self.root, word)
         return node is not None and None in node
 
@@ -136,7 +138,8 @@ class CTCPrefixBeamSearch:
 
     def __init__(self, vocab: list[str], lm: ArpaLM | None = None, cfg: BeamSearchConfig | None = None,
                  blank: int = 0, space_symbol: str = "|"):
-        """
+        """Set up the search.
+
         Args:
             vocab: id -> symbol (e.g. ``CharTokenizer.vocab``); ``vocab[blank]`` is the blank.
             lm: word LM applied at word ends (None: acoustics + word bonus only).
@@ -210,8 +213,8 @@ class CTCPrefixBeamSearch:
         Returns:
             Up to ``beam_size`` pairs (text, total score), best first, distinct texts (words joined by
             single spaces). The score is the acoustic log-probability of the prefix plus the LM and
-            word-bonus terms. With a lexicon, hypotheses whose last word is not a word are dropped;
-            if none is left the result is ``[("", -inf)]``.
+            word-bonus terms. With a lexicon, hypotheses whose last word is not a word are dropped
+            (the empty text always qualifies); if none is left the result is ``[("", -inf)]``.
         """
         lp = log_probs.detach().to("cpu", torch.float64).numpy() if isinstance(log_probs, torch.Tensor) \
             else np.asarray(log_probs, dtype=np.float64)
@@ -271,7 +274,7 @@ class CTCPrefixBeamSearch:
                 continue
             text = self._text(pre)
             if score > results.get(text, _NEG_INF):
-                results[text] = score
+                results[text] = float(score)
         if not results:
             return [("", _NEG_INF)]
         return sorted(results.items(), key=lambda kv: kv[1], reverse=True)

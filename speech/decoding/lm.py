@@ -90,6 +90,7 @@ class ArpaLM:
     # -- queries ----------------------------------------------------------------------------
 
     def __repr__(self) -> str:
+        """``ArpaLM(order=N, 1-grams=.., ...)``."""
         counts = ", ".join(f"{n}-grams={c}" for n, c in enumerate(self.counts(), 1))
         return f"ArpaLM(order={self.order}, {counts})"
 
@@ -372,6 +373,7 @@ def _modified_kn_discounts(counts: dict[Ngram, int]) -> tuple[float, float, floa
 
 
 def _to_log10(p: float) -> float:
+    """log10 of a probability, -99 (the ARPA "zero") for 0."""
     return math.log10(p) if p > 0 else _LOG10_ZERO
 
 

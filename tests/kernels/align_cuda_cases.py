@@ -89,10 +89,10 @@ def test_edge_cases():
     """Minimum frames (forced path), infeasible (-inf, all -1), L = 0, no frames, ties."""
     rng = np.random.default_rng(4)
     T, C = 7, 4
-    lp = log_softmax(rng.normal(size=(T, 6, C)))
-    lp[:, 5] = np.log(0.25)  # uniform: every path ties
-    targets = [[1, 1, 2, 2, 3], [1, 1, 2, 2, 3], [], [], [2], [1, 2, 2]]
-    in_lens = [7, 6, 3, 0, 0, 7]
+    lp = log_softmax(rng.normal(size=(T, 7, C)))
+    lp[:, 5:] = np.log(0.25)  # uniform: every path ties (stay / advance / skip tie-breaking)
+    targets = [[1, 1, 2, 2, 3], [1, 1, 2, 2, 3], [], [], [2], [1, 2, 2], [1, 2]]
+    in_lens = [7, 6, 3, 0, 0, 7, 7]
     sc = check(lp, targets, in_lens)
     assert np.isfinite(sc[0]) and sc[1] == -np.inf and np.isfinite(sc[2]) and sc[3] == 0.0 and sc[4] == -np.inf
 

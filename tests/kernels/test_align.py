@@ -319,3 +319,28 @@ def _real_gpu() -> bool:
 @pytest.mark.skipif(not _real_gpu(), reason="needs a CUDA GPU")
 def test_align_cuda_on_gpu():
     _run_cases(simulator=False, timeout=900)
+
+
+def test_align_cuda_kernel_compiles_for_the_device():
+    """Type-check and compile the kernel to PTX for both input dtypes (needs NVVM, not a GPU)."""
+    import numba
+    from numba import config, cuda
+
+    if config.ENABLE_CUDASIM:
+        pytest.skip("the simulator cannot compile")
+    gpu = _real_gpu()
+    cc = cuda.get_current_device().compute_capability if gpu else (8, 0)
+    try:
+        cuda.compile_ptx(lambda a: None, (numba.float64[::1],), cc=cc)
+    except Exception as e:  # no NVVM / CUDA toolkit
+        pytest.skip(f"NVVM unavailable: {e}")
+    from speech.kernels.align import cuda as ka
+
+    ty = numba.typeof
+    i32 = ty(np.zeros(1, np.int32))
+    for dt in (np.float32, np.float64):
+        sig = (ty(np.zeros((1, 1, 1), dt)), i32, i32, i32, i32, numba.int64, ty(np.zeros((1, 1, 1))),
+               ty(np.zeros((1, 1, 1), np.int8)), ty(np.zeros((1, 1), np.int64)), ty(np.zeros((1, 1), np.int64)),
+               ty(np.zeros(1)))
+        ptx, _ = cuda.compile_ptx(ka._align_kernel.py_func, sig, cc=cc)
+        assert ".entry" in ptx
