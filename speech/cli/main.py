@@ -7,6 +7,8 @@ Examples::
     speech transcribe recordings/*.wav --model exp/fsdd/model
     speech transcribe meeting.wav --model exp/fsdd/model --format json
     speech evaluate --model exp/fsdd/model data/fsdd/test.jsonl
+    speech lm ../shared/data/text/ljspeech_metadata_all.csv exp/lm/ljspeech3.arpa --order 3
+    speech evaluate --model exp/fsdd/model data/fsdd/test.jsonl --lm exp/lm/digits.arpa --beam-size 16
     speech align-dataset --model exp/fsdd/model data/fsdd/train.jsonl exp/fsdd/train_align.jsonl
     speech train experiment=fsdd loss=ce data.alignments=exp/fsdd/train_align.jsonl output_dir=exp/fsdd-ce
 """
@@ -89,6 +91,35 @@ def expand_inputs(items: list[str]) -> tuple[list[str], list[str]]:
     return files, problems
 
 
+def beam_decoder(tokenizer, args: argparse.Namespace):
+    """CTC prefix beam search from the command-line options (--lm, --beam-size, --lm-weight, ...)."""
+    from speech.decoding.beam import BeamSearchConfig, CTCPrefixBeamSearch
+    from speech.decoding.lm import ArpaLM
+
+    lm = ArpaLM.load(args.lm) if args.lm else None
+    cfg = BeamSearchConfig(beam_size=max(args.beam_size, 1), lm_weight=args.lm_weight, word_bonus=args.word_bonus,
+                           lexicon=args.lexicon)
+    return CTCPrefixBeamSearch(tokenizer.vocab, lm=lm, cfg=cfg, blank=tokenizer.blank_id)
+
+
+def add_decoding_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--beam-size", type=int, default=1, help="CTC prefix beam search width (1 = greedy, unless --lm)")
+    p.add_argument("--lm", help="word n-gram language model in ARPA format (speech lm TEXT OUT.arpa)")
+    p.add_argument("--lm-weight", type=float, default=0.5, help="weight of the LM's log-probability")
+    p.add_argument("--word-bonus", type=float, default=1.0, help="score added per word (counters the LM's short bias)")
+    p.add_argument("--lexicon", help="word list: only these words may be output")
+
+
+# -------------------------------------------------------------------------------- lm
+def cmd_lm(args: argparse.Namespace) -> int:
+    from speech.decoding.lm import ArpaLM, build_lm
+
+    build_lm(args.text, args.out, order=args.order, method=args.method, normalize=not args.no_normalize)
+    lm = ArpaLM.load(args.out)
+    print(f"{args.out}: order {lm.order}, vocabulary {len(lm.vocab)} words")
+    return 0
+
+
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from speech.pipelines import Failure, PackageError, Transcriber
 
@@ -101,6 +132,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         tr = Transcriber(args.model, device=args.device, batch_size=args.batch_size,
                          segment=SegmentConfig(max_seconds=args.max_segment,
                                                search_seconds=min(4.0, args.max_segment / 4)))
+        if args.lm or args.beam_size > 1 or args.lexicon:
+            tr.decoder = beam_decoder(tr.pkg.tokenizer, args)
     except (PackageError, RuntimeError, ValueError) as e:
         _error(str(e))
         return 2
@@ -125,8 +158,12 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from speech.evaluate import evaluate_manifest
 
-    report = evaluate_manifest(args.model, args.manifest, device=args.device, batch_size=args.batch_size,
-                               output=args.output, progress=not args.quiet)
+    from speech.pipelines import Transcriber
+
+    tr = Transcriber(args.model, device=args.device, batch_size=args.batch_size)
+    if args.lm or args.beam_size > 1 or args.lexicon:
+        tr.decoder = beam_decoder(tr.pkg.tokenizer, args)
+    report = evaluate_manifest(tr, args.manifest, output=args.output, progress=not args.quiet)
     print(json.dumps(report.summary(), indent=2))
     return 0
 
@@ -185,7 +222,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="longer recordings are cut at quiet points into segments of at most this many seconds")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when several files and stderr is a terminal)")
+    add_decoding_args(p)
     p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("lm", help="train a word n-gram LM (ARPA) from a text file, one sentence per line")
+    p.add_argument("text", help="text file (for a |-separated LJSpeech metadata file the last column is used)")
+    p.add_argument("out", help="output .arpa file")
+    p.add_argument("--order", type=int, default=3)
+    p.add_argument("--method", default="kneser-ney", choices=["kneser-ney", "witten-bell"])
+    p.add_argument("--no-normalize", action="store_true", help="keep the text as is (default: ASR normalization)")
+    p.set_defaults(func=cmd_lm)
 
     p = sub.add_parser("align-dataset", help="frame labels for CE training: Viterbi-align a manifest with a CTC model")
     p.add_argument("manifest", help="JSON-lines manifest with transcripts")
@@ -203,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--output", help="write per-utterance hypotheses (JSON lines) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_decoding_args(p)
     p.set_defaults(func=cmd_evaluate)
     return ap
 

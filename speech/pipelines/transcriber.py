@@ -61,7 +61,9 @@ class Transcriber:
     """
 
     def __init__(self, package: str | Path | AsrPackage, device: str = "cpu", batch_size: int = 16,
-                 segment: SegmentConfig | None = None):
+                 segment: SegmentConfig | None = None, decoder=None):
+        """``decoder``: callable (log_probs (B, T, V), lengths (B,)) -> texts, e.g. a
+        :class:`~speech.decoding.beam.CTCPrefixBeamSearch`; default greedy CTC decoding."""
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError("--device cuda: CUDA is not available on this machine")
         self.pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
@@ -69,6 +71,7 @@ class Transcriber:
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.segment = segment or SegmentConfig()
+        self.decoder = decoder
         self.audio_seconds = 0.0
         self.compute_seconds = 0.0
 
@@ -88,8 +91,13 @@ class Transcriber:
             x = torch.nn.utils.rnn.pad_sequence([feats[i] for i in idx], batch_first=True).to(self.device)
             lens = torch.tensor([feats[i].shape[0] for i in idx], device=self.device)
             log_probs, out_lens = self.pkg.model(x, lens)
-            for i, ids in zip(idx, ctc_greedy_decode(log_probs, out_lens, blank=self.pkg.tokenizer.blank_id)):
-                texts[i] = self.pkg.tokenizer.decode(ids)
+            if self.decoder is not None:
+                decoded = self.decoder(log_probs.cpu(), out_lens.cpu())
+            else:
+                decoded = [self.pkg.tokenizer.decode(ids)
+                           for ids in ctc_greedy_decode(log_probs, out_lens, blank=self.pkg.tokenizer.blank_id)]
+            for i, text in zip(idx, decoded):
+                texts[i] = text
         self.compute_seconds += time.perf_counter() - t0
         self.audio_seconds += sum(len(w) for w in wavs) / self.sample_rate
         return texts
