@@ -140,13 +140,26 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     failed = len(problems)
     show_path = len(files) > 1 or len(args.paths) > 1
     progress = len(files) > 1 and sys.stderr.isatty() if args.progress is None else args.progress
-    for r in tr.transcribe_files(files, progress=progress):
+    timestamps = args.timestamps or args.format in ("srt", "vtt")
+    for r in tr.transcribe_files(files, progress=progress, timestamps=timestamps):
         if isinstance(r, Failure):
             failed += 1
             _error(r.error)
             continue
         if args.format == "json":
             print(json.dumps(r.to_dict(), ensure_ascii=False), flush=True)
+        elif args.format in ("srt", "vtt"):
+            from speech.pipelines.subtitles import group_cues, to_srt, to_vtt
+
+            cues = group_cues(r.words or [])
+            body = to_srt(cues) if args.format == "srt" else to_vtt(cues)
+            if args.output_dir:
+                out = Path(args.output_dir) / (Path(r.path).stem + "." + args.format)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(body)
+                print(f"{r.path}\t{out}", flush=True)
+            else:
+                print(body, end="", flush=True)
         else:
             print(f"{r.path}\t{r.text}" if show_path else r.text, flush=True)
     if failed:
@@ -176,6 +189,30 @@ examples:
   speech train experiment=fsdd --print-config
   torchrun --nproc_per_node 2 -m speech.cli.main train experiment=fsdd trainer=ddp
 Re-running the same command resumes from output_dir/checkpoints/last.pt."""
+
+
+# ------------------------------------------------------------------------------ align
+def cmd_align(args: argparse.Namespace) -> int:
+    from speech.audio import AudioError
+    from speech.decoding.align import to_json, to_textgrid
+    from speech.pipelines.aligner import align_audio
+    from speech.pipelines.package import PackageError
+
+    text = args.text
+    if Path(text).is_file():
+        text = Path(text).read_text()
+    out = Path(args.out) if args.out else Path(args.audio).with_suffix("")
+    try:
+        words, tokens, duration = align_audio(args.model, args.audio, text, device=args.device)
+    except (AudioError, PackageError, ValueError) as e:
+        _error(str(e).splitlines()[0])
+        return 1
+    to_json(words, tokens, out.with_suffix(".json"))
+    to_textgrid(words, tokens, duration, out.with_suffix(".TextGrid"))
+    for w in words:
+        print(f"{w.start:8.2f} {w.end:8.2f}  {w.label}")
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.TextGrid')}", file=sys.stderr)
+    return 0
 
 
 # ---------------------------------------------------------------------- align-dataset
@@ -214,8 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("transcribe", help="transcribe audio files, folders or glob patterns")
     p.add_argument("paths", nargs="+", help="audio files, folders (searched recursively) or glob patterns")
     p.add_argument("--model", required=True, help="model package folder (output_dir/model of a training run)")
-    p.add_argument("--format", choices=["txt", "json"], default="txt",
-                   help="txt: the text (path<TAB>text for several files); json: one JSON object per line")
+    p.add_argument("--format", choices=["txt", "json", "srt", "vtt"], default="txt",
+                   help="txt: the text (path<TAB>text for several files); json: one JSON object per line "
+                        "(with words and their times under --timestamps); srt / vtt: subtitles")
+    p.add_argument("--timestamps", action="store_true",
+                   help="word start/end times and confidences (from aligning the decoded text)")
+    p.add_argument("--output-dir", help="srt/vtt: write one subtitle file per input here instead of stdout")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--batch-size", type=int, default=16, help="files (or segments of a long file) decoded together")
     p.add_argument("--max-segment", type=float, default=20.0,
@@ -232,6 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="kneser-ney", choices=["kneser-ney", "witten-bell"])
     p.add_argument("--no-normalize", action="store_true", help="keep the text as is (default: ASR normalization)")
     p.set_defaults(func=cmd_lm)
+
+    p = sub.add_parser("align", help="word and token time spans of a transcript in a recording (JSON + TextGrid)")
+    p.add_argument("audio", help="the recording")
+    p.add_argument("text", help="its transcript, or a file holding it")
+    p.add_argument("--model", required=True, help="CTC model package")
+    p.add_argument("--out", help="output path without extension (default: beside the audio)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_align)
 
     p = sub.add_parser("align-dataset", help="frame labels for CE training: Viterbi-align a manifest with a CTC model")
     p.add_argument("manifest", help="JSON-lines manifest with transcripts")

@@ -74,3 +74,50 @@ def align_manifest(package: str | Path | AsrPackage, manifest: str | Path, out: 
     write_alignments(out, results)
     pkg.tokenizer.save(alignment_tokenizer_path(out))
     return {"aligned": len(results), "skipped": skipped, "out": str(out)}
+
+
+MAX_ALIGN_SECONDS = 120.0
+"""Longest recording ``align_audio`` takes in one piece (the Viterbi table grows with T x L)."""
+
+
+@torch.inference_mode()
+def align_log_probs(pkg: AsrPackage, log_probs: torch.Tensor, text: str, offset: float = 0.0):
+    """Token and word spans of ``text`` in one utterance's log-probs (T, V); times offset by ``offset`` s.
+
+    Returns (word spans, token spans); raises ValueError if the text cannot be aligned (too long
+    for the audio, or characters outside the vocabulary, named in the message).
+    """
+    from speech.decoding.align import token_spans, word_spans
+    from speech.kernels.align import align_states
+
+    tok = pkg.tokenizer.encode(text)
+    if not tok:
+        return [], []
+    states, scores = align_states(log_probs.unsqueeze(1).float().cpu(), torch.tensor([tok]),
+                                  torch.tensor([log_probs.shape[0]]), torch.tensor([len(tok)]),
+                                  blank=pkg.tokenizer.blank_id)
+    if not torch.isfinite(scores[0]):
+        raise ValueError(f"cannot align {len(tok)} tokens to {log_probs.shape[0]} frames: the text is too long "
+                         "for the audio")
+    vocab = pkg.tokenizer.vocab
+    toks = token_spans(states[0], log_probs, tok, vocab, frame_seconds(pkg), offset)
+    words = word_spans(toks, [vocab[t] for t in tok], space_symbol=pkg.tokenizer.SPACE)
+    return words, [t for t in toks if t.label != pkg.tokenizer.SPACE]
+
+
+@torch.inference_mode()
+def align_audio(package: str | Path | AsrPackage, audio: str | Path, text: str, device: str = "cpu"):
+    """Align a transcript to a recording -> (word spans, token spans, duration seconds)."""
+    from speech.audio import info
+    from speech.text.normalize import normalize_asr_text
+
+    pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
+    duration = info(audio).duration
+    if duration > MAX_ALIGN_SECONDS:
+        raise ValueError(f"{audio}: {duration:.0f} s is longer than the {MAX_ALIGN_SECONDS:.0f} s that alignment "
+                         "takes in one piece; split the recording first")
+    wav, _ = load(audio, pkg.sample_rate)
+    feats = log_mel(torch.from_numpy(wav), pkg.fbank).unsqueeze(0).to(device)
+    log_probs, lens = pkg.model(feats, torch.tensor([feats.shape[1]], device=device))
+    words, tokens = align_log_probs(pkg, log_probs[0, : int(lens[0])].cpu(), normalize_asr_text(text))
+    return words, tokens, duration

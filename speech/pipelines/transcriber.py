@@ -35,9 +35,14 @@ class Transcript:
     """Audio length in seconds."""
     segments: list[Segment] = field(default_factory=list)
     """For recordings longer than one segment: the pieces they were cut into."""
+    words: list[dict] | None = None
+    """With timestamps: {"word", "start", "end", "confidence"} per word (seconds; confidence = exp of the
+    mean log-probability of the word's frames)."""
 
     def to_dict(self) -> dict:
         d = {"path": self.path, "text": self.text, "duration": round(self.duration, 3)}
+        if self.words is not None:
+            d["words"] = self.words
         if self.segments:
             d["segments"] = [{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text} for s in self.segments]
         return d
@@ -82,10 +87,15 @@ class Transcriber:
     @torch.inference_mode()
     def transcribe_arrays(self, wavs: Sequence[np.ndarray]) -> list[str]:
         """Mono float32 waveforms at :attr:`sample_rate` -> texts (batched, longest first)."""
+        return [text for text, _ in self._run(wavs)]
+
+    @torch.inference_mode()
+    def _run(self, wavs: Sequence[np.ndarray], offsets: Sequence[float] | None = None,
+             timestamps: bool = False) -> list[tuple[str, list[dict] | None]]:
         t0 = time.perf_counter()
         feats = [log_mel(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)), self.pkg.fbank) for w in wavs]
         order = sorted(range(len(feats)), key=lambda i: -feats[i].shape[0])
-        texts: list[str] = [""] * len(feats)
+        out: list[tuple[str, list[dict] | None]] = [("", None)] * len(feats)
         for s in range(0, len(order), self.batch_size):
             idx = order[s:s + self.batch_size]
             x = torch.nn.utils.rnn.pad_sequence([feats[i] for i in idx], batch_first=True).to(self.device)
@@ -96,32 +106,44 @@ class Transcriber:
             else:
                 decoded = [self.pkg.tokenizer.decode(ids)
                            for ids in ctc_greedy_decode(log_probs, out_lens, blank=self.pkg.tokenizer.blank_id)]
-            for i, text in zip(idx, decoded):
-                texts[i] = text
+            for j, (i, text) in enumerate(zip(idx, decoded)):
+                words = None
+                if timestamps:
+                    from speech.pipelines.aligner import align_log_probs
+
+                    spans, _ = align_log_probs(self.pkg, log_probs[j, : int(out_lens[j])].cpu(), text,
+                                               offsets[i] if offsets else 0.0)
+                    words = [{"word": w.label, "start": round(w.start, 3), "end": round(w.end, 3),
+                              "confidence": round(float(np.exp(w.score)), 4)} for w in spans]
+                out[i] = (text, words)
         self.compute_seconds += time.perf_counter() - t0
         self.audio_seconds += sum(len(w) for w in wavs) / self.sample_rate
-        return texts
+        return out
 
-    def transcribe_file(self, path: str | Path, progress: bool = False) -> Transcript:
+    def transcribe_file(self, path: str | Path, progress: bool = False, timestamps: bool = False) -> Transcript:
         """One file of any length -> :class:`Transcript`; raises :class:`~speech.audio.AudioError` naming an
         unreadable file. Files longer than ``segment.max_seconds`` are cut at quiet points and read one
         window at a time, so memory does not grow with the file."""
         duration = info(path).duration
         if duration > self.segment.max_seconds:
-            return self._transcribe_long(path, duration, progress)
+            return self._transcribe_long(path, duration, progress, timestamps)
         wav, sr = load(path, self.sample_rate)
-        return Transcript(str(path), self.transcribe_arrays([wav])[0], len(wav) / sr)
+        text, words = self._run([wav], timestamps=timestamps)[0]
+        return Transcript(str(path), text, len(wav) / sr, words=words)
 
-    def _transcribe_long(self, path, duration: float, progress: bool) -> Transcript:
+    def _transcribe_long(self, path, duration: float, progress: bool, timestamps: bool = False) -> Transcript:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=round(duration, 1), unit="s", desc=Path(path).name, disable=not progress, leave=False)
         pieces: list[Segment] = []
+        words: list[dict] = []
         pending: list[tuple[float, np.ndarray]] = []
 
         def flush():
-            for (start, wav), text in zip(pending, self.transcribe_arrays([w for _, w in pending])):
+            results = self._run([w for _, w in pending], [s for s, _ in pending], timestamps)
+            for (start, wav), (text, seg_words) in zip(pending, results):
                 pieces.append(Segment(start, start + len(wav) / self.sample_rate, text))
+                words.extend(seg_words or [])
                 bar.update(round(len(wav) / self.sample_rate, 1))
             pending.clear()
 
@@ -132,9 +154,10 @@ class Transcriber:
         flush()
         bar.close()
         text = " ".join(p.text for p in pieces if p.text)
-        return Transcript(str(path), text, pieces[-1].end if pieces else 0.0, pieces)
+        return Transcript(str(path), text, pieces[-1].end if pieces else 0.0, pieces, words if timestamps else None)
 
-    def transcribe_files(self, paths: Iterable[str | Path], progress: bool = False) -> Iterator[Transcript | Failure]:
+    def transcribe_files(self, paths: Iterable[str | Path], progress: bool = False,
+                         timestamps: bool = False) -> Iterator[Transcript | Failure]:
         """Transcribe many files (short ones batched together), yielding results in input order.
 
         A file that cannot be read yields a :class:`Failure` and the rest go on.
@@ -146,8 +169,8 @@ class Transcriber:
         batch: list[tuple[str, np.ndarray]] = []
 
         def flush():
-            texts = self.transcribe_arrays([w for _, w in batch])
-            out = [Transcript(p, t, len(w) / self.sample_rate) for (p, w), t in zip(batch, texts)]
+            results = self._run([w for _, w in batch], timestamps=timestamps)
+            out = [Transcript(p, t, len(w) / self.sample_rate, words=ws) for (p, w), (t, ws) in zip(batch, results)]
             bar.update(len(batch))
             batch.clear()
             return out
@@ -157,7 +180,7 @@ class Transcriber:
                 duration = info(p).duration
                 if duration > self.segment.max_seconds:
                     yield from flush()
-                    result = self._transcribe_long(p, duration, progress)
+                    result = self._transcribe_long(p, duration, progress, timestamps)
                     bar.update(1)
                     yield result
                     continue
