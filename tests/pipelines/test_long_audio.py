@@ -84,3 +84,23 @@ def test_cli_json_lists_segments_of_long_files(tmp_path, tiny_package, capsys):
     assert [r["path"].split("/")[-1] for r in rows] == ["short.wav", "minute.wav"]
     assert "segments" not in rows[0] and len(rows[1]["segments"]) >= 3
     assert rows[1]["duration"] == pytest.approx(60.0, abs=0.05)
+
+
+def test_subtitle_cues_and_timestamps(tmp_path, tiny_package, capsys):
+    from speech.pipelines.subtitles import group_cues, to_srt, to_vtt
+
+    words = [{"word": "a", "start": 0.0, "end": 0.4}, {"word": "b", "start": 0.5, "end": 0.9},
+             {"word": "c", "start": 2.5, "end": 3.0}]
+    cues = group_cues(words, max_gap=0.8)
+    assert [c["text"] for c in cues] == ["a b", "c"]
+    assert to_srt(cues).splitlines()[:3] == ["1", "00:00:00,000 --> 00:00:00,900", "a b"]
+    assert to_vtt(cues).startswith("WEBVTT\n\n00:00:00.000 --> 00:00:00.900\na b")
+    wav, _ = bursts_with_pauses(0.5, seed=2)
+    sf.write(tmp_path / "half.wav", wav, SR)
+    assert main(["transcribe", str(tmp_path / "half.wav"), "--model", str(tiny_package), "--format", "json",
+                 "--timestamps"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert isinstance(row["words"], list)
+    ends = [w["end"] for w in row["words"]]
+    assert ends == sorted(ends) and all(0 <= w["start"] < w["end"] <= 30.0 + 1e-6 for w in row["words"])
+    assert len(row["words"]) == len(row["text"].split())

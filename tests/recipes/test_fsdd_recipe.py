@@ -42,3 +42,22 @@ def test_short_recipe_learns_digits(data_root, tmp_path, capsys):
     words = "zero one two three four five six seven eight nine".split()
     right = sum(line.split("\t")[1] == words[int(Path(line.split("\t")[0]).name[0])] for line in out)
     assert right >= 6, out
+
+    # forced alignment and word timestamps with the trained model
+    wav_path = data_root / "fsdd" / "recordings" / "7_theo_0.wav"
+    out = tmp_path / "al"
+    assert speech_main(["align", str(wav_path), "seven", "--model", str(exp / "model"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    spans = json.loads(out.with_suffix(".json").read_text())
+    words = spans["words"]
+    assert [w["label"] for w in words] == ["seven"]
+    import numpy as np
+    import soundfile as sf
+
+    audio, sr = sf.read(wav_path)
+    inside = audio[int(words[0]["start"] * sr): int(words[0]["end"] * sr)]
+    assert len(inside) > 0.1 * sr and np.mean(inside ** 2) > np.mean(audio ** 2)  # the word sits on the loud part
+    assert "IntervalTier" in out.with_suffix(".TextGrid").read_text()
+    assert speech_main(["transcribe", str(wav_path), "--model", str(exp / "model"), "--format", "vtt"]) == 0
+    vtt = capsys.readouterr().out
+    assert vtt.startswith("WEBVTT") and "-->" in vtt
