@@ -20,8 +20,6 @@ import argparse
 import json
 import logging
 import os
-import platform
-import re
 import sys
 import time
 from pathlib import Path
@@ -53,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     from speech.config import compose
     from speech.data.prepare import prepare
     from speech.evaluate import evaluate_manifest
+    from speech.recipe_utils import machine_summary, write_results_block
     from speech.train import distributed
     from speech.train.asr import build_asr
 
@@ -78,26 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     summary.update({"train_minutes": round(train_minutes, 2), "steps": result.steps,
                     "epochs": result.epochs_completed, "package": str(package)})
     (args.exp / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
-    import torch
-
     table = "\n".join([
         "| test set | utts | WER | CER | errors (S/D/I) | training time | steps | transcription RTF | machine |",
         "|---|---|---|---|---|---|---|---|---|",
         f"| FSDD official test (index 0-4) | {report.utterances} | {100 * report.wer:.2f}% | {100 * report.cer:.2f}% "
         f"| {summary['substitutions']}/{summary['deletions']}/{summary['insertions']} | {train_minutes:.1f} min "
-        f"| {result.steps} | {report.rtf:.4f} | {platform.machine()}, {os.cpu_count()} cores, "
-        f"{torch.get_num_threads()} threads, CPU |",
+        f"| {result.steps} | {report.rtf:.4f} | {machine_summary()} |",
     ])
     (args.exp / "results.md").write_text(table + "\n")
     print(table)
     if not args.no_readme:
-        readme = HERE / "README.md"
-        text = readme.read_text()
-        block = (f"<!-- results:start -->\n{table}\n\nProduced by `python recipes/fsdd/run.py` "
-                 f"({time.strftime('%Y-%m-%d')}); RTF = model compute time (features + network + decoding) / "
-                 f"audio duration, batch of 32 files.\n<!-- results:end -->")
-        text = re.sub(r"<!-- results:start -->.*<!-- results:end -->", block, text, flags=re.S)
-        readme.write_text(text)
+        write_results_block(HERE / "README.md", (
+            f"{table}\n\nProduced by `python recipes/fsdd/run.py` ({time.strftime('%Y-%m-%d')}); RTF = model "
+            "compute time (features + network + decoding) / audio duration, batch of 32 files."))
     return 0
 
 

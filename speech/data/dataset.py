@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from speech.audio import load
+from speech.audio import load, resample
 from speech.data.manifest import Utterance
 from speech.features import FbankConfig, log_mel
 from speech.text.tokenizer import CharTokenizer
@@ -53,6 +53,9 @@ class DataConfig:
     """Length-bucketing window, in batches (see BucketBatchSampler)."""
     alignments: str | None = None
     """Frame labels of the training (and dev) utterances for ``loss=ce`` (``speech align-dataset``)."""
+    speed_perturb: list[float] = field(default_factory=list)
+    """Speed perturbation of the training set, e.g. [0.9, 1.0, 1.1]: every utterance is used once at
+    each factor (played faster or slower, pitch changing with it); empty = off."""
 
 
 def split_by_hash(utts: Sequence[Utterance], fraction: float) -> tuple[list[Utterance], list[Utterance]]:
@@ -77,38 +80,52 @@ class AsrDataset(Dataset):
 
     def __init__(self, utts: Sequence[Utterance], tokenizer: CharTokenizer | None, fbank: FbankConfig,
                  cache_features: bool = False, desc: str | None = "features",
-                 frame_labels: dict[str, np.ndarray] | None = None):
+                 frame_labels: dict[str, np.ndarray] | None = None, speed_factors: Sequence[float] = ()):
         self.utts = list(utts)
         self.frame_labels = frame_labels
+        self.factors = [float(f) for f in speed_factors] or [1.0]
+        if any(f <= 0 for f in self.factors):
+            raise ValueError(f"data.speed_perturb: factors must be > 0, got {list(speed_factors)}")
+        if frame_labels is not None and self.factors != [1.0]:
+            raise ValueError("data.speed_perturb cannot be combined with frame labels (loss=ce): "
+                             "a changed speed changes the number of frames")
         self.tokenizer = tokenizer
         self.fbank = fbank
         self.tokens = [tokenizer.encode(u.text, u.id) for u in self.utts] if tokenizer is not None else None
         self._cache: list[torch.Tensor] | None = None
         if cache_features:
-            self._cache = [self._features(i) for i in tqdm(range(len(self.utts)), desc=desc, unit="utt", leave=False,
+            self._cache = [self._features(i) for i in tqdm(range(len(self)), desc=desc, unit="utt", leave=False,
                                                     disable=desc is None)]
 
     def __len__(self) -> int:
-        return len(self.utts)
+        return len(self.utts) * len(self.factors)
 
     @property
     def durations(self) -> list[float]:
-        return [u.duration for u in self.utts]
+        return [u.duration / f for f in self.factors for u in self.utts]
 
     def _features(self, i: int) -> torch.Tensor:
-        u = self.utts[i]
-        wav, _ = load(u.audio, self.fbank.sample_rate, start=u.start, end=u.end)
-        return log_mel(torch.from_numpy(wav), self.fbank)
+        k, j = divmod(i, len(self.utts))
+        u, factor = self.utts[j], self.factors[k]
+        sr = self.fbank.sample_rate
+        wav, _ = load(u.audio, sr, start=u.start, end=u.end)
+        x = torch.from_numpy(wav)
+        if factor != 1.0:  # play at `factor` x speed: treat the samples as recorded at sr * factor
+            x = resample(x, int(round(sr * factor)), sr)
+        return log_mel(x, self.fbank)
 
     def __getitem__(self, i: int) -> dict:
+        j = i % len(self.utts)
+        u = self.utts[j]
         feats = self._cache[i] if self._cache is not None else self._features(i)
-        item = {"id": self.utts[i].id, "feats": feats, "text": self.utts[i].text}
+        factor = self.factors[i // len(self.utts)]
+        item = {"id": u.id if factor == 1.0 else f"{u.id}@{factor:g}", "feats": feats, "text": u.text}
         if self.tokens is not None:
-            item["tokens"] = torch.tensor(self.tokens[i], dtype=torch.long)
+            item["tokens"] = torch.tensor(self.tokens[j], dtype=torch.long)
         if self.frame_labels is not None:
-            labels = self.frame_labels.get(self.utts[i].id)
+            labels = self.frame_labels.get(u.id)
             if labels is None:
-                raise KeyError(f"utterance {self.utts[i].id!r} has no frame labels in data.alignments")
+                raise KeyError(f"utterance {u.id!r} has no frame labels in data.alignments")
             item["frame_labels"] = torch.as_tensor(labels, dtype=torch.long)
         return item
 

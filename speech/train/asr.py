@@ -75,7 +75,8 @@ def build_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResu
     else:
         tokenizer = CharTokenizer.build([u.text for u in train_utts] + [u.text for u in dev_utts])
     train_set = AsrDataset(train_utts, tokenizer, fbank, cache_features=data.cache_features,
-                           desc="train features" if show else None, frame_labels=frame_labels)
+                           desc="train features" if show else None, frame_labels=frame_labels,
+                           speed_factors=data.speed_perturb if frame_labels is None else ())
     dev_labels = frame_labels if frame_labels is not None and all(u.id in frame_labels for u in dev_utts) else None
     dev_set = AsrDataset(dev_utts, tokenizer, fbank, cache_features=data.cache_features,
                          desc="dev features" if show else None, frame_labels=dev_labels) if dev_utts else None

@@ -1,0 +1,132 @@
+#!/usr/bin/env python
+"""AN4 recipe: CMU AN4 -> char BiLSTM-CTC -> greedy and LM decoding -> CTC-aligned CE model -> results table.
+
+    python recipes/an4/run.py                                    # corpus at $SPEECH_DATA/an4 or ../shared/data/an4
+    python recipes/an4/run.py --data /path/to/an4 --exp exp/an4 trainer.max_epochs=20
+    python recipes/an4/run.py --skip-ce                          # CTC rows only
+
+Stages (each skipped when its output exists, so a re-run resumes):
+ 1. ``speech prepare an4`` -> train.jsonl (948) / test.jsonl (130).
+ 2. CTC training (``experiment=an4``: SpecAugment, speed perturbation 0.9/1.0/1.1) -> <exp>/ctc/model.
+ 3. A trigram LM from the TRAINING transcripts only (the test transcripts never train anything).
+ 4. Test-set WER/CER with greedy decoding and with LM beam search.
+ 5. Forced alignment of the training set with the CTC model -> frame labels; CE training -> <exp>/ce/model;
+    greedy and LM decoding of the test set with it.
+ 6. The table goes to <exp>/results.md and into recipes/an4/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+CORPUS_HELP = ("Get CMU AN4 (the 'an4_sphere' or flac release, CMU Sphinx) and pass the folder holding wav/ and etc/ "
+               "with --data.")
+
+
+def default_data() -> Path:
+    return Path(os.environ.get("SPEECH_DATA", REPO.parent / "shared" / "data")) / "an4"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=default_data(), help="AN4 folder (holding wav/ and etc/)")
+    ap.add_argument("--exp", type=Path, default=REPO / "exp" / "an4", help="experiment folder")
+    ap.add_argument("--skip-ce", action="store_true", help="only the CTC model")
+    ap.add_argument("--ce-epochs", type=int, default=8, help="epochs of CE training")
+    ap.add_argument("--lm-order", type=int, default=3)
+    ap.add_argument("--lm-weight", type=float, default=0.8)
+    ap.add_argument("--word-bonus", type=float, default=1.5)
+    ap.add_argument("--beam-size", type=int, default=16)
+    ap.add_argument("--no-readme", action="store_true", help="do not write the results into recipes/an4/README.md")
+    ap.add_argument("overrides", nargs="*", help="Hydra overrides for CTC training")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    if not (args.data / "etc" / "an4_train.transcription").is_file():
+        print(f"an4 recipe: {args.data}: no etc/an4_train.transcription found. {CORPUS_HELP}", file=sys.stderr)
+        return 2
+
+    from speech.cli.main import beam_decoder
+    from speech.config import compose
+    from speech.data.prepare import prepare
+    from speech.decoding.lm import build_lm
+    from speech.evaluate import evaluate_manifest
+    from speech.pipelines import Transcriber
+    from speech.pipelines.aligner import align_manifest
+    from speech.recipe_utils import machine_summary, write_results_block
+    from speech.train.asr import build_asr
+
+    exp = args.exp
+    splits = prepare("an4", args.data, exp / "data")
+    rows, timings = [], {}
+
+    def train(name: str, overrides: list[str]) -> Path:
+        out = exp / name
+        if (out / "model" / "model.pt").is_file() and (out / "train_summary.json").is_file():
+            timings[name] = json.loads((out / "train_summary.json").read_text())["seconds"] / 60
+            return out / "model"
+        cfg = compose(["experiment=an4", f"data.root={args.data}", f"data.manifest_dir={exp / 'data'}",
+                       f"output_dir={out}", "trainer.progress=false", *overrides])
+        t0 = time.time()
+        _, package = build_asr(cfg)
+        timings[name] = (time.time() - t0) / 60
+        return package
+
+    lm_path = exp / "lm" / f"train_{args.lm_order}gram.arpa"
+    if not lm_path.is_file():
+        train_text = exp / "lm" / "train.txt"
+        train_text.parent.mkdir(parents=True, exist_ok=True)
+        from speech.data.manifest import read_manifest
+
+        train_text.write_text("".join(u.text + "\n" for u in read_manifest(splits["train"])))
+        build_lm(train_text, lm_path, order=args.lm_order, normalize=False)
+    dec_args = argparse.Namespace(lm=str(lm_path), beam_size=args.beam_size, lm_weight=args.lm_weight,
+                                  word_bonus=args.word_bonus, lexicon=None)
+
+    def score(label: str, package: Path, minutes: float) -> None:
+        for decoding in ("greedy", "LM beam"):
+            tr = Transcriber(package, batch_size=16)
+            if decoding != "greedy":
+                tr.decoder = beam_decoder(tr.pkg.tokenizer, dec_args)
+            rep = evaluate_manifest(tr, splits["test"], output=exp / f"hyps_{label}_{decoding.split()[0]}.jsonl",
+                                    progress=False)
+            rows.append({"model": label, "decoding": decoding, "wer": rep.wer, "cer": rep.cer, "rtf": rep.rtf,
+                         "train_minutes": minutes, "utts": rep.utterances})
+            logging.info("%s %s: WER %.2f%% CER %.2f%%", label, decoding, 100 * rep.wer, 100 * rep.cer)
+
+    ctc = train("ctc", list(args.overrides))
+    score("CTC", ctc, timings["ctc"])
+    if not args.skip_ce:
+        align = exp / "ce" / "train_align.jsonl"
+        if not align.is_file():
+            align_manifest(ctc, splits["train"], align, progress=False)
+        ce = train("ce", ["loss=ce", f"data.alignments={align}", "data.speed_perturb=[]",
+                          f"trainer.max_epochs={args.ce_epochs}", *args.overrides])
+        score("CE (on CTC alignments)", ce, timings["ce"])
+
+    lines = ["| model | decoding | WER | CER | training time | RTF |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['decoding']} | {100 * r['wer']:.2f}% | {100 * r['cer']:.2f}% | "
+                     f"{r['train_minutes']:.1f} min | {r['rtf']:.4f} |")
+    table = "\n".join(lines)
+    (exp / "results.md").write_text(table + "\n")
+    (exp / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(table)
+    if not args.no_readme:
+        write_results_block(HERE / "README.md", (
+            f"{table}\n\nAN4 test set, {rows[0]['utts']} utterances. Produced by `python recipes/an4/run.py` "
+            f"({time.strftime('%Y-%m-%d')}, {machine_summary()}); LM: {args.lm_order}-gram Kneser-Ney on the "
+            f"948 training transcripts, beam {args.beam_size}, LM weight {args.lm_weight}, word bonus "
+            f"{args.word_bonus}."))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
