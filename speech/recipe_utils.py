@@ -14,11 +14,12 @@ def machine_summary() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads, {gpu}"
 
 
-def write_results_block(readme: str | Path, block: str) -> None:
-    """Replace the text between ``<!-- results:start -->`` and ``<!-- results:end -->`` in ``readme``."""
+def write_results_block(readme: str | Path, block: str, marker: str = "results") -> None:
+    """Replace the text between ``<!-- MARKER:start -->`` and ``<!-- MARKER:end -->`` in ``readme``."""
     readme = Path(readme)
     text = readme.read_text()
-    new = f"<!-- results:start -->\n{block.strip()}\n<!-- results:end -->"
-    if "<!-- results:start -->" not in text:
-        raise ValueError(f"{readme}: no <!-- results:start --> ... <!-- results:end --> block to fill")
-    readme.write_text(re.sub(r"<!-- results:start -->.*<!-- results:end -->", lambda _: new, text, flags=re.S))
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"{readme}: no {start} ... {end} block to fill")
+    new = f"{start}\n{block.strip()}\n{end}"
+    readme.write_text(re.sub(re.escape(start) + ".*" + re.escape(end), lambda _: new, text, flags=re.S))

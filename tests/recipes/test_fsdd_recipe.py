@@ -19,15 +19,22 @@ def test_missing_corpus_says_how_to_get_it(tmp_path):
     assert "nowhere" in r.stderr and "free-spoken-digit-dataset" in r.stderr
 
 
-@pytest.mark.slow
-def test_short_recipe_learns_digits(data_root, tmp_path, capsys):
-    exp = tmp_path / "exp"
+@pytest.fixture(scope="module")
+def trained(data_root, tmp_path_factory) -> Path:
+    """The FSDD recipe shortened to 6 epochs of a smaller model (about half a minute here)."""
+    exp = tmp_path_factory.mktemp("fsdd") / "exp"
     r = subprocess.run(
         [sys.executable, str(RECIPE), "--data", str(data_root / "fsdd"), "--exp", str(exp), "--no-readme",
          "trainer.max_epochs=6", "trainer.progress=false", "model.asr.hidden_size=128", "model.asr.num_layers=2"],
         capture_output=True, text=True, timeout=900,
     )
     assert r.returncode == 0, r.stderr[-3000:]
+    return exp
+
+
+@pytest.mark.slow
+def test_short_recipe_learns_digits(trained, data_root, tmp_path, capsys):
+    exp = trained
     res = json.loads((exp / "results.json").read_text())
     assert res["utterances"] == 300 and res["failed"] == 0
     assert res["wer"] < 0.25, res  # 6 short epochs; the full recipe reaches far lower
@@ -61,3 +68,65 @@ def test_short_recipe_learns_digits(data_root, tmp_path, capsys):
     assert speech_main(["transcribe", str(wav_path), "--model", str(exp / "model"), "--format", "vtt"]) == 0
     vtt = capsys.readouterr().out
     assert vtt.startswith("WEBVTT") and "-->" in vtt
+
+
+@pytest.mark.slow
+def test_subtitles_load_in_an_srt_parser(trained, data_root, capsys):
+    import srt
+
+    files = sorted((data_root / "fsdd" / "recordings").glob("3_jackson_[0-2].wav"))
+    assert speech_main(["transcribe", str(files[0]), "--model", str(trained / "model"), "--timestamps",
+                        "--format", "srt"]) == 0
+    subs = list(srt.parse(capsys.readouterr().out))
+    assert len(subs) == 1 and subs[0].index == 1
+    assert subs[0].start.total_seconds() >= 0 and subs[0].end > subs[0].start
+    assert subs[0].content.strip() != ""
+
+
+@pytest.mark.slow
+def test_thirty_minutes_of_real_clips(trained, data_root, tmp_path):
+    """Real digit clips joined with pauses into a 30-minute file: bounded memory, RTF <= 0.1, and the
+    same WER (within 1 point) as transcribing the clips one by one."""
+    import numpy as np
+    import soundfile as sf
+
+    from speech.decoding import wer
+    from speech.pipelines import Transcriber
+
+    words = "zero one two three four five six seven eight nine".split()
+    clips = sorted((data_root / "fsdd" / "recordings").glob("*.wav"), key=lambda p: (p.stem.split("_")[2], p.name))
+    rng = np.random.default_rng(0)
+    pieces, refs, total = [], [], 0
+    for c in clips:
+        audio, sr = sf.read(c, dtype="float32")
+        pause = np.zeros(int(rng.uniform(0.35, 0.6) * sr), np.float32)
+        pieces += [audio, pause]
+        refs.append(words[int(c.name[0])])
+        total += len(audio) + len(pause)
+        if total >= 30 * 60 * sr:
+            break
+    long_path = tmp_path / "thirty_minutes.wav"
+    sf.write(long_path, np.concatenate(pieces), sr)
+    used = clips[: len(refs)]
+    code = (
+        "import json, resource, sys, time\n"
+        "from speech.pipelines import Transcriber\n"
+        "tr = Transcriber(sys.argv[1], batch_size=16)\n"
+        "t0 = time.perf_counter(); r = tr.transcribe_file(sys.argv[2]); wall = time.perf_counter() - t0\n"
+        "print(json.dumps({'text': r.text, 'duration': r.duration, 'wall': wall,\n"
+        "                  'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(trained / "model"), str(long_path)], capture_output=True,
+                         text=True, timeout=1200)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["duration"] >= 30 * 60 - 1
+    assert res["peak_mb"] < 2048, res["peak_mb"]
+    rtf = res["wall"] / res["duration"]
+    assert rtf <= 0.1, rtf
+    one_by_one = [t.text for t in Transcriber(trained / "model", batch_size=32).transcribe_files(used)]
+    wer_single = wer(" ".join(refs), " ".join(one_by_one))
+    wer_long = wer(" ".join(refs), res["text"])
+    print(f"30 min: {len(refs)} clips, RTF {rtf:.4f}, peak {res['peak_mb']:.0f} MB, WER long {wer_long:.4f}, "
+          f"one by one {wer_single:.4f}")
+    assert abs(wer_long - wer_single) <= 0.01, (wer_long, wer_single)
