@@ -77,7 +77,7 @@ def align_manifest(package: str | Path | AsrPackage, manifest: str | Path, out: 
 
 
 MAX_ALIGN_SECONDS = 120.0
-"""Longest recording ``align_audio`` takes in one piece (the Viterbi table grows with T x L)."""
+"""Longer recordings are aligned segment by segment (the Viterbi table grows with T x L)."""
 
 
 @torch.inference_mode()
@@ -107,17 +107,109 @@ def align_log_probs(pkg: AsrPackage, log_probs: torch.Tensor, text: str, offset:
 
 @torch.inference_mode()
 def align_audio(package: str | Path | AsrPackage, audio: str | Path, text: str, device: str = "cpu"):
-    """Align a transcript to a recording -> (word spans, token spans, duration seconds)."""
+    """Align a transcript to a recording -> (word spans, token spans, duration seconds).
+
+    Recordings longer than :data:`MAX_ALIGN_SECONDS` go through :func:`align_long_audio`."""
     from speech.audio import info
     from speech.text.normalize import normalize_asr_text
 
     pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
     duration = info(audio).duration
     if duration > MAX_ALIGN_SECONDS:
-        raise ValueError(f"{audio}: {duration:.0f} s is longer than the {MAX_ALIGN_SECONDS:.0f} s that alignment "
-                         "takes in one piece; split the recording first")
+        return align_long_audio(pkg, audio, text, device)
     wav, _ = load(audio, pkg.sample_rate)
     feats = log_mel(torch.from_numpy(wav), pkg.fbank).unsqueeze(0).to(device)
     log_probs, lens = pkg.model(feats, torch.tensor([feats.shape[1]], device=device))
     words, tokens = align_log_probs(pkg, log_probs[0, : int(lens[0])].cpu(), normalize_asr_text(text))
     return words, tokens, duration
+
+
+def word_alignment(ref: list[str], hyp: list[str]) -> list[int]:
+    """For each reference word, the index of the hypothesis word it is matched or substituted with in
+    a minimum-edit alignment, or -1 when it is deleted (no hypothesis word). Rows are vectorized with
+    numpy, so long transcripts (thousands of words) align in seconds."""
+    n, m = len(ref), len(hyp)
+    if n == 0:
+        return []
+    if m == 0:
+        return [-1] * n
+    vocab = {w: i for i, w in enumerate(set(ref) | set(hyp))}
+    r = np.array([vocab[w] for w in ref])
+    h = np.array([vocab[w] for w in hyp])
+    cols = np.arange(m + 1)
+    prev = cols.astype(np.int32)
+    back = np.zeros((n + 1, m + 1), dtype=np.int8)  # 0 diagonal, 1 up (deletion), 2 left (insertion)
+    back[0, 1:] = 2
+    for i in range(1, n + 1):
+        diag = prev[:-1] + (h != r[i - 1])
+        up = prev[1:] + 1
+        cand = np.empty(m + 1, dtype=np.int32)
+        cand[0] = prev[0] + 1
+        cand[1:] = np.minimum(diag, up)
+        choice = np.zeros(m + 1, dtype=np.int8)
+        choice[0] = 1
+        choice[1:] = np.where(diag <= up, 0, 1)
+        # insertions run along the row: cur[j] = min_k<=j cand[k] + (j - k)
+        best = np.minimum.accumulate(cand - cols) + cols
+        choice[best < cand] = 2
+        back[i] = choice
+        prev = best.astype(np.int32)
+    out = [-1] * n
+    i, j = n, m
+    while i > 0:
+        c = back[i, j] if j > 0 else 1
+        if c == 0:
+            out[i - 1] = j - 1
+            i, j = i - 1, j - 1
+        elif c == 1:
+            i -= 1
+        else:
+            j -= 1
+    return out
+
+
+@torch.inference_mode()
+def align_long_audio(package: str | Path | AsrPackage, audio: str | Path, text: str, device: str = "cpu",
+                     segment=None):
+    """Align a transcript to a recording of any length, one segment at a time.
+
+    The recording is cut at quiet points (:mod:`speech.pipelines.segment`); each segment is decoded
+    greedily, the decoded words are matched to the transcript with a minimum-edit alignment, which
+    splits the transcript at the segment boundaries; then each segment is force-aligned with its
+    share of the text. Returns (word spans, token spans, duration).
+    """
+    from speech.pipelines.segment import SegmentConfig, segments
+    from speech.text.normalize import normalize_asr_text
+
+    pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
+    ref = normalize_asr_text(text).split()
+    pieces, hyp, owner = [], [], []
+    for start, wav in segments(audio, pkg.sample_rate, segment or SegmentConfig()):
+        feats = log_mel(torch.from_numpy(wav), pkg.fbank).unsqueeze(0).to(device)
+        lp, lens = pkg.model(feats, torch.tensor([feats.shape[1]], device=device))
+        lp = lp[0, : int(lens[0])].cpu()
+        from speech.decoding import ctc_greedy_decode
+
+        words = pkg.tokenizer.decode(ctc_greedy_decode(lp.unsqueeze(0), torch.tensor([lp.shape[0]]),
+                                                       blank=pkg.tokenizer.blank_id)[0]).split()
+        hyp += words
+        owner += [len(pieces)] * len(words)
+        pieces.append((start, lp, len(wav) / pkg.sample_rate))
+    match = word_alignment(ref, hyp)
+    # each transcript word goes to the segment of its matched hypothesis word; unmatched words
+    # follow the previous word (or the first segment)
+    seg_of, last = [], 0
+    for j in match:
+        last = owner[j] if j >= 0 else last
+        seg_of.append(last)
+    for k in range(1, len(seg_of)):  # keep the split monotonic
+        seg_of[k] = max(seg_of[k], seg_of[k - 1])
+    words_out, tokens_out = [], []
+    for k, (start, lp, _) in enumerate(pieces):
+        seg_text = " ".join(w for w, s in zip(ref, seg_of) if s == k)
+        if seg_text:
+            w, t = align_log_probs(pkg, lp, seg_text, offset=start)
+            words_out += w
+            tokens_out += t
+    duration = pieces[-1][0] + pieces[-1][2] if pieces else 0.0
+    return words_out, tokens_out, duration
