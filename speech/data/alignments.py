@@ -7,14 +7,13 @@ frame rate, blank included.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
 from speech.data.manifest import ManifestError
+from speech.fileio import atomic_write_text
 
 
 def rle_encode(labels: np.ndarray) -> list[list[int]]:
@@ -43,19 +42,8 @@ def alignment_tokenizer_path(path: str | Path) -> Path:
 
 def write_alignments(path: str | Path, items: Iterable[tuple[str, np.ndarray]]) -> Path:
     """Write (utterance id, frame labels) pairs atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            for uid, labels in items:
-                f.write(json.dumps({"id": uid, "frames": int(len(labels)), "rle": rle_encode(labels)}) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write_text(path, "".join(
+        json.dumps({"id": uid, "frames": int(len(labels)), "rle": rle_encode(labels)}) + "\n" for uid, labels in items))
 
 
 def read_alignments(path: str | Path) -> dict[str, np.ndarray]:

@@ -17,10 +17,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from speech.fileio import atomic_write_text
 
 __all__ = ["ManifestError", "Utterance", "read_manifest", "write_manifest", "total_duration"]
 
@@ -176,19 +176,7 @@ def write_manifest(path: str | os.PathLike, utts: Iterable[Utterance]) -> Path:
             raise ValueError(f"utterance {n} for {path}: id {d['id']!r} repeats; expected unique ids")
         seen.add(d["id"])
         lines.append(json.dumps(d, ensure_ascii=False) + "\n")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.writelines(lines)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; manifests are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return atomic_write_text(path, "".join(lines))
 
 
 def total_duration(utts: Iterable[Utterance]) -> float:

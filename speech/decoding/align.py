@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from speech.fileio import atomic_write_text
 
 
 @dataclass
@@ -103,22 +102,6 @@ def word_spans(token_spans: Sequence[Span], tokens_text: Sequence[str], space_sy
     return words
 
 
-def _atomic_write(path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _json_span(s: Span) -> dict:
     d = asdict(s)
     if not math.isfinite(d["score"]):
@@ -129,7 +112,7 @@ def _json_span(s: Span) -> dict:
 def to_json(words: Sequence[Span], tokens: Sequence[Span], path) -> None:
     """Write ``{"words": [{label, start, end, score}, ...], "tokens": [...]}`` atomically (UTF-8)."""
     doc = {"words": [_json_span(s) for s in words], "tokens": [_json_span(s) for s in tokens]}
-    _atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
 
 
 def _quote(text: str) -> str:
@@ -182,4 +165,4 @@ def to_textgrid(words: Sequence[Span], tokens: Sequence[Span], duration: float, 
         for j, (a, b, text) in enumerate(intervals, 1):
             lines += [f"        intervals [{j}]:", f"            xmin = {_num(a)} ", f"            xmax = {_num(b)} ",
                       f"            text = {_quote(text)} "]
-    _atomic_write(path, "\n".join(lines) + "\n")
+    atomic_write_text(path, "\n".join(lines) + "\n")

@@ -13,8 +13,6 @@ Loading never unpickles objects (``torch.load(weights_only=True)``) and only ins
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from speech.config import instantiate
 from speech.features import FbankConfig
 from speech.text.tokenizer import CharTokenizer
+from speech.fileio import atomic_write_text
 
 FORMAT = "speech-asr-package"
 FORMAT_VERSION = 1
@@ -31,13 +30,6 @@ FORMAT_VERSION = 1
 
 class PackageError(ValueError):
     """A model package that is missing, incomplete or malformed (message names the file)."""
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _check_targets(node, where: str) -> None:
@@ -58,7 +50,7 @@ def save_asr_package(out_dir: str | Path, cfg: DictConfig, tokenizer: CharTokeni
     """Write a package folder (each file atomically) and return its path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     tokenizer.save(out / "tokenizer.json")
     from speech.train.checkpoint import atomic_save
 
@@ -67,7 +59,7 @@ def save_asr_package(out_dir: str | Path, cfg: DictConfig, tokenizer: CharTokeni
 
     info = {"format": FORMAT, "format_version": FORMAT_VERSION, "toolkit_version": getattr(speech, "__version__", "?"),
             "task": "asr", **(meta or {})}
-    _atomic_write_text(out / "meta.json", json.dumps(info, indent=2) + "\n")
+    atomic_write_text(out / "meta.json", json.dumps(info, indent=2) + "\n")
     return out
 
 

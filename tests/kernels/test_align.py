@@ -4,8 +4,6 @@ run in a subprocess under numba's CUDA simulator, and on a real GPU when there i
 """
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,7 +16,9 @@ from hypothesis import strategies as st
 
 from speech.kernels.align import align, align_reference, align_states, viterbi_align, viterbi_reference
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).parent))
+from cuda_harness import real_gpu, run_cases  # noqa: E402
+
 CASES = "tests/kernels/align_cuda_cases.py"
 TOL = {np.float32: 1e-4, np.float64: 1e-9}
 
@@ -294,16 +294,7 @@ def test_single_utterance_reference_api():
 
 
 def _run_cases(simulator: bool, timeout: int) -> None:
-    env = dict(os.environ)
-    if simulator:
-        env["NUMBA_ENABLE_CUDASIM"] = "1"
-    else:
-        env.pop("NUMBA_ENABLE_CUDASIM", None)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", CASES], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-    out = (proc.stdout + proc.stderr)[-6000:]
-    assert proc.returncode == 0, f"{CASES} failed ({'simulator' if simulator else 'GPU'}):\n{out}"
-    assert " passed" in out, out
+    run_cases(CASES, simulator, timeout)
 
 
 def test_align_cuda_in_simulator():
@@ -311,9 +302,7 @@ def test_align_cuda_in_simulator():
 
 
 def _real_gpu() -> bool:
-    from numba import config, cuda
-
-    return not config.ENABLE_CUDASIM and cuda.is_available()
+    return real_gpu()
 
 
 @pytest.mark.skipif(not _real_gpu(), reason="needs a CUDA GPU")
