@@ -7,7 +7,8 @@
 For each clip, ``speech align`` writes JSON + TextGrid; then every boundary between two consecutive
 words is checked: it "falls in a silence or a word transition" when the short-time energy at the
 boundary (a 30 ms frame) is below the median energy of the frames inside the two words. The script
-prints the fraction of boundaries that pass, per clip and overall.
+prints the fraction of boundaries that pass, per clip and overall, next to a baseline that spreads
+the same words over the same time span in proportion to their letter counts.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     clips = args.clips or list(meta)[:5]
     pkg = load_asr_package(args.model)
     vocab = set(pkg.tokenizer.vocab)
-    passed = checked = 0
+    passed = checked = base_ok = 0
     for cid in clips:
         text = normalize_asr_text(meta[cid])
         text = "".join(c for c in text if c == " " or c in vocab)  # the model's alphabet only
@@ -73,9 +74,18 @@ def main(argv: list[str] | None = None) -> int:
         audio, sr = sf.read(wav, dtype="float32")
         ok, n = check_clip(words, audio, sr)
         passed, checked = passed + ok, checked + n
+        # baseline: the same words spread over the same span in proportion to their letters
+        lo, hi = words[0].start, words[-1].end
+        sizes = np.array([len(w.label) + 1 for w in words], dtype=float)
+        edges = lo + (hi - lo) * np.concatenate([[0], np.cumsum(sizes)]) / sizes.sum()
+        from speech.decoding.align import Span
+
+        even = [Span(w.label, a, b, 0.0) for w, a, b in zip(words, edges[:-1], edges[1:])]
+        base_ok += check_clip(even, audio, sr)[0]
         print(f"{cid}: {len(words)} words, {ok}/{n} boundaries in low-energy frames -> {args.out / cid}.TextGrid")
     print(f"overall: {passed}/{checked} = {100 * passed / max(checked, 1):.1f}% of word boundaries fall in "
-          f"silences or word transitions")
+          f"silences or word transitions (boundaries spread evenly by letter count: "
+          f"{100 * base_ok / max(checked, 1):.1f}%)")
     return 0
 
 
