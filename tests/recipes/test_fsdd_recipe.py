@@ -126,34 +126,6 @@ def test_thirty_minutes_of_real_clips(trained, data_root, tmp_path):
     assert len(res["text"]) > 0 and len(used) == len(refs)
 
 
-@pytest.mark.slow
-def test_long_recording_aligns_segment_by_segment(trained, data_root, tmp_path):
-    """A 3-minute file of real clips with pauses: each transcript word lands on its own clip."""
-    import numpy as np
-    import soundfile as sf
-
-    from speech.pipelines import aligner
-
-    words = "zero one two three four five six seven eight nine".split()
-    clips = sorted((data_root / "fsdd" / "recordings").glob("*_nicolas_*.wav"))[:200]
-    rng = np.random.default_rng(1)
-    pieces, ref, where, pos = [], [], [], 0.0
-    for c in clips:
-        audio, sr = sf.read(c, dtype="float32")
-        pause = np.zeros(int(rng.uniform(0.3, 0.6) * sr), np.float32)
-        pieces += [audio, pause]
-        ref.append(words[int(c.name[0])])
-        where.append((pos, pos + len(audio) / sr))
-        pos += (len(audio) + len(pause)) / sr
-    path = tmp_path / "three_minutes.wav"
-    sf.write(path, np.concatenate(pieces), sr)
-    assert pos > aligner.MAX_ALIGN_SECONDS  # goes through the segment-by-segment path
-    spans, _, duration = aligner.align_audio(trained / "model", path, " ".join(ref))
-    assert [s.label for s in spans] == ref and abs(duration - pos) < 0.05
-    on_clip = sum(lo - 0.1 <= s.start and s.end <= hi + 0.1 for s, (lo, hi) in zip(spans, where))
-    assert on_clip >= 0.95 * len(ref), on_clip
-
-
 def test_word_alignment_matches_and_deletions():
     from speech.pipelines.aligner import word_alignment
 
