@@ -110,6 +110,25 @@ def add_decoding_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lexicon", help="word list: only these words may be output")
 
 
+def add_segment_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-segment", type=float, default=20.0,
+                   help="recordings longer than this many seconds are cut into segments of at most this length")
+    p.add_argument("--segment", choices=("pause", "window"), default="pause",
+                   help="pause: cut long recordings at every pause (energy voice activity); window: fixed "
+                        "windows cut at their quietest point")
+    p.add_argument("--min-pause", type=float, default=0.3, help="shortest pause (seconds) that separates segments")
+    p.add_argument("--segment-pad", type=float, default=0.1,
+                   help="seconds of each pause kept around a segment's speech (0 suits models trained on "
+                        "clips trimmed to the word, such as FSDD)")
+
+
+def segment_config(args: argparse.Namespace):
+    from speech.pipelines.segment import SegmentConfig
+
+    return SegmentConfig(max_seconds=args.max_segment, search_seconds=min(4.0, args.max_segment / 4),
+                         method=args.segment, min_pause=args.min_pause, pad_seconds=args.segment_pad)
+
+
 # -------------------------------------------------------------------------------- lm
 def cmd_lm(args: argparse.Namespace) -> int:
     from speech.decoding.lm import ArpaLM, build_lm
@@ -127,11 +146,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     for p in problems:
         _error(p)
     try:
-        from speech.pipelines.segment import SegmentConfig
-
         tr = Transcriber(args.model, device=args.device, batch_size=args.batch_size,
-                         segment=SegmentConfig(max_seconds=args.max_segment,
-                                               search_seconds=min(4.0, args.max_segment / 4)))
+                         segment=segment_config(args))
         if args.lm or args.beam_size > 1 or args.lexicon:
             tr.decoder = beam_decoder(tr.pkg.tokenizer, args)
     except (PackageError, RuntimeError, ValueError) as e:
@@ -203,7 +219,8 @@ def cmd_align(args: argparse.Namespace) -> int:
         text = Path(text).read_text()
     out = Path(args.out) if args.out else Path(args.audio).with_suffix("")
     try:
-        words, tokens, duration = align_audio(args.model, args.audio, text, device=args.device)
+        words, tokens, duration = align_audio(args.model, args.audio, text, device=args.device,
+                                              segment=segment_config(args))
     except (AudioError, PackageError, ValueError) as e:
         _error(str(e).splitlines()[0])
         return 1
@@ -259,8 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", help="srt/vtt: write one subtitle file per input here instead of stdout")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--batch-size", type=int, default=16, help="files (or segments of a long file) decoded together")
-    p.add_argument("--max-segment", type=float, default=20.0,
-                   help="longer recordings are cut at quiet points into segments of at most this many seconds")
+    add_segment_args(p)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when several files and stderr is a terminal)")
     add_decoding_args(p)
@@ -280,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="CTC model package")
     p.add_argument("--out", help="output path without extension (default: beside the audio)")
     p.add_argument("--device", default="cpu")
+    add_segment_args(p)
     p.set_defaults(func=cmd_align)
 
     p = sub.add_parser("align-dataset", help="frame labels for CE training: Viterbi-align a manifest with a CTC model")

@@ -56,6 +56,10 @@ class DataConfig:
     speed_perturb: list[float] = field(default_factory=list)
     """Speed perturbation of the training set, e.g. [0.9, 1.0, 1.1]: every utterance is used once at
     each factor (played faster or slower, pitch changing with it); empty = off."""
+    pad_silence: float = 0.0
+    """Up to this many seconds of digital silence added at random to each end of every training
+    utterance (drawn anew each time), so a model trained on tightly trimmed clips is not thrown by the
+    silence a segmenter leaves around speech in long recordings; 0 = off."""
 
 
 def split_by_hash(utts: Sequence[Utterance], fraction: float) -> tuple[list[Utterance], list[Utterance]]:
@@ -75,13 +79,23 @@ class AsrDataset(Dataset):
         tokenizer: maps normalized text to ids; ``None`` for unlabeled audio.
         fbank: feature settings; audio is resampled to ``fbank.sample_rate``.
         cache_features: compute all features now and keep them.
+        pad_silence: see :attr:`DataConfig.pad_silence` (training sets only).
         desc: progress-bar label while caching (None hides the bar).
     """
 
     def __init__(self, utts: Sequence[Utterance], tokenizer: CharTokenizer | None, fbank: FbankConfig,
                  cache_features: bool = False, desc: str | None = "features",
-                 frame_labels: dict[str, np.ndarray] | None = None, speed_factors: Sequence[float] = ()):
+                 frame_labels: dict[str, np.ndarray] | None = None, speed_factors: Sequence[float] = (),
+                 pad_silence: float = 0.0):
         self.utts = list(utts)
+        if pad_silence < 0:
+            raise ValueError(f"data.pad_silence: {pad_silence}; expected seconds >= 0")
+        if pad_silence > 0 and frame_labels is not None:
+            raise ValueError("data.pad_silence cannot be combined with frame labels (loss=ce): "
+                             "it changes the number of frames")
+        self.pad_frames = int(round(pad_silence * 1000 / fbank.hop_ms))
+        # a frame of digital zeros is the log floor in every band
+        self.silence_value = float(np.log(fbank.log_floor))
         self.frame_labels = frame_labels
         self.factors = [float(f) for f in speed_factors] or [1.0]
         if any(f <= 0 for f in self.factors):
@@ -114,11 +128,18 @@ class AsrDataset(Dataset):
             x = resample(x, int(round(sr * factor)), sr)
         return log_mel(x, self.fbank)
 
+    def features(self, i: int) -> torch.Tensor:
+        """Item ``i``'s log-mel features (T, F) before random augmentation (silence padding)."""
+        return self._cache[i] if self._cache is not None else self._features(i)
+
     def __getitem__(self, i: int) -> dict:
         j = i % len(self.utts)
         u = self.utts[j]
-        feats = self._cache[i] if self._cache is not None else self._features(i)
+        feats = self.features(i)
         factor = self.factors[i // len(self.utts)]
+        if self.pad_frames:  # global torch RNG: restored on resume like SpecAugment's
+            left, right = torch.randint(0, self.pad_frames + 1, (2,)).tolist()
+            feats = torch.nn.functional.pad(feats, (0, 0, left, right), value=self.silence_value)
         item = {"id": u.id if factor == 1.0 else f"{u.id}@{factor:g}", "feats": feats, "text": u.text}
         if self.tokens is not None:
             item["tokens"] = torch.tensor(self.tokens[j], dtype=torch.long)

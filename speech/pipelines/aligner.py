@@ -106,17 +106,19 @@ def align_log_probs(pkg: AsrPackage, log_probs: torch.Tensor, text: str, offset:
 
 
 @torch.inference_mode()
-def align_audio(package: str | Path | AsrPackage, audio: str | Path, text: str, device: str = "cpu"):
+def align_audio(package: str | Path | AsrPackage, audio: str | Path, text: str, device: str = "cpu",
+                segment=None):
     """Align a transcript to a recording -> (word spans, token spans, duration seconds).
 
-    Recordings longer than :data:`MAX_ALIGN_SECONDS` go through :func:`align_long_audio`."""
+    Recordings longer than :data:`MAX_ALIGN_SECONDS` go through :func:`align_long_audio` (cut as
+    ``segment``, a :class:`~speech.pipelines.segment.SegmentConfig`, says)."""
     from speech.audio import info
     from speech.text.normalize import normalize_asr_text
 
     pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
     duration = info(audio).duration
     if duration > MAX_ALIGN_SECONDS:
-        return align_long_audio(pkg, audio, text, device)
+        return align_long_audio(pkg, audio, text, device, segment)
     wav, _ = load(audio, pkg.sample_rate)
     feats = log_mel(torch.from_numpy(wav), pkg.fbank).unsqueeze(0).to(device)
     log_probs, lens = pkg.model(feats, torch.tensor([feats.shape[1]], device=device))
@@ -173,7 +175,7 @@ def align_long_audio(package: str | Path | AsrPackage, audio: str | Path, text: 
                      segment=None):
     """Align a transcript to a recording of any length, one segment at a time.
 
-    The recording is cut at quiet points (:mod:`speech.pipelines.segment`); each segment is decoded
+    The recording is cut at pauses (:mod:`speech.pipelines.segment`); each segment is decoded
     greedily, the decoded words are matched to the transcript with a minimum-edit alignment, which
     splits the transcript at the segment boundaries; then each segment is force-aligned with its
     share of the text. Returns (word spans, token spans, duration).
@@ -211,5 +213,6 @@ def align_long_audio(package: str | Path | AsrPackage, audio: str | Path, text: 
             w, t = align_log_probs(pkg, lp, seg_text, offset=start)
             words_out += w
             tokens_out += t
-    duration = pieces[-1][0] + pieces[-1][2] if pieces else 0.0
-    return words_out, tokens_out, duration
+    from speech.audio import info
+
+    return words_out, tokens_out, info(audio).duration

@@ -122,8 +122,8 @@ class Transcriber:
 
     def transcribe_file(self, path: str | Path, progress: bool = False, timestamps: bool = False) -> Transcript:
         """One file of any length -> :class:`Transcript`; raises :class:`~speech.audio.AudioError` naming an
-        unreadable file. Files longer than ``segment.max_seconds`` are cut at quiet points and read one
-        window at a time, so memory does not grow with the file."""
+        unreadable file. Files longer than ``segment.max_seconds`` are read one window at a time and cut
+        at pauses (:mod:`speech.pipelines.segment`), so memory does not grow with the file."""
         duration = info(path).duration
         if duration > self.segment.max_seconds:
             return self._transcribe_long(path, duration, progress, timestamps)
@@ -154,7 +154,7 @@ class Transcriber:
         flush()
         bar.close()
         text = " ".join(p.text for p in pieces if p.text)
-        return Transcript(str(path), text, pieces[-1].end if pieces else 0.0, pieces, words if timestamps else None)
+        return Transcript(str(path), text, duration, pieces, words if timestamps else None)
 
     def transcribe_files(self, paths: Iterable[str | Path], progress: bool = False,
                          timestamps: bool = False) -> Iterator[Transcript | Failure]:

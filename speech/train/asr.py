@@ -76,13 +76,14 @@ def build_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResu
         tokenizer = CharTokenizer.build([u.text for u in train_utts] + [u.text for u in dev_utts])
     train_set = AsrDataset(train_utts, tokenizer, fbank, cache_features=data.cache_features,
                            desc="train features" if show else None, frame_labels=frame_labels,
-                           speed_factors=data.speed_perturb if frame_labels is None else ())
+                           speed_factors=data.speed_perturb if frame_labels is None else (),
+                           pad_silence=data.pad_silence if frame_labels is None else 0.0)
     dev_labels = frame_labels if frame_labels is not None and all(u.id in frame_labels for u in dev_utts) else None
     dev_set = AsrDataset(dev_utts, tokenizer, fbank, cache_features=data.cache_features,
                          desc="dev features" if show else None, frame_labels=dev_labels) if dev_utts else None
 
     step = max(1, len(train_set) // CMVN_MAX_UTTS)
-    mean, std = compute_cmvn_stats(train_set[i]["feats"] for i in range(0, len(train_set), step))
+    mean, std = compute_cmvn_stats(train_set.features(i) for i in range(0, len(train_set), step))
 
     seed_everything(tcfg.seed)  # identical initial weights in every process
     model = instantiate(cfg.model.asr, input_dim=fbank.n_mels, vocab_size=len(tokenizer), specaugment=specaug)

@@ -82,3 +82,21 @@ def test_frame_stacking_and_mask():
     assert y[0, 0].tolist() == [0.0, 1.0] and y[0, 2].tolist() == [4.0, 0.0]
     assert ylens.tolist() == [3, 2]
     assert lengths_to_mask(torch.tensor([2, 0, 3])).tolist() == [[True, True, False], [False] * 3, [True] * 3]
+
+
+def test_utterance_cmn_removes_a_constant_channel_offset():
+    torch.manual_seed(0)
+    model = bilstm_ctc(input_dim=8, vocab_size=5, hidden_size=16, num_layers=1, utterance_cmn=True).eval()
+    x = torch.randn(2, 12, 8)
+    lens = torch.tensor([12, 7])
+    x[1, 7:] = 0
+    shifted = x.clone()
+    shifted[0] += torch.randn(8)  # a fixed filter: the same offset in every frame of one utterance
+    shifted[1, :7] += 3.0
+    a, la = model(x, lens)
+    b, lb = model(shifted, lens)
+    assert torch.equal(la, lb)
+    assert torch.allclose(a[0], b[0], atol=1e-5) and torch.allclose(a[1, :7], b[1, :7], atol=1e-5)
+    plain = bilstm_ctc(input_dim=8, vocab_size=5, hidden_size=16, num_layers=1).eval()
+    plain.load_state_dict(model.state_dict())
+    assert not torch.allclose(plain(x, lens)[0][0], plain(shifted, lens)[0][0], atol=1e-3)

@@ -42,6 +42,11 @@ class BiLSTMConfig:
     keys of trained packages); "mi_lstm" = multiplicative-integration LSTM (Wu et al. 2016), see
     speech.models.asr.mi_lstm; slower (Python loop over time), supports projection_size too."""
 
+    utterance_cmn: bool = False
+    """Subtract each utterance's mean feature vector (over its own frames) after global CMVN. A fixed
+    microphone / channel response adds a constant to every log-mel frame, so this removes it; it
+    helps with unseen speakers and recording set-ups (FSDD leave-one-speaker-out)."""
+
     CELLS = ("lstm", "mi_lstm")
 
     def __post_init__(self) -> None:
@@ -118,6 +123,14 @@ class BiLSTMEncoder(nn.Module):
         return x, x_lens
 
 
+def utterance_mean_norm(x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+    """(B, T, F) features minus each row's mean over its first ``lens[b]`` frames; padding stays 0."""
+    mask = (torch.arange(x.shape[1], device=x.device)[None, :] < lens.to(x.device)[:, None]).unsqueeze(-1)
+    mask = mask.to(x.dtype)
+    mean = (x * mask).sum(1, keepdim=True) / mask.sum(1, keepdim=True).clamp_min(1)
+    return (x - mean) * mask
+
+
 class BiLSTMCTC(nn.Module):
     """Complete CTC acoustic model: CMVN -> SpecAugment -> BiLSTM encoder -> log-probs.
 
@@ -142,6 +155,8 @@ class BiLSTMCTC(nn.Module):
     def forward(self, feats: torch.Tensor, feat_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """feats: (B, T, F) raw log-mel, feat_lens: (B,) -> (log_probs (B, T', V), out_lens (B,))."""
         x = self.cmvn(feats, feat_lens)
+        if self.cfg.utterance_cmn:
+            x = utterance_mean_norm(x, feat_lens)
         if self.specaugment is not None and self.training:
             x = self.specaugment(x, feat_lens)
         x, lens = self.encoder(x, feat_lens)

@@ -1,0 +1,75 @@
+"""AsrDataset augmentations: speed perturbation and silence padding."""
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speech.data.dataset import AsrDataset, collate_asr
+from speech.data.manifest import Utterance
+from speech.features import FbankConfig, log_mel
+from speech.text import CharTokenizer
+
+SR = 8000
+
+
+@pytest.fixture
+def utts(tmp_path):
+    rng = np.random.default_rng(0)
+    out = []
+    for k, seconds in enumerate((0.5, 0.8)):
+        path = tmp_path / f"u{k}.wav"
+        sf.write(path, (0.2 * rng.standard_normal(int(seconds * SR))).astype(np.float32), SR)
+        out.append(Utterance(id=f"u{k}", audio=str(path), text="a b", duration=seconds))
+    return out
+
+
+def fbank():
+    return FbankConfig(sample_rate=SR, n_mels=20)
+
+
+def test_speed_perturbation_changes_length_by_the_factor(utts):
+    tok = CharTokenizer.build(["a b"])
+    ds = AsrDataset(utts, tok, fbank(), speed_factors=[0.9, 1.0, 1.1])
+    assert len(ds) == 3 * len(utts)
+    plain = [ds[len(utts) + j]["feats"].shape[0] for j in range(len(utts))]
+    for k, f in enumerate((0.9, 1.0, 1.1)):
+        for j in range(len(utts)):
+            item = ds[k * len(utts) + j]
+            assert item["feats"].shape[0] == pytest.approx(plain[j] / f, abs=2)
+            assert item["id"] == (utts[j].id if f == 1.0 else f"{utts[j].id}@{f:g}")
+    with pytest.raises(ValueError, match="speed_perturb"):
+        AsrDataset(utts, tok, fbank(), speed_factors=[0.0])
+
+
+def test_silence_padding_adds_log_floor_frames_at_random(utts):
+    tok = CharTokenizer.build(["a b"])
+    cfg = fbank()
+    ds = AsrDataset(utts, tok, cfg, pad_silence=0.3)
+    base = ds.features(0)
+    wav, _ = sf.read(utts[0].audio, dtype="float32")
+    assert torch.equal(base, log_mel(torch.from_numpy(wav), cfg))
+    seen = set()
+    torch.manual_seed(0)
+    for _ in range(40):
+        x = ds[0]["feats"]
+        extra = x.shape[0] - base.shape[0]
+        assert 0 <= extra <= 2 * 30
+        # the utterance sits unchanged between runs of floor-valued frames
+        left = int((x == math.log(cfg.log_floor)).all(dim=1).int().argmin())
+        assert torch.equal(x[left:left + base.shape[0]], base)
+        assert torch.all(x[:left] == math.log(cfg.log_floor)) and torch.all(x[left + base.shape[0]:] == math.log(cfg.log_floor))
+        seen.add(extra)
+    assert len(seen) > 5  # drawn anew each time
+    batch = collate_asr([ds[0], ds[1]])
+    assert batch.feats.shape[0] == 2
+    # the same RNG state gives the same padding (exact resume)
+    torch.manual_seed(3)
+    a = ds[1]["feats"].shape[0]
+    torch.manual_seed(3)
+    assert ds[1]["feats"].shape[0] == a
+    with pytest.raises(ValueError, match="pad_silence"):
+        AsrDataset(utts, tok, cfg, pad_silence=-1)
+    with pytest.raises(ValueError, match="pad_silence"):
+        AsrDataset(utts, tok, cfg, pad_silence=0.2, frame_labels={"u0": np.zeros(3, np.int64)})
