@@ -1,0 +1,199 @@
+"""Phoneme inventory and phoneme tokenizer for the TTS model.
+
+The inventory is fixed (it does not depend on a corpus), so every model trained with the same
+``stress`` setting shares the ids::
+
+    id 0            <pad>
+    ids 1..69       the 39 ARPAbet phonemes of CMUdict; the 15 vowels with their stress digit
+                    (AA0 AA1 AA2 AE0 ... UW2), the 24 consonants without one   (stress=True)
+    ids 1..39       the 39 phonemes without stress digits                       (stress=False)
+    then            <wb> (word boundary), <pau_short> (","), <pau_mid> (";" ":" "-"),
+                    <pau_long> ("." "?" "!"), <eos> (end of sentence)
+
+With ``stress=False`` the encoder strips stress digits from its input, so both settings accept
+the output of :class:`speech.text.g2p.G2P`. Stress is kept by default: it is cheap (30 extra ids)
+and tells the acoustic model which syllable to lengthen.
+
+    tok = PhonemeTokenizer()
+    ids, info = text_to_ids("Dr. Smith paid $5.20.")   # normalize -> G2P -> ids (+ <eos>)
+    tok.decode(ids)                                     # ['D', 'AA1', 'K', 'T', 'ER0', '<wb>', ...]
+    tok.save("phonemes.json"); PhonemeTokenizer.load("phonemes.json")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from speech.text.tokenizer import TokenizerError
+
+__all__ = [
+    "CONSONANTS", "EOS", "PAD", "PAUSES", "PAU_LONG", "PAU_MID", "PAU_SHORT", "PHONEMES", "PHONEMES_STRESSED",
+    "PhonemeTokenizer", "TextToIdsInfo", "VOWELS", "WB", "text_to_ids",
+]
+
+VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW")
+CONSONANTS = ("B", "CH", "D", "DH", "F", "G", "HH", "JH", "K", "L", "M", "N", "NG", "P", "R", "S", "SH", "T",
+              "TH", "V", "W", "Y", "Z", "ZH")
+PHONEMES = tuple(sorted(VOWELS + CONSONANTS))
+"""The 39 ARPAbet phonemes without stress."""
+PHONEMES_STRESSED = tuple(sorted([v + d for v in VOWELS for d in "012"] + list(CONSONANTS)))
+"""The 69 symbols CMUdict uses: vowels with stress 0/1/2, consonants."""
+
+PAD = "<pad>"
+WB = "<wb>"
+PAU_SHORT = "<pau_short>"
+PAU_MID = "<pau_mid>"
+PAU_LONG = "<pau_long>"
+EOS = "<eos>"
+PAUSES = (PAU_SHORT, PAU_MID, PAU_LONG)
+PUNCT_TO_PAUSE = {",": PAU_SHORT, ";": PAU_MID, ":": PAU_MID, "-": PAU_MID, ".": PAU_LONG, "?": PAU_LONG,
+                  "!": PAU_LONG}
+SPECIALS = (WB, PAU_SHORT, PAU_MID, PAU_LONG, EOS)
+
+
+class PhonemeTokenizer:
+    """Maps phoneme / boundary / pause tokens to ids and back.
+
+    Attributes:
+        stress: whether vowels carry their stress digit (69 phonemes) or not (39).
+        vocab: index -> symbol; ``vocab[0] == PAD``.
+    """
+
+    pad_id = 0
+
+    def __init__(self, stress: bool = True):
+        self.stress = bool(stress)
+        phones = PHONEMES_STRESSED if self.stress else PHONEMES
+        self.vocab: list[str] = [PAD, *phones, *SPECIALS]
+        self._ids = {s: i for i, s in enumerate(self.vocab)}
+
+    def __len__(self) -> int:
+        """Vocabulary size including the padding id (= embedding table size)."""
+        return len(self.vocab)
+
+    def __repr__(self) -> str:
+        return f"PhonemeTokenizer(stress={self.stress}, {len(self)} symbols)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PhonemeTokenizer) and self.vocab == other.vocab
+
+    @property
+    def eos_id(self) -> int:
+        return self._ids[EOS]
+
+    @property
+    def wb_id(self) -> int:
+        return self._ids[WB]
+
+    def id_of(self, symbol: str) -> int:
+        """Id of one symbol (stress digits are stripped first when ``stress=False``)."""
+        if not self.stress and symbol[-1:].isdigit() and symbol[:-1] in VOWELS:
+            symbol = symbol[:-1]
+        i = self._ids.get(symbol)
+        if i is None or i == self.pad_id:
+            raise TokenizerError(f"phoneme symbol {symbol!r} is not in the inventory "
+                                 f"({'with' if self.stress else 'without'} stress digits)")
+        return i
+
+    def encode(self, tokens: Iterable[str] | str, add_eos: bool = False) -> list[int]:
+        """Map tokens (a list, or one space-separated string) to ids.
+
+        Raises:
+            TokenizerError (a ValueError): naming the first symbol that is not in the inventory.
+        """
+        if isinstance(tokens, str):
+            tokens = tokens.split()
+        ids = [self.id_of(t) for t in tokens]
+        if add_eos:
+            ids.append(self.eos_id)
+        return ids
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Map ids back to symbols; padding ids are skipped.
+
+        Raises:
+            TokenizerError: for an id outside ``0..len(self)-1``.
+        """
+        out = []
+        for i in ids:
+            i = int(i)
+            if not 0 <= i < len(self.vocab):
+                raise TokenizerError(f"id {i} is out of range; expected 0..{len(self.vocab) - 1}")
+            if i != self.pad_id:
+                out.append(self.vocab[i])
+        return out
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write ``{"type": "phoneme", "stress": ..., "vocab": [...]}`` (UTF-8 JSON); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps({"type": "phoneme", "stress": self.stress, "vocab": self.vocab}, indent=1) + "\n",
+                       encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> PhonemeTokenizer:
+        """Read a tokenizer written by :meth:`save`; the stored vocab must match this inventory.
+
+        Raises:
+            FileNotFoundError: when ``path`` does not exist.
+            TokenizerError: one line naming the file when it is not JSON, not of type "phoneme",
+                or its vocab differs from the built-in inventory (an incompatible model).
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise TokenizerError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); "
+                                 f'expected {{"type": "phoneme", ...}}') from None
+        if not isinstance(data, dict) or data.get("type") != "phoneme":
+            found = data.get("type") if isinstance(data, dict) else type(data).__name__
+            raise TokenizerError(f'{path}: tokenizer type is {found!r}; expected "phoneme"')
+        tok = cls(stress=bool(data.get("stress", True)))
+        if data.get("vocab") != tok.vocab:
+            raise TokenizerError(f"{path}: vocab differs from the built-in phoneme inventory "
+                                 f"(stress={tok.stress}); the file was written by an incompatible version")
+        return tok
+
+
+@dataclass
+class TextToIdsInfo:
+    """What :func:`text_to_ids` did, for printing.
+
+    Attributes:
+        normalized: the normalized text.
+        tokens: the G2P tokens (phonemes, ``<wb>``, pauses), without ``<eos>``.
+        unknown: ``(position, character)`` of input characters that could not be read.
+        guessed: ``(word, source)`` of words not in the dictionary ("neural" or "rules").
+    """
+
+    normalized: str
+    tokens: list[str]
+    unknown: list[tuple[int, str]] = field(default_factory=list)
+    guessed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def text_to_ids(text: str, g2p=None, tokenizer: PhonemeTokenizer | None = None,
+                add_eos: bool = True) -> tuple[list[int], TextToIdsInfo]:
+    """Raw text -> phoneme ids: :func:`normalize_for_tts`, then :class:`G2P`, then the tokenizer.
+
+    Args:
+        text: raw text.
+        g2p: a :class:`speech.text.g2p.G2P` (default: a shared one with the default fallback).
+        tokenizer: default ``PhonemeTokenizer()`` (with stress).
+        add_eos: append ``<eos>``.
+    """
+    from speech.text.g2p import default_g2p  # noqa: PLC0415 - g2p imports this module
+    from speech.text.tts_normalize import normalize_for_tts  # noqa: PLC0415
+
+    norm = normalize_for_tts(text)
+    result = (g2p or default_g2p()).convert(norm.text)
+    tokenizer = tokenizer or PhonemeTokenizer()
+    ids = tokenizer.encode(result.tokens, add_eos=add_eos)
+    return ids, TextToIdsInfo(norm.text, result.tokens, norm.unknown, result.guessed)
