@@ -15,7 +15,6 @@ between ``(T - 1) * hop + win`` and ``T * hop + win - 1`` samples, so the output
 from __future__ import annotations
 
 import abc
-import dataclasses
 import math
 
 import torch
@@ -23,10 +22,24 @@ from torch import Tensor
 
 from speech.features.functional import FbankConfig
 
-__all__ = ["Vocoder", "load_vocoder"]
+__all__ = ["VOCODER_NAMES", "Vocoder", "load_vocoder"]
 
 #: Names accepted by :func:`load_vocoder`.
 VOCODER_NAMES: tuple[str, ...] = ("griffin-lim",)
+
+
+# (FbankConfig field, what it resolves to): the values that decide what log_mel computes.
+_RESOLVED_FIELDS = (
+    ("sample_rate", lambda c: c.sample_rate),
+    ("n_mels", lambda c: c.n_mels),
+    ("win_ms", lambda c: c.win_length),
+    ("hop_ms", lambda c: c.hop_length),
+    ("n_fft", lambda c: c.fft_size),
+    ("f_min", lambda c: float(c.f_min)),
+    ("f_max", lambda c: c.mel_f_max),
+    ("log_floor", lambda c: c.log_floor),
+    ("preemphasis", lambda c: c.preemphasis),
+)
 
 
 class Vocoder(abc.ABC):
@@ -56,17 +69,19 @@ class Vocoder(abc.ABC):
         return num_frames * self.hop_length
 
     def check_compatible(self, fbank: FbankConfig) -> None:
-        """Raise a one-line ``ValueError`` naming every field where ``fbank`` differs from this
-        vocoder's config (``dither`` is ignored: it does not change what the features mean)."""
+        """Raise a one-line ``ValueError`` naming every field where ``fbank`` gives different
+        features from this vocoder's config.
+
+        Fields are compared by what they resolve to (``win_ms``/``hop_ms`` in samples, ``n_fft``
+        as ``fft_size``, ``f_max=None`` as Nyquist), so two spellings of the same analysis pass.
+        ``dither`` is ignored: it does not change what the features mean.
+        """
+        if not isinstance(fbank, FbankConfig):
+            raise TypeError(f"check_compatible: expected a FbankConfig, got {type(fbank).__name__}")
         diffs = []
-        for f in dataclasses.fields(FbankConfig):
-            if f.name == "dither":
-                continue
-            mine, theirs = getattr(self.fbank, f.name), getattr(fbank, f.name)
-            if mine != theirs:
-                diffs.append(f"{f.name}={theirs!r} (vocoder: {mine!r})")
-        # Fields that differ only in spelling but resolve to the same value (f_max None vs Nyquist,
-        # n_fft None vs the chosen size) are still reported: configs should be written identically.
+        for field, resolved in _RESOLVED_FIELDS:
+            if resolved(fbank) != resolved(self.fbank):
+                diffs.append(f"{field}={getattr(fbank, field)!r} (vocoder: {getattr(self.fbank, field)!r})")
         if diffs:
             raise ValueError(f"mel config differs from the {type(self).__name__}'s: " + ", ".join(diffs)
                              + "; expected the vocoder's FbankConfig")
