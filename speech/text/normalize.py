@@ -79,7 +79,8 @@ def _below_thousand(n: int) -> list[str]:
     return words
 
 
-def _digits_to_words(digits: str) -> str:
+def digits_to_words(digits: str) -> str:
+    """Read a digit string digit by digit: '0142' -> 'zero one four two'."""
     return " ".join(_ONES[int(d)] for d in digits)
 
 
@@ -102,7 +103,7 @@ def number_to_words(n: int) -> str:
     if n < 0:
         return "minus " + number_to_words(-n)
     if n >= _MAX_CARDINAL:
-        return _digits_to_words(str(n))
+        return digits_to_words(str(n))
     if n == 0:
         return "zero"
     groups: list[str] = []
@@ -146,7 +147,8 @@ def ordinal_to_words(n: int) -> str:
     return " ".join(words)
 
 
-def _plural_word(word: str) -> str:
+def plural_word(word: str) -> str:
+    """Plural of a number word: 'twenty' -> 'twenties', 'six' -> 'sixes', 'seven' -> 'sevens'."""
     if word.endswith("y"):
         return word[:-1] + "ies"
     if word.endswith(("x", "s")):
@@ -170,7 +172,7 @@ def _integer_words(digits: str, *, allow_year: bool = True) -> str:
     """Words for a digit string that may contain thousands commas."""
     plain = digits.replace(",", "")
     if len(plain) > 1 and plain.startswith("0"):
-        return _digits_to_words(plain)
+        return digits_to_words(plain)
     n = int(plain)
     if allow_year and "," not in digits and len(plain) == 4 and 1100 <= n <= 2099:
         return _year_to_words(n)
@@ -179,7 +181,7 @@ def _integer_words(digits: str, *, allow_year: bool = True) -> str:
 
 def _decimal_words(int_part: str, frac: str) -> str:
     head = _integer_words(int_part, allow_year=False) + " " if int_part else ""
-    return head + "point " + _digits_to_words(frac)
+    return head + "point " + digits_to_words(frac)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,7 +290,7 @@ def _plural_number(match: re.Match) -> str:
     else:
         words = _integer_words(digits)
     head, _, last = words.rpartition(" ")
-    return " " + (head + " " if head else "") + _plural_word(last) + " "
+    return " " + (head + " " if head else "") + plural_word(last) + " "
 
 
 def _expand_numbers_and_symbols(text: str) -> str:

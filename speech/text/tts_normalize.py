@@ -63,7 +63,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from speech.text.normalize import number_to_words, ordinal_to_words
+from speech.text.normalize import digits_to_words, number_to_words, ordinal_to_words, plural_word
 
 __all__ = ["NormalizedText", "normalize_for_tts", "split_sentences", "year_to_words"]
 
@@ -106,7 +106,7 @@ _L = "\x01"  # marks a letter read by its name; kept upper case at the end
 
 
 def _digits(s: str) -> str:
-    return " ".join(_DIGIT[int(c)] for c in s if c.isdigit())
+    return digits_to_words("".join(c for c in s if c.isdigit()))
 
 
 def _pair(n: int) -> str:
@@ -133,14 +133,6 @@ def _house_number(digits: str) -> str:
     if len(digits) == 4 and n % 100 and n % 1000 >= 10:
         return number_to_words(n // 100) + " " + _pair(n % 100)
     return number_to_words(n)
-
-
-def _plural(word: str) -> str:
-    if word.endswith("y"):
-        return word[:-1] + "ies"
-    if word.endswith(("s", "x")):
-        return word + "es"
-    return word + "s"
 
 
 def _cardinal(digits: str) -> str:
@@ -482,7 +474,7 @@ def _decade(m: re.Match) -> str:
         return m.group(0)
     words = number_to_words(n) if len(digits) == 2 else year_to_words(n)
     head, _, last = words.rpartition(" ")
-    return " " + (head + " " if head else "") + _plural(last) + " "
+    return " " + (head + " " if head else "") + plural_word(last) + " "
 
 
 def _fraction(m: re.Match) -> str:
