@@ -21,6 +21,8 @@ def _instantiate_all(node, where="") -> int:
             kwargs = {}
             if where == "model.asr":
                 kwargs = dict(input_dim=80, vocab_size=30)
+            elif where == "model.tts":
+                kwargs = dict(vocab_size=75, n_mels=80)
             obj = instantiate(node, **kwargs)
             assert obj is not None
             return 1
