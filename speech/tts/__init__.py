@@ -1,8 +1,10 @@
-"""Text-to-speech: training targets (pitch and energy per frame and per phoneme) and helpers.
+"""Text-to-speech: training targets (phoneme durations from the Viterbi aligner, pitch and energy
+per frame and per phoneme) and helpers.
 
-See :mod:`speech.tts.targets`.
+See :mod:`speech.tts.targets` and :mod:`speech.tts.durations`.
 """
 
+from speech.tts.durations import align_durations, path_to_durations, upsample_durations
 from speech.tts.targets import (
     TargetCache,
     TargetStats,
@@ -16,6 +18,9 @@ from speech.tts.targets import (
 )
 
 __all__ = [
+    "align_durations",
+    "path_to_durations",
+    "upsample_durations",
     "TargetCache",
     "TargetStats",
     "TargetStatsAccumulator",
