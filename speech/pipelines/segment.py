@@ -78,11 +78,10 @@ def frame_energy_db(wav: np.ndarray, frame: int) -> np.ndarray:
 
 def quietest_cut(wav: np.ndarray, sample_rate: int, lo: int, frame: int) -> int:
     """Sample index of the middle of the lowest-energy frame in wav[lo:] (frame-aligned)."""
-    tail = wav[lo:]
-    n = len(tail) // frame
+    energy = frame_energy_db(wav[lo:], frame)
+    n = len(energy)
     if n <= 1:
         return len(wav)
-    energy = (tail[: n * frame].reshape(n, frame) ** 2).sum(axis=1)
     # ties -> the latest, giving longer segments
     k = n - 1 - int(np.argmin(energy[::-1]))
     return lo + k * frame + frame // 2
@@ -141,13 +140,13 @@ def segments(path: str | Path, sample_rate: int, cfg: SegmentConfig | None = Non
     duration = info(path).duration
     pos = 0.0
     frame = max(1, int(round(cfg.frame_seconds * sample_rate)))
+    pad = int(round(cfg.pad_seconds * sample_rate))
     while pos < duration - 1e-6:
         end = min(pos + cfg.max_seconds, duration)
         wav, _ = load(path, sample_rate, start=pos, end=end)
         last_window = end >= duration or len(wav) < sample_rate * cfg.max_seconds * 0.5
         if cfg.method == "pause":
             runs = pause_runs(wav, frame, cfg, sample_rate)
-            pad = int(round(cfg.pad_seconds * sample_rate))
             pieces, nxt = _speech_pieces(wav, runs, pad, int(cfg.min_seconds * sample_rate), last_window)
             if pieces or last_window:
                 for a, b in pieces:
