@@ -44,6 +44,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(to_yaml(cfg), end="")
         return 0
+    if cfg.model.get("tts") is not None:
+        from speech.train.tts import build_tts
+
+        result, package = build_tts(cfg)
+        if package is not None:
+            print(f"voice package: {package}")
+            if result.best_metric is not None:
+                print(f"best dev mel L1 (normalized): {result.best_metric:.4f} after {result.steps} steps, "
+                      f"{result.seconds / 60:.1f} min")
+        return 0
     result, package = build_asr(cfg)
     if package is not None:
         print(f"model package: {package}")

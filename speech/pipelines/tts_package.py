@@ -1,0 +1,126 @@
+"""Voice packages: a folder with everything needed to synthesize with a trained acoustic model.
+
+Layout::
+
+    config.yaml      features.fbank (the mel config a vocoder must share), model.tts, frontend
+    tokenizer.json   the phoneme inventory
+    stats.json       pitch / energy normalization statistics and per-band mel mean / std
+    model.pt         weights (a state_dict of tensors only)
+    meta.json        format version, training summary, held-out test ids
+
+Loading never unpickles objects (``torch.load(weights_only=True)``) and only instantiates
+``speech.*`` targets.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from speech.config import instantiate
+from speech.features import FbankConfig
+from speech.fileio import atomic_write_text
+from speech.pipelines.package import PackageError, _check_targets
+from speech.text.phonemes import PhonemeTokenizer
+from speech.tts.targets import TargetStats
+
+FORMAT = "speech-tts-package"
+FORMAT_VERSION = 1
+
+__all__ = ["TtsPackage", "load_tts_package", "save_tts_package"]
+
+
+def save_tts_package(out_dir: str | Path, *, fbank: FbankConfig, model_cfg: dict, tokenizer: PhonemeTokenizer,
+                     state: dict, stats: TargetStats, mel_mean, mel_std, frontend: dict | None = None,
+                     meta: dict | None = None) -> Path:
+    """Write a voice package (each file atomically) and return its path."""
+    from speech.train.checkpoint import atomic_save
+    import speech
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fb = {"_target_": "speech.features.FbankConfig", **asdict(fbank)}
+    cfg = {"features": {"fbank": fb}, "model": {"tts": model_cfg}, "frontend": frontend or {}}
+    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)))
+    tokenizer.save(out / "tokenizer.json")
+    atomic_write_text(out / "stats.json", json.dumps({
+        **stats.to_dict(), "mel_mean": [float(x) for x in np.asarray(mel_mean)],
+        "mel_std": [float(x) for x in np.asarray(mel_std)]}, indent=2) + "\n")
+    atomic_save({k: v.detach().cpu() for k, v in state.items()}, out / "model.pt")
+    info = {"format": FORMAT, "format_version": FORMAT_VERSION, "task": "tts",
+            "toolkit_version": getattr(speech, "__version__", "?"), **(meta or {})}
+    atomic_write_text(out / "meta.json", json.dumps(info, indent=2) + "\n")
+    return out
+
+
+@dataclass
+class TtsPackage:
+    """A loaded voice: the acoustic model (eval mode) and what feeding it needs."""
+
+    path: Path
+    model: torch.nn.Module
+    tokenizer: PhonemeTokenizer
+    fbank: FbankConfig
+    stats: TargetStats
+    mel_mean: torch.Tensor
+    mel_std: torch.Tensor
+    config: DictConfig
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.fbank.sample_rate
+
+
+def load_tts_package(path: str | Path, device: str | torch.device = "cpu") -> TtsPackage:
+    """Load a folder written by :func:`save_tts_package`; errors name the file at fault."""
+    p = Path(path)
+    if not p.exists():
+        raise PackageError(f"{p}: voice package not found")
+    if not p.is_dir():
+        raise PackageError(f"{p}: expected a voice package folder (config.yaml, tokenizer.json, stats.json, model.pt)")
+    for name in ("config.yaml", "tokenizer.json", "stats.json", "model.pt"):
+        if not (p / name).is_file():
+            raise PackageError(f"{p / name}: missing; a voice package holds config.yaml, tokenizer.json, "
+                               "stats.json and model.pt")
+    meta = {}
+    if (p / "meta.json").is_file():
+        try:
+            meta = json.loads((p / "meta.json").read_text())
+        except json.JSONDecodeError as e:
+            raise PackageError(f"{p / 'meta.json'}: not valid JSON ({e})") from None
+    if meta.get("task") == "asr":
+        raise PackageError(f"{p}: this is a recognition (ASR) package; synthesis needs a voice package")
+    try:
+        cfg = OmegaConf.load(p / "config.yaml")
+    except Exception as e:  # noqa: BLE001
+        raise PackageError(f"{p / 'config.yaml'}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(cfg, DictConfig) or "tts" not in cfg.get("model", {}) or "features" not in cfg:
+        raise PackageError(f"{p / 'config.yaml'}: expected sections model.tts and features.fbank")
+    _check_targets(OmegaConf.to_container(cfg), str(p / "config.yaml"))
+    try:
+        st = json.loads((p / "stats.json").read_text())
+        stats = TargetStats(**{k: st[k] for k in ("pitch_mean", "pitch_std", "energy_mean", "energy_std")})
+        mel_mean = torch.tensor(st["mel_mean"], dtype=torch.float32)
+        mel_std = torch.tensor(st["mel_std"], dtype=torch.float32)
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise PackageError(f"{p / 'stats.json'}: malformed ({type(e).__name__}: {e}); expected pitch_mean, "
+                           "pitch_std, energy_mean, energy_std, mel_mean, mel_std") from None
+    tokenizer = PhonemeTokenizer.load(p / "tokenizer.json")
+    fbank = instantiate(cfg.features.fbank)
+    if len(mel_mean) != fbank.n_mels or len(mel_std) != fbank.n_mels:
+        raise PackageError(f"{p / 'stats.json'}: mel_mean/mel_std have {len(mel_mean)}/{len(mel_std)} bands, "
+                           f"features.fbank.n_mels is {fbank.n_mels}")
+    model_cfg = OmegaConf.to_container(cfg.model.tts, resolve=True)
+    model = instantiate(model_cfg, vocab_size=len(tokenizer), n_mels=fbank.n_mels)
+    try:
+        state = torch.load(p / "model.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except Exception as e:  # noqa: BLE001
+        raise PackageError(f"{p / 'model.pt'}: cannot load weights ({str(e).splitlines()[0]})") from None
+    model.to(device).eval()
+    return TtsPackage(p, model, tokenizer, fbank, stats, mel_mean.to(device), mel_std.to(device), cfg, meta)
