@@ -19,6 +19,7 @@ import glob
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -257,6 +258,250 @@ def cmd_align_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------ synthesize
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def _read_batch(path: str) -> tuple[list[tuple[int, str, str]], list[str]]:
+    """``id<TAB>text`` or ``id|text`` lines -> ([(line number, id, text)], [problems])."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    except OSError as e:
+        raise FileNotFoundError(f"{path}: cannot read the batch file ({e.strerror or e})") from None
+    items, problems, seen = [], [], {}
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        sep = "\t" if "\t" in line else "|" if "|" in line else None
+        if sep is None:
+            problems.append(f"{path}:{n}: expected 'id<TAB>text' or 'id|text', got {line[:60]!r}")
+            continue
+        uid, text = line.split(sep, 1)
+        uid, text = uid.strip(), text.strip()
+        if not uid:
+            problems.append(f"{path}:{n}: empty id")
+        elif not _SAFE_ID.match(uid):
+            problems.append(f"{path}:{n}: id {uid[:60]!r} is not usable as a file name (letters, digits, '.', "
+                            "'_', '-'; not starting with '.' or '-')")
+        elif uid in seen:
+            problems.append(f"{path}:{n}: duplicate id {uid!r} (first on line {seen[uid]})")
+        elif not text:
+            seen[uid] = n
+            problems.append(f"{path}:{n}: {uid}: empty text")
+        else:
+            seen[uid] = n
+            items.append((n, uid, text))
+    return items, problems
+
+
+def _synthesis_text(args: argparse.Namespace) -> str:
+    if args.text_file:
+        if args.text not in (None, "-"):
+            raise ValueError("give the text either as TEXT or with --text-file, not both")
+        try:
+            return Path(args.text_file).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{args.text_file}: not UTF-8 text") from None
+        except OSError as e:
+            raise FileNotFoundError(f"{args.text_file}: cannot read ({e.strerror or e})") from None
+    if args.text is not None and args.text != "-":
+        return args.text
+    stdin = sys.stdin
+    if stdin is None or (args.text is None and stdin.isatty()):
+        raise ValueError("no text: give TEXT, --text-file FILE, --batch FILE, or pipe the text on stdin ('-')")
+    try:
+        return stdin.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"cannot read the text from stdin ({e})") from None
+
+
+def _report_unreadable(res, prefix: str = "") -> None:
+    if res.unknown:
+        print(f"speech: warning: {prefix}could not pronounce (skipped): {' '.join(res.unknown)}", file=sys.stderr)
+    if res.guessed:
+        words = ", ".join(w for w, _ in res.guessed)
+        print(f"speech: warning: {prefix}not in the dictionary, guessed: {words}", file=sys.stderr)
+    if res.skipped:
+        print(f"speech: warning: {prefix}{len(res.skipped)} sentence(s) with nothing to pronounce skipped: "
+              + " | ".join(s[:40] for s in res.skipped[:5]), file=sys.stderr)
+
+
+def _check_controls(args: argparse.Namespace) -> None:
+    import math
+
+    from speech.pipelines.synthesizer import PITCH_SHIFT_RANGE, SPEED_RANGE
+
+    if not (math.isfinite(args.speed) and SPEED_RANGE[0] <= args.speed <= SPEED_RANGE[1]):
+        raise ValueError(f"--speed {args.speed:g}: expected a value in [{SPEED_RANGE[0]:g}, {SPEED_RANGE[1]:g}]")
+    if not PITCH_SHIFT_RANGE[0] <= args.pitch_shift <= PITCH_SHIFT_RANGE[1]:
+        raise ValueError(f"--pitch-shift {args.pitch_shift:g}: expected semitones in "
+                         f"[{PITCH_SHIFT_RANGE[0]:g}, {PITCH_SHIFT_RANGE[1]:g}]")
+    if not 0.0 < args.energy_scale <= 4.0:
+        raise ValueError(f"--energy-scale {args.energy_scale:g}: expected a value in (0, 4]")
+    if args.gl_iters < 0:
+        raise ValueError(f"--gl-iters {args.gl_iters}: expected >= 0")
+
+
+def cmd_synthesize(args: argparse.Namespace) -> int:
+    """``speech synthesize``: text -> speech with a voice package.
+
+    One text (TEXT, ``--text-file`` or stdin) -> the ``-o`` file; ``--batch`` -> one file per line
+    in the ``-o`` folder. Exit status 0, 1 when a batch line failed, 2 for a bad model / input.
+    """
+    from speech.audio.io import save
+    from speech.pipelines.package import PackageError
+    from speech.pipelines.synthesizer import Synthesizer, plot_synthesis
+    from speech.pipelines.tts_package import load_tts_package
+    from speech.vocoders import load_vocoder
+
+    try:
+        _check_controls(args)
+        if args.batch:
+            if args.text is not None or args.text_file:
+                raise ValueError("--batch takes the texts from its file; give no TEXT or --text-file")
+            items, problems = _read_batch(args.batch)
+            if not items and not problems:
+                raise ValueError(f"{args.batch}: no lines to synthesize")
+        else:
+            text = _synthesis_text(args)
+            if not text.strip():
+                raise ValueError("nothing to synthesize: the text is empty")
+        pkg = load_tts_package(args.model, args.device)
+        vocoder = load_vocoder(args.vocoder, pkg.fbank, n_iter=args.gl_iters)
+        synth = Synthesizer(pkg, vocoder=vocoder, device=args.device)
+    except (PackageError, RuntimeError) as e:
+        _error(str(e).splitlines()[0])
+        return 2
+    controls = {"speed": args.speed, "pitch_shift": args.pitch_shift, "energy_scale": args.energy_scale}
+    hop = pkg.fbank.hop_ms / 1000.0
+
+    if not args.batch:
+        out = Path(args.output)
+        if out.is_dir():
+            raise ValueError(f"{out}: is a folder; -o names the output audio file (folders are for --batch)")
+        res = synth.synthesize(text, **controls)
+        _report_unreadable(res)
+        try:
+            save(out, res.wav, res.sample_rate)
+        except Exception as e:  # noqa: BLE001 - unknown extension, unwritable folder, ...
+            _error(f"{out}: cannot write ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+            return 2
+        print(f"{out}\t{res.duration:.2f} s\tRTF {res.rtf:.3f}", flush=True)
+        if args.plot is not None:
+            png = Path(args.plot) if args.plot else out.with_suffix(".png")
+            print(f"plot: {plot_synthesis(res, png, hop)}", file=sys.stderr)
+        return 0
+
+    out_dir = Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{out_dir}: not a folder; with --batch, -o names the output folder")
+    plot_dir = None if args.plot is None else Path(args.plot) if args.plot else out_dir
+    for p in problems:
+        _error(p)
+    failed, written, audio, seconds = len(problems), 0, 0.0, 0.0
+    for n, uid, text in items:
+        try:
+            res = synth.synthesize(text, **controls)
+        except ValueError as e:
+            failed += 1
+            _error(f"{args.batch}:{n}: {uid}: {str(e).splitlines()[0]}")
+            continue
+        _report_unreadable(res, prefix=f"{args.batch}:{n}: {uid}: ")
+        path = out_dir / f"{uid}.wav"
+        try:
+            save(path, res.wav, res.sample_rate)
+            if plot_dir is not None:
+                plot_synthesis(res, plot_dir / f"{uid}.png", hop)
+        except Exception as e:  # noqa: BLE001
+            failed += 1
+            _error(f"{args.batch}:{n}: {path}: cannot write ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+            continue
+        written += 1
+        audio += res.duration
+        seconds += res.seconds
+        print(f"{path}\t{res.duration:.2f} s\tRTF {res.rtf:.3f}", flush=True)
+    rtf = seconds / audio if audio > 0 else float("nan")
+    print(f"{written} written, {failed} failed, {audio:.1f} s of audio, RTF {rtf:.3f}", flush=True)
+    if failed:
+        _error(f"{failed} of {written + failed} lines failed")
+    return 1 if failed else 0
+
+
+# ----------------------------------------------------------------------- evaluate-tts
+def cmd_evaluate_tts(args: argparse.Namespace) -> int:
+    """``speech evaluate-tts``: synthesize a voice's held-out prompts and score them against the
+    real recordings (MCD, F0 RMSE, voicing error, RTF, recognizer WER real vs synthesized)."""
+    import math
+
+    from speech.pipelines.package import PackageError
+    from speech.pipelines.tts_eval import evaluate_voice
+
+    try:
+        r = evaluate_voice(args.model, args.corpus, ids=args.ids.split(",") if args.ids else None,
+                           out_dir=args.out, vocoder=args.vocoder, recognizer=None if args.no_asr else "auto",
+                           limit=args.limit, progress=not args.quiet, device=args.device)
+    except PackageError as e:
+        _error(str(e).splitlines()[0])
+        return 2
+
+    def num(x: float, fmt: str) -> str:
+        return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+    rows = [("utterances", f"{r['utterances']} ({r['selection']}"
+             + (f"; {len(r['skipped'])} skipped)" if r["skipped"] else ")")),
+            ("MCD", f"{num(r['mcd_db'], '.2f')} dB"),
+            ("F0 RMSE", f"{num(r['f0_rmse_hz'], '.1f')} Hz, {num(r['f0_rmse_cents'], '.0f')} cents "
+                        f"({r['f0_utterances']} utterances with F0)"),
+            ("voicing error", num(r["vde"], ".3f")),
+            ("RTF", f"{num(r['rtf'], '.3f')} ({r['synth_seconds']:.1f} s for {r['audio_seconds']:.1f} s of audio)")]
+    if "wer_real" in r:
+        rows.append(("recognizer WER", f"real {100 * r['wer_real']:.1f} %, synthesized {100 * r['wer_synth']:.1f} %"))
+    else:
+        rows.append(("recognizer WER", "skipped (--no-asr or pocketsphinx not installed)"))
+    rows.append(("report", f"{r['report_json']}, {r['report_tsv']}, {r['wav_dir']}/"))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+SYNTHESIZE_HELP = """Synthesize speech from text with a voice package (output_dir/model of a TTS training run).
+
+The text is split into sentences, long sentences are cut at pauses, so any length works.
+Characters that cannot be pronounced and words guessed by the letter-to-sound fallback are
+reported on stderr; the output path, audio duration and real-time factor go to stdout.
+
+text sources (one of):
+  TEXT                  the text itself ('-': read stdin; omitted: stdin when it is not a terminal)
+  --text-file FILE      a UTF-8 text file
+  --batch FILE          one utterance per line, 'id<TAB>text' or 'id|text' ('#' comments and blank
+                        lines ignored): writes -o DIR/<id>.wav; bad lines (no separator, empty or
+                        duplicate id, id unusable as a file name, nothing to pronounce) are reported
+                        with their line number and the rest is synthesized; exit status 1 if any failed
+
+examples:
+  speech synthesize "Hello world. How are you?" -o hello.wav --model exp/kathleen/model
+  echo "Read from stdin." | speech synthesize -o out.wav --model exp/kathleen/model --speed 1.2
+  speech synthesize --text-file chapter.txt -o chapter.wav --model exp/kathleen/model --plot chapter.png
+  speech synthesize --batch prompts.tsv -o wavs/ --model exp/kathleen/model --plot
+
+exit status: 0 ok; 1 some --batch lines failed; 2 bad model, options or text (one-line error)."""
+
+EVALUATE_TTS_HELP = """Objective evaluation of a voice package on held-out prompts of its corpus.
+
+Synthesizes each held-out prompt (the package's test_ids from training, else a 5 % held-out split,
+or --ids), and compares it with the real recording: mel-cepstral distortion (MCD, dB, after DTW),
+F0 RMSE (Hz and cents), voicing decision error, real-time factor, and the word error rate of an
+independent recognizer (PocketSphinx, the 'eval' extra) on the real and the synthesized audio.
+Writes OUT/tts_eval.json, OUT/tts_eval.tsv and OUT/wavs/<id>.wav.
+
+examples:
+  speech evaluate-tts --model exp/kathleen/model
+  speech evaluate-tts --model exp/kathleen/model --corpus ../shared/data/kathleen --limit 20 --no-asr"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="speech", description="Speech recognition and synthesis toolkit.")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -327,6 +572,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_decoding_args(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("synthesize", help="text -> speech with a voice package (one text, a file, stdin or a batch)",
+                       description=SYNTHESIZE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("text", nargs="?", metavar="TEXT",
+                   help="text to speak; '-' reads stdin (also when omitted and stdin is not a terminal)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output audio file (.wav, .flac, ...); with --batch, the output folder")
+    p.add_argument("--model", required=True, help="voice package folder (output_dir/model of a TTS training run)")
+    p.add_argument("--text-file", metavar="FILE", help="read the text from this UTF-8 file")
+    p.add_argument("--batch", metavar="FILE",
+                   help="synthesize each 'id<TAB>text' or 'id|text' line to OUTPUT/<id>.wav (-o is a folder)")
+    p.add_argument("--vocoder", default="griffin-lim", help="vocoder (griffin-lim: no trained weights)")
+    p.add_argument("--gl-iters", type=int, default=32,
+                   help="Griffin-Lim iterations: fewer is faster and rougher (default 32)")
+    p.add_argument("--speed", type=float, default=1.0, help="speaking rate: >1 faster, <1 slower (0.25-4)")
+    p.add_argument("--pitch-shift", type=float, default=0.0, metavar="SEMITONES",
+                   help="raise (or lower, negative) the predicted pitch by this many semitones")
+    p.add_argument("--energy-scale", type=float, default=1.0, help="multiply the predicted energy (0-4]")
+    p.add_argument("--plot", nargs="?", const="", metavar="PATH",
+                   help="PNG of the mel spectrogram, phoneme durations and pitch: at PATH (default: OUTPUT "
+                        "with .png); with --batch PATH is a folder for <id>.png (default: the -o folder)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.set_defaults(func=cmd_synthesize)
+
+    p = sub.add_parser("evaluate-tts", help="MCD / F0 RMSE / RTF / recognizer WER of a voice on held-out prompts",
+                       description=EVALUATE_TTS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="voice package folder")
+    p.add_argument("--corpus", help="corpus folder (audio + .txt, or LJSpeech layout); default: the package's "
+                                    "training corpus (meta.json)")
+    p.add_argument("--out", help="report folder (default: tts_eval beside the package folder)")
+    p.add_argument("--ids", help="comma-separated utterance ids (default: the package's held-out test ids)")
+    p.add_argument("--vocoder", default="griffin-lim", help="vocoder (griffin-lim)")
+    p.add_argument("--limit", type=int, help="evaluate at most N utterances")
+    p.add_argument("--no-asr", action="store_true", help="skip the recognizer WER (PocketSphinx)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_evaluate_tts)
     return ap
 
 
