@@ -93,7 +93,10 @@ class Synthesizer:
         self.device = torch.device(device)
         self.vocoder = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(vocoder, self.package.fbank)
         self.vocoder.check_compatible(self.package.fbank)
-        self.g2p = g2p
+        from speech.text.g2p import default_g2p
+
+        self.g2p = g2p or default_g2p()
+        self.g2p.convert("warm up")  # loads the dictionary now, not inside the first timed synthesis
         self.max_tokens = int(max_tokens)
         self.batch_size = int(batch_size)
         if self.max_tokens < 8 or self.batch_size < 1:

@@ -83,10 +83,6 @@ def load_tts_package(path: str | Path, device: str | torch.device = "cpu") -> Tt
         raise PackageError(f"{p}: voice package not found")
     if not p.is_dir():
         raise PackageError(f"{p}: expected a voice package folder (config.yaml, tokenizer.json, stats.json, model.pt)")
-    for name in ("config.yaml", "tokenizer.json", "stats.json", "model.pt"):
-        if not (p / name).is_file():
-            raise PackageError(f"{p / name}: missing; a voice package holds config.yaml, tokenizer.json, "
-                               "stats.json and model.pt")
     meta = {}
     if (p / "meta.json").is_file():
         try:
@@ -95,6 +91,10 @@ def load_tts_package(path: str | Path, device: str | torch.device = "cpu") -> Tt
             raise PackageError(f"{p / 'meta.json'}: not valid JSON ({e})") from None
     if meta.get("task") == "asr":
         raise PackageError(f"{p}: this is a recognition (ASR) package; synthesis needs a voice package")
+    for name in ("config.yaml", "tokenizer.json", "stats.json", "model.pt"):
+        if not (p / name).is_file():
+            raise PackageError(f"{p / name}: missing; a voice package holds config.yaml, tokenizer.json, "
+                               "stats.json and model.pt")
     try:
         cfg = OmegaConf.load(p / "config.yaml")
     except Exception as e:  # noqa: BLE001

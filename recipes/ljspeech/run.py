@@ -1,0 +1,15 @@
+#!/usr/bin/env python
+"""LJSpeech voice recipe: an LJSpeech-1.1 folder (metadata.csv + wavs/) -> FastSpeech2 voice -> evaluation.
+
+    python recipes/ljspeech/run.py --data /path/to/LJSpeech-1.1 trainer=gpu trainer.max_epochs=200   # full corpus, GPU
+    python recipes/ljspeech/run.py                    # $SPEECH_DATA/LJSpeech-subset (49 clips: a smoke run)
+
+Holds out a fixed 5% of the prompts as the test set; see speech/tts/recipe.py for the stages.
+"""
+import sys
+from pathlib import Path
+
+from speech.tts.recipe import main
+
+if __name__ == "__main__":
+    sys.exit(main("ljspeech", "LJSpeech-subset", Path(__file__).resolve().parent / "README.md", __doc__))
