@@ -27,6 +27,13 @@ class Task(Protocol):
     def validation_metrics(self, sums: dict[str, float]) -> dict[str, float]:
         """Turn the summed statistics into metrics (must include ``monitor``)."""
 
+    # Optional members:
+    #   discriminator: nn.Module -- makes the run adversarial: the Trainer gives it its own AdamW and
+    #       schedule (the trainer settings) and checkpoints both; on every batch it first calls
+    #       discriminator_step(model, discriminator, batch) -> {"loss": ...} (DDP-wrapped discriminator
+    #       when distributed) and steps the discriminator, then training_step for the model (generator).
+    #   log_tensorboard(writer, model, dev_set, step) -- called after each validation (audio, images).
+
 
 class CTCTask:
     """CTC training of an acoustic model; validation by greedy decoding with WER and CER."""

@@ -201,6 +201,24 @@ class Trainer:
         amp_dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float16
         scaler = torch.amp.GradScaler("cuda", enabled=use_amp and cfg.precision == "fp16")
 
+        # Adversarial tasks (a vocoder's GAN) bring a discriminator: it gets its own AdamW and schedule
+        # (same settings), is stepped before the generator on every batch, and is checkpointed with it.
+        disc = getattr(self.task, "discriminator", None)
+        self._extra: dict[str, object] = {}
+        train_disc = None
+        if disc is not None:
+            if cfg.accumulate_grad_batches != 1:
+                raise ValueError("trainer.accumulate_grad_batches must be 1 for adversarial (GAN) training")
+            disc.to(device)
+            train_disc = disc
+            if dist_info.enabled:
+                train_disc = DistributedDataParallel(disc, device_ids=[device.index] if device.type == "cuda" else None)
+            d_optimizer = torch.optim.AdamW(_param_groups(disc, cfg.weight_decay), lr=peak_lr, betas=tuple(cfg.betas),
+                                            eps=cfg.eps)
+            d_scheduler = warmup_decay(d_optimizer, cfg.warmup_steps, total_steps, cfg.schedule, cfg.final_lr_ratio)
+            self._extra = {"discriminator": disc, "d_optimizer": d_optimizer, "d_scheduler": d_scheduler}
+            d_params = [p for p in disc.parameters() if p.requires_grad]
+
         state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best": [], "history": {"train": [], "val": []}}
         last_path = self.ckpt_dir / "last.pt"
         if resume and last_path.is_file():
@@ -225,6 +243,7 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         stopped = False
         run_loss, run_n, skipped = 0.0, 0, 0
+        run_d_loss = 0.0
         while state["epoch"] < max_epochs and state["step"] < total_steps and not stopped:
             sampler.set_epoch(state["epoch"])
             sampler.load_state_dict({"epoch": state["epoch"], "batches_done": state["batch_in_epoch"]})
@@ -236,6 +255,19 @@ class Trainer:
                 boundary = (state["batch_in_epoch"] % cfg.accumulate_grad_batches == 0
                             or state["batch_in_epoch"] == batches_per_epoch)
                 sync = contextlib.nullcontext() if boundary or not dist_info.enabled else train_model.no_sync()
+                if train_disc is not None:
+                    with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+                        d_out = self.task.discriminator_step(train_model, train_disc, batch)
+                    d_optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(d_out["loss"]).backward()
+                    scaler.unscale_(d_optimizer)
+                    d_norm = torch.nn.utils.clip_grad_norm_(
+                        d_params, cfg.grad_clip if cfg.grad_clip > 0 else float("inf"))
+                    if torch.isfinite(d_norm):
+                        scaler.step(d_optimizer)
+                    d_scheduler.step()
+                    d_optimizer.zero_grad(set_to_none=True)
+                    run_d_loss += float(d_out["loss"].detach())
                 with sync:
                     with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                         out = self.task.training_step(train_model, batch)
@@ -270,8 +302,13 @@ class Trainer:
                         writer.add_scalar("train/lr", lr_now, step)
                         writer.add_scalar("train/grad_norm", float(grad_norm), step)
                         writer.add_scalar("train/skipped_steps", skipped, step)
+                        if train_disc is not None:
+                            writer.add_scalar("train/discriminator_loss", run_d_loss / max(run_n, 1), step)
+                        for k, v in out.items():
+                            if k != "loss" and torch.is_tensor(v) and v.numel() == 1:
+                                writer.add_scalar(f"train/{k}", float(v), step)
                     bar.set_postfix(loss=f"{avg:.3f}", lr=f"{lr_now:.2e}")
-                    run_loss, run_n = 0.0, 0
+                    run_loss, run_n, run_d_loss = 0.0, 0, 0.0
 
                 if cfg.val_every_steps and step % cfg.val_every_steps == 0:
                     self._validate_and_rank(model, dev_set, collate_fn, batch_size, state, writer)
@@ -337,6 +374,8 @@ class Trainer:
         if writer is not None:
             for k, v in metrics.items():
                 writer.add_scalar(f"val/{k}", v, step)
+            if hasattr(self.task, "log_tensorboard"):  # e.g. audio samples and mel plots of a vocoder
+                self.task.log_tensorboard(writer, model, dev_set, step)
         if self.dist.is_main:
             log.info("step %d validation: %s", step, ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())))
         value = metrics[self.task.monitor]
@@ -371,6 +410,7 @@ class Trainer:
                 "history": state["history"],
                 "rng": rngs,
                 "world_size": self.dist.world_size,
+                **{k: v.state_dict() for k, v in getattr(self, "_extra", {}).items()},
             },
             path,
         )
@@ -385,6 +425,11 @@ class Trainer:
             raise ValueError(f"{path}: cannot resume, the checkpoint was written for a different model or "
                              f"optimizer ({detail}); train into a new output_dir or delete {path.parent}") from None
         scheduler.load_state_dict(ckpt["scheduler"])
+        for k, obj in getattr(self, "_extra", {}).items():
+            if k not in ckpt:
+                raise ValueError(f"{path}: cannot resume, the checkpoint has no {k} state (it was not written by "
+                                 "an adversarial run); train into a new output_dir")
+            obj.load_state_dict(ckpt[k])
         if ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
         rngs = ckpt["rng"]
