@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     for preset in args.presets:
         g = hifigan_generator(fb.n_mels, preset, fb.hop_length).remove_weight_norm().eval()
         n_params = sum(p.numel() for p in g.parameters())
-        x = log_mel.T[None].contiguous()  # (1, n_mels, T)
+        x = log_mel[None]  # (1, T, n_mels)
 
         def run(g=g, x=x):
             with torch.inference_mode():

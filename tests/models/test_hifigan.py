@@ -49,7 +49,7 @@ def test_output_length_is_frames_times_hop(preset, hop):
     assert g.hop_length == hop == math.prod(g.cfg.upsample_rates)
     for t in (1, 7):
         with torch.no_grad():
-            y = g(torch.randn(2, M, t))
+            y = g(torch.randn(2, t, M))
         assert y.shape == (2, 1, t * hop)
         assert y.abs().max() <= 1
 
@@ -59,7 +59,7 @@ def test_real_v3_forward_on_short_input():
     g = hifigan_generator(M, "v3")
     assert g.cfg.upsample_initial_channel == 256
     with torch.no_grad():
-        y = g(torch.randn(1, M, 6))
+        y = g(torch.randn(1, 6, M))
     assert y.shape == (1, 1, 6 * 256) and torch.isfinite(y).all()
 
 
@@ -94,7 +94,7 @@ def test_remove_weight_norm_keeps_outputs():
             for m in g.modules():
                 if parametrize.is_parametrized(m, "weight"):
                     m.parametrizations.weight.original1.normal_(0, 0.2)
-        x = torch.randn(2, M, 5)
+        x = torch.randn(2, 5, M)
         with torch.no_grad():
             before = g(x)
         assert before.abs().max() > 1e-3
@@ -106,10 +106,10 @@ def test_remove_weight_norm_keeps_outputs():
         g.remove_weight_norm()  # no-op the second time
 
 
-def test_generator_rejects_channels_last_input():
+def test_generator_rejects_channels_first_input():
     g = _narrow("v2")
-    with pytest.raises(ValueError, match=r"\(B, 80, T\)"):
-        g(torch.randn(1, 5, M))
+    with pytest.raises(ValueError, match=r"\(B, T, 80\)"):
+        g(torch.randn(1, M, 5))
 
 
 # ------------------------------------------------------------------ bad configs
@@ -245,7 +245,7 @@ def test_one_training_step_runs():
     frames = 8
     real = 0.1 * torch.randn(1, 1, frames * 256)
     mel = log_mel(real.squeeze(1), TTS_FBANK)  # (1, frames - 3, 80) frames from this crop
-    fake = g(mel.transpose(1, 2))
+    fake = g(mel)
     real = real[..., : fake.shape[-1]]
     d_loss = sum(discriminator_loss(d(real)[0], d(fake.detach())[0])[0] for d in (mpd, msd))
     d_loss.backward()
@@ -266,4 +266,4 @@ def test_exact_length_for_odd_and_even_kernel_minus_rate(rates, kernels):
     g = HiFiGANGenerator(M, HiFiGANConfig(hop_length=hop, upsample_initial_channel=16, upsample_rates=rates,
                                           upsample_kernel_sizes=kernels))
     with torch.no_grad():
-        assert g(torch.randn(1, M, 3)).shape == (1, 1, 3 * hop)
+        assert g(torch.randn(1, 3, M)).shape == (1, 1, 3 * hop)

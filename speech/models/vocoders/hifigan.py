@@ -2,7 +2,7 @@
 
 Generator data flow (shapes; ``C = upsample_initial_channel``, ``u_i`` the upsampling rates)::
 
-    log-mel (B, n_mels, T) -> conv_pre (kernel 7) -> (B, C, T)
+    log-mel (B, T, n_mels) (the toolkit's layout) -> transpose -> conv_pre (kernel 7) -> (B, C, T)
     -> for each stage i: leaky ReLU(0.1) -> ConvTranspose1d(kernel k_i, stride u_i, padding (k_i - u_i) // 2 *)
        -> (B, C / 2^(i+1), T * u_1 * ... * u_i)
        -> multi-receptive-field fusion: the average of one residual block per kernel in
@@ -282,7 +282,7 @@ class ResBlock2(nn.Module):
 
 
 class HiFiGANGenerator(nn.Module):
-    """HiFi-GAN generator: ``(B, n_mels, T)`` log-mel -> ``(B, 1, T * hop)`` waveform in ``(-1, 1)``.
+    """HiFi-GAN generator: ``(B, T, n_mels)`` log-mel -> ``(B, 1, T * hop)`` waveform in ``(-1, 1)``.
 
     Args:
         n_mels: mel bands of the input (``FbankConfig.n_mels``).
@@ -328,11 +328,11 @@ class HiFiGANGenerator(nn.Module):
         return self.cfg.hop_length
 
     def forward(self, mel: Tensor) -> Tensor:
-        """``(B, n_mels, T)`` log-mel (channels first, as the published code) -> ``(B, 1, T * hop)``."""
-        if mel.dim() != 3 or mel.shape[1] != self.n_mels:
-            raise ValueError(f"HiFiGANGenerator: mel has shape {tuple(mel.shape)}; expected (B, {self.n_mels}, T) "
-                             "(channels first: transpose the toolkit's (B, T, n_mels))")
-        x = self.conv_pre(mel)
+        """``(B, T, n_mels)`` log-mel (the toolkit's layout, as :func:`speech.features.log_mel` and
+        FastSpeech2 give it; the published code takes ``(B, n_mels, T)``) -> ``(B, 1, T * hop)``."""
+        if mel.dim() != 3 or mel.shape[-1] != self.n_mels:
+            raise ValueError(f"HiFiGANGenerator: mel has shape {tuple(mel.shape)}; expected (B, T, {self.n_mels})")
+        x = self.conv_pre(mel.transpose(1, 2))
         nk = self.num_kernels
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, LRELU_SLOPE))
