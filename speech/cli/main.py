@@ -502,6 +502,70 @@ examples:
   speech evaluate-tts --model exp/kathleen/model --corpus ../shared/data/kathleen --limit 20 --no-asr"""
 
 
+# --------------------------------------------------------------------------- vocoder
+def cmd_train_vocoder(args: argparse.Namespace) -> int:
+    """Train a HiFi-GAN vocoder on a synthesis corpus (Hydra overrides; the `vocoder` group)."""
+    from speech.config import compose, to_yaml
+    from speech.train.vocoder import train_vocoder
+
+    cfg = compose(args.overrides)
+    if args.print_config:
+        print(to_yaml(cfg), end="")
+        return 0
+    result, package = train_vocoder(cfg)
+    if package is not None:
+        print(f"vocoder package: {package}")
+        if result.best_metric is not None:
+            print(f"best dev mel L1: {result.best_metric:.4f} after {result.steps} steps, {result.seconds / 60:.1f} min")
+    return 0
+
+
+def cmd_vocode(args: argparse.Namespace) -> int:
+    """Copy synthesis: audio -> log-mel (the vocoder's mel config) -> audio, or a saved mel (.npy,
+    (T, n_mels) natural-log mel power) -> audio; judges a vocoder on its own."""
+    import time
+
+    import numpy as np
+    import torch
+
+    from speech.audio import load, save
+    from speech.features.functional import log_mel
+    from speech.tts.data import TTS_FBANK
+    from speech.vocoders import load_vocoder
+
+    torch.set_num_threads(args.threads) if args.threads else None
+    vocoder = load_vocoder(args.vocoder, TTS_FBANK) if args.vocoder.lower() in ("griffin-lim", "gl") else None
+    if vocoder is None:
+        from speech.vocoders.hifigan import HiFiGANVocoder
+
+        vocoder = HiFiGANVocoder.from_package(args.vocoder, device=args.device)
+    src = Path(args.input)
+    if not src.is_file():
+        raise FileNotFoundError(f"{src}: input not found (expected an audio file or a .npy log-mel)")
+    if src.suffix.lower() == ".npy":
+        try:
+            mel = torch.from_numpy(np.load(src, allow_pickle=False)).float()
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{src}: not a numpy array file ({e})") from None
+        if mel.dim() != 2 or mel.shape[1] != vocoder.fbank.n_mels:
+            raise ValueError(f"{src}: mel has shape {tuple(mel.shape)}; expected (T, {vocoder.fbank.n_mels})")
+    else:
+        wav, _ = load(src, sample_rate=vocoder.sample_rate)
+        mel = log_mel(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)), vocoder.fbank)
+    t0 = time.perf_counter()
+    out = vocoder(mel)
+    seconds = time.perf_counter() - t0
+    save(args.output, out.cpu().numpy(), vocoder.sample_rate)
+    dur = out.numel() / vocoder.sample_rate
+    line = f"{args.output}\t{dur:.2f} s\tRTF {seconds / max(dur, 1e-9):.3f}"
+    if src.suffix.lower() != ".npy":
+        back = log_mel(out.float().cpu(), vocoder.fbank)
+        n = min(back.shape[0], mel.shape[0])
+        line += f"\tlog-mel L1 {float((back[:n] - mel[:n]).abs().mean()):.3f}"
+    print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="speech", description="Speech recognition and synthesis toolkit.")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -609,6 +673,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate_tts)
+
+    p = sub.add_parser("train-vocoder", help="train a HiFi-GAN vocoder (Hydra overrides: experiment=kathleen ...)",
+                       description="Train a HiFi-GAN vocoder on the synthesis corpus of the composed config "
+                                   "(groups vocoder/, tts/, features/, trainer/). Examples:\n"
+                                   "  speech train-vocoder experiment=kathleen vocoder.preset=v3\n"
+                                   "  speech train-vocoder experiment=kathleen vocoder.mels=teacher_forced "
+                                   "vocoder.acoustic_model=exp/kathleen/model vocoder.init_from=exp/kathleen/vocoder/model",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("overrides", nargs="*", help="Hydra overrides")
+    p.add_argument("--print-config", action="store_true", help="print the composed config and exit")
+    p.set_defaults(func=cmd_train_vocoder)
+
+    p = sub.add_parser("vocode", help="copy synthesis: audio (or a .npy log-mel) -> mel -> audio with a vocoder")
+    p.add_argument("input", help="audio file, or a .npy (T, n_mels) log-mel")
+    p.add_argument("-o", "--output", required=True, help="output wav")
+    p.add_argument("--vocoder", default="griffin-lim", help="griffin-lim or a vocoder package folder")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    p.set_defaults(func=cmd_vocode)
     return ap
 
 

@@ -1,0 +1,397 @@
+"""Neural vocoder training (HiFi-GAN) through the toolkit's Trainer, and vocoder packages.
+
+Data: every training utterance's log-mel (the synthesis mel config, cached like the acoustic model's
+targets) and its waveform. A training item is a random crop of ``segment_frames`` mel frames and the
+audio they came from: our mel frame ``t`` covers samples ``[t * hop, t * hop + win)`` (no centring),
+and the generator maps frame ``t`` to output samples ``[t * hop, (t + 1) * hop)``, so the crop
+``frames [s, s + F)`` is paired with ``samples [s * hop, (s + F) * hop)``. Crops are drawn with the
+global torch RNG, which the Trainer checkpoints: a resumed run sees the same crops.
+
+Fine-tuning on the acoustic model's output (``mels="teacher_forced"``): the FastSpeech2 voice is run
+with the true durations, pitch and energy of each training utterance, so its mel has exactly the
+recording's frame count and lines up with the audio; the vocoder then learns to turn the model's
+(smoother) mels into the real waveform.
+
+Task (:class:`HiFiGANTask`): the Trainer steps the discriminators (multi-period + multi-scale,
+least-squares loss on real vs generated audio) and then the generator (least-squares adversarial
+loss + 2 x feature matching + 45 x mel L1, the paper's weights). Validation runs the generator on
+whole held-out utterances and reports their log-mel L1 (the checkpoint ranking metric); TensorBoard
+gets an audio sample and a mel plot at each validation.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from speech.features import FbankConfig
+from speech.features.functional import log_mel
+from speech.fileio import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AudioMelDataset", "HiFiGANDiscriminator", "HiFiGANTask", "VocoderDataConfig", "collate_audio_mel",
+           "save_vocoder_package", "train_vocoder"]
+
+
+@dataclass
+class VocoderDataConfig:
+    """Vocoder training data (config ``vocoder.data``)."""
+
+    segment_frames: int = 32
+    """Mel frames per training crop (32 x 256 samples = 0.37 s at 22.05 kHz)."""
+    batch_size: int = 16
+    dev_utterances: int = 8
+    """Held-out training-corpus utterances for validation."""
+    max_dev_seconds: float = 4.0
+    """Validation utterances are cut to this length."""
+
+
+class AudioMelDataset(torch.utils.data.Dataset):
+    """(mel (T, n_mels), waveform (>= T * hop,)) pairs -> random aligned crops.
+
+    ``segment_frames=0`` returns whole utterances (validation)."""
+
+    def __init__(self, pairs: Sequence[tuple[str, np.ndarray, np.ndarray]], hop: int, segment_frames: int):
+        self.items = []
+        for uid, mel, wav in pairs:
+            t = mel.shape[0]
+            if len(wav) < t * hop:
+                wav = np.pad(wav, (0, t * hop - len(wav)))
+            if segment_frames and t < segment_frames:
+                continue
+            self.items.append((uid, torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32)),
+                               torch.from_numpy(np.ascontiguousarray(wav[: t * hop], dtype=np.float32))))
+        if not self.items:
+            raise ValueError(f"no utterance has {segment_frames} mel frames or more; lower vocoder.data.segment_frames")
+        self.hop, self.segment_frames = hop, segment_frames
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def durations(self) -> list[float]:
+        return [float(self.segment_frames or m.shape[0]) for _, m, _ in self.items]
+
+    def __getitem__(self, i: int) -> dict:
+        uid, mel, wav = self.items[i]
+        f = self.segment_frames
+        if f:
+            s = int(torch.randint(0, mel.shape[0] - f + 1, ()).item())
+            mel, wav = mel[s:s + f], wav[s * self.hop:(s + f) * self.hop]
+        return {"id": uid, "mel": mel, "wav": wav}
+
+
+@dataclass
+class AudioMelBatch:
+    ids: list[str]
+    mels: torch.Tensor
+    """(B, T, n_mels)"""
+    mel_lens: torch.Tensor
+    wavs: torch.Tensor
+    """(B, T * hop)"""
+
+    def to(self, device, non_blocking: bool = False) -> "AudioMelBatch":
+        return AudioMelBatch(self.ids, self.mels.to(device, non_blocking=non_blocking), self.mel_lens.to(device),
+                             self.wavs.to(device, non_blocking=non_blocking))
+
+    def pin_memory(self) -> "AudioMelBatch":
+        return self
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def collate_audio_mel(items: Sequence[dict]) -> AudioMelBatch:
+    mels = torch.nn.utils.rnn.pad_sequence([it["mel"] for it in items], batch_first=True)
+    wavs = torch.nn.utils.rnn.pad_sequence([it["wav"] for it in items], batch_first=True)
+    return AudioMelBatch([it["id"] for it in items], mels,
+                         torch.tensor([it["mel"].shape[0] for it in items]), wavs)
+
+
+class HiFiGANDiscriminator(nn.Module):
+    """Multi-period and multi-scale discriminators side by side: ``(scores, feature_maps)`` of both."""
+
+    def __init__(self, periods=(2, 3, 5, 7, 11), channel_scale: float = 1.0):
+        super().__init__()
+        from speech.models.vocoders import MultiPeriodDiscriminator, MultiScaleDiscriminator
+
+        self.mpd = MultiPeriodDiscriminator(periods=tuple(periods), channel_scale=channel_scale)
+        self.msd = MultiScaleDiscriminator(channel_scale=channel_scale)
+
+    def forward(self, wav: torch.Tensor):
+        s1, f1 = self.mpd(wav)
+        s2, f2 = self.msd(wav)
+        return list(s1) + list(s2), list(f1) + list(f2)
+
+
+def _split(xs, n: int):
+    return [x[:n] for x in xs], [x[n:] for x in xs]
+
+
+class HiFiGANTask:
+    """Adversarial vocoder training; see the module docstring. ``model`` is the generator."""
+
+    monitor = "mel_l1"
+
+    def __init__(self, discriminator: HiFiGANDiscriminator, fbank: FbankConfig, mel_weight: float = 45.0,
+                 fm_weight: float = 2.0):
+        self.discriminator = discriminator
+        self.fbank = fbank
+        self.mel_weight, self.fm_weight = mel_weight, fm_weight
+        self._fake = None
+
+    def _generate(self, model, batch) -> torch.Tensor:
+        return model(batch.mels).squeeze(1)  # (B, T, n_mels) -> (B, 1, T * hop) -> (B, T * hop)
+
+    def discriminator_step(self, model, discriminator, batch) -> dict[str, torch.Tensor]:
+        from speech.models.vocoders.losses import discriminator_loss
+
+        fake = self._generate(model, batch)
+        self._fake = fake
+        n = batch.wavs.shape[0]
+        both = torch.cat([batch.wavs, fake.detach()], 0).unsqueeze(1)
+        scores, _ = discriminator(both)
+        real, gen = _split(scores, n)
+        loss, _ = discriminator_loss(real, gen)
+        return {"loss": loss}
+
+    def training_step(self, model, batch) -> dict[str, torch.Tensor]:
+        from speech.models.vocoders.losses import feature_matching_loss, generator_adversarial_loss
+
+        fake = self._fake if self._fake is not None else self._generate(model, batch)
+        self._fake = None
+        n = batch.wavs.shape[0]
+        scores, fmaps = self.discriminator(torch.cat([batch.wavs, fake], 0).unsqueeze(1))
+        _, gen_scores = _split(scores, n)
+        real_f = [[f[:n].detach() for f in fm] for fm in fmaps]
+        gen_f = [[f[n:] for f in fm] for fm in fmaps]
+        adv = generator_adversarial_loss(gen_scores)
+        fm = feature_matching_loss(real_f, gen_f, weight=self.fm_weight)
+        mel = (log_mel(fake.float(), self.fbank) - log_mel(batch.wavs.float(), self.fbank)).abs().mean()
+        loss = adv + fm + self.mel_weight * mel
+        return {"loss": loss, "adv": adv.detach(), "fm": fm.detach(), "mel_l1": mel.detach()}
+
+    @torch.no_grad()
+    def validation_step(self, model, batch) -> dict[str, float]:
+        fake = self._generate(model, batch)
+        total, n = 0.0, 0
+        for i in range(len(batch)):
+            t = int(batch.mel_lens[i])
+            m_fake = log_mel(fake[i, : t * self.fbank.hop_length].float(), self.fbank)
+            m_real = log_mel(batch.wavs[i, : t * self.fbank.hop_length].float(), self.fbank)
+            total += float((m_fake - m_real).abs().mean())
+            n += 1
+        return {"utts": n, "mel_l1_sum": total}
+
+    def validation_metrics(self, sums: dict[str, float]) -> dict[str, float]:
+        return {"mel_l1": sums["mel_l1_sum"] / max(sums["utts"], 1)}
+
+    @torch.no_grad()
+    def log_tensorboard(self, writer, model, dev_set, step: int) -> None:
+        if dev_set is None or len(dev_set) == 0:
+            return
+        item = dev_set[0]
+        was = model.training
+        model.eval()
+        wav = self._generate(model, collate_audio_mel([item]).to(next(model.parameters()).device))[0].float().cpu()
+        model.train(was)
+        writer.add_audio("dev/generated", wav.clamp(-1, 1).unsqueeze(0), step, sample_rate=self.fbank.sample_rate)
+        if step <= 0 or not getattr(self, "_logged_real", False):
+            writer.add_audio("dev/real", item["wav"].unsqueeze(0), step, sample_rate=self.fbank.sample_rate)
+            self._logged_real = True
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            fig, ax = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+            ax[0].imshow(item["mel"].T.numpy(), origin="lower", aspect="auto", cmap="magma")
+            ax[0].set_title("input mel")
+            ax[1].imshow(log_mel(wav, self.fbank).T.numpy(), origin="lower", aspect="auto", cmap="magma")
+            ax[1].set_title("mel of the generated audio")
+            fig.tight_layout()
+            writer.add_figure("dev/mels", fig, step)
+            plt.close(fig)
+        except Exception:  # noqa: BLE001 - plots are a convenience
+            pass
+
+
+def save_vocoder_package(out_dir: str | Path, fbank: FbankConfig, generator_cfg: dict, state: dict,
+                         meta: dict | None = None) -> Path:
+    """A vocoder package: ``config.yaml`` (mel config + generator), ``model.pt``, ``meta.json``."""
+    from omegaconf import OmegaConf
+
+    import speech
+    from speech.train.checkpoint import atomic_save
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = {"features": {"fbank": {"_target_": "speech.features.FbankConfig", **asdict(fbank)}},
+           "vocoder": {"kind": "hifigan", "generator": generator_cfg}}
+    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)))
+    atomic_save({k: v.detach().cpu() for k, v in state.items()}, out / "model.pt")
+    info = {"format": "speech-vocoder-package", "format_version": 1, "task": "vocoder",
+            "toolkit_version": getattr(speech, "__version__", "?"), **(meta or {})}
+    atomic_write_text(out / "meta.json", json.dumps(info, indent=2) + "\n")
+    return out
+
+
+@dataclass
+class VocoderTrainConfig:
+    """HiFi-GAN training (config group ``vocoder``); the mel config is ``features.fbank``."""
+
+    preset: str = "v3"
+    """v1 | v2 | v3: the published generator sizes (upsampling derived from the hop)."""
+    generator: dict | None = None
+    """Overrides of the preset's HiFiGANConfig fields, e.g. {upsample_initial_channel: 64}."""
+    channels: int = 0
+    """Shortcut for generator.upsample_initial_channel (0 = the preset's width)."""
+    discriminator_channel_scale: float = 1.0
+    """Width of the discriminators relative to the paper's (0.25 trains ~10x faster on a CPU)."""
+    periods: list = None  # type: ignore[assignment]
+    mels: str = "ground_truth"
+    """ground_truth (mels of the recordings) | teacher_forced (the voice package's output with true
+    durations, pitch and energy: fine-tuning for synthesis)."""
+    acoustic_model: str = ""
+    """Voice package for ``mels=teacher_forced``."""
+    init_from: str = ""
+    """Vocoder package to start from (fine-tuning); its generator config is used."""
+    output_dir: str = ""
+    """Default <output_dir>/vocoder."""
+    max_utterances: int = 0
+    data: VocoderDataConfig = None  # type: ignore[assignment]
+    trainer: dict | None = None
+    """Overrides of the trainer settings for the vocoder run (lr, betas, max_steps, ...)."""
+
+    def __post_init__(self) -> None:
+        self.periods = list(self.periods or [2, 3, 5, 7, 11])
+        self.data = VocoderDataConfig(**self.data) if isinstance(self.data, dict) else (self.data or VocoderDataConfig())
+        if self.mels not in ("ground_truth", "teacher_forced"):
+            raise ValueError(f"vocoder.mels must be ground_truth or teacher_forced, got {self.mels!r}")
+        if self.mels == "teacher_forced" and not self.acoustic_model:
+            raise ValueError("vocoder.acoustic_model: mels=teacher_forced needs a voice package path")
+
+
+def _load_wavs(utts, sr: int, progress: bool) -> dict[str, np.ndarray]:
+    from tqdm.auto import tqdm
+
+    from speech.audio import load
+
+    out = {}
+    for u in tqdm(utts, desc="audio", disable=not progress, unit="utt"):
+        try:
+            out[u.id], _ = load(u.audio, sample_rate=sr)
+        except (OSError, ValueError, RuntimeError) as e:
+            log.warning("%s: %s; skipped", u.audio, str(e).splitlines()[0])
+    return out
+
+
+@torch.no_grad()
+def teacher_forced_mels(package_path: str | Path, examples) -> dict[str, np.ndarray]:
+    """The voice's log-mel for each prepared example, with its true durations/pitch/energy."""
+    from speech.pipelines.tts_package import load_tts_package
+
+    pkg = load_tts_package(package_path)
+    out = {}
+    for ex in examples:
+        ids = torch.from_numpy(ex.phonemes)[None]
+        o = pkg.model(ids, torch.tensor([ids.shape[1]]), torch.from_numpy(ex.durations)[None],
+                      torch.from_numpy(ex.pitch)[None], torch.from_numpy(ex.energy)[None])
+        mel = o.mel_postnet if o.mel_postnet is not None else o.mel
+        out[ex.id] = (mel[0] * pkg.mel_std + pkg.mel_mean).numpy()
+    return out
+
+
+def train_vocoder(cfg, stop_at_step: int | None = None):
+    """Train HiFi-GAN from a composed config (``vocoder``, ``tts``, ``features``, ``trainer``);
+    returns (FitResult, package path)."""
+    import dataclasses
+
+    from omegaconf import OmegaConf
+
+    from speech.config import instantiate
+    from speech.models.vocoders import hifigan_generator
+    from speech.train.checkpoint import load_checkpoint, seed_everything
+    from speech.train.trainer import Trainer, TrainerConfig
+    from speech.tts.corpus import read_tts_corpus, split_heldout
+    from speech.tts.data import MelCache, TtsExample
+
+    vc = VocoderTrainConfig(**OmegaConf.to_container(cfg.vocoder, resolve=True))
+    tts = OmegaConf.to_container(cfg.tts, resolve=True)
+    fbank: FbankConfig = instantiate(cfg.features.fbank)
+    base: TrainerConfig = instantiate(cfg.trainer)
+    tcfg = dataclasses.replace(base, **(vc.trainer or {}))
+    out_dir = Path(vc.output_dir or Path(cfg.output_dir) / "vocoder")
+    work = Path(tts.get("work_dir") or Path(cfg.output_dir) / "data")
+    if not tts.get("corpus"):
+        raise ValueError("tts.corpus: not set; the vocoder trains on the synthesis corpus")
+
+    utts = read_tts_corpus(tts["corpus"], tts.get("layout", "auto"))
+    train_utts, test_utts = split_heldout(utts, tts.get("heldout_fraction", 0.05))
+    if vc.max_utterances:
+        train_utts = train_utts[: vc.max_utterances]
+    if vc.mels == "teacher_forced":
+        from speech.train.tts import TtsDataConfig, prepare_tts
+
+        tts.pop("loss", None)
+        data_cfg = TtsDataConfig(**tts)
+        if vc.max_utterances:
+            data_cfg.max_utterances = vc.max_utterances
+        prep = prepare_tts(data_cfg, fbank, work, tcfg, progress=tcfg.progress)
+        examples = prep.train + prep.dev
+        mels = teacher_forced_mels(vc.acoustic_model, examples)
+        keep = {ex.id for ex in examples}
+        train_utts = [u for u in train_utts if u.id in keep]
+    else:
+        exs = [TtsExample(u.id, u.text, np.zeros(1, np.int64), audio=u.audio) for u in train_utts]
+        MelCache(work / "mels", fbank).fill(exs, progress=tcfg.progress)
+        mels = {ex.id: ex.mel for ex in exs if ex.mel is not None}
+    wavs = _load_wavs([u for u in train_utts if u.id in mels], fbank.sample_rate, tcfg.progress)
+    ids = [u.id for u in train_utts if u.id in mels and u.id in wavs]
+    n_dev = min(vc.data.dev_utterances, max(len(ids) // 10, 1))
+    dev_ids, train_ids = ids[-n_dev:], ids[:-n_dev]
+    hop = fbank.hop_length
+    max_dev = int(vc.data.max_dev_seconds * fbank.sample_rate / hop)
+    train_set = AudioMelDataset([(i, mels[i], wavs[i]) for i in train_ids], hop, vc.data.segment_frames)
+    dev_set = AudioMelDataset([(i, mels[i][:max_dev], wavs[i][: max_dev * hop]) for i in dev_ids], hop, 0)
+
+    gen_overrides = dict(vc.generator or {})
+    if vc.channels:
+        gen_overrides["upsample_initial_channel"] = vc.channels
+    if vc.init_from:
+        from speech.vocoders.hifigan import read_vocoder_config
+
+        vc.preset, gen_overrides = read_vocoder_config(vc.init_from)
+    seed_everything(tcfg.seed)
+    generator = hifigan_generator(fbank.n_mels, vc.preset, hop, **gen_overrides)
+    if vc.init_from:
+        state = torch.load(Path(vc.init_from) / "model.pt", map_location="cpu", weights_only=True)
+        generator.load_state_dict(state)
+    disc = HiFiGANDiscriminator(vc.periods, vc.discriminator_channel_scale)
+    task = HiFiGANTask(disc, fbank)
+    log.info("HiFi-GAN %s: generator %.2fM, discriminators %.2fM parameters; %d train / %d dev utterances (%s mels)",
+             vc.preset, sum(p.numel() for p in generator.parameters()) / 1e6,
+             sum(p.numel() for p in disc.parameters()) / 1e6, len(train_set), len(dev_set), vc.mels)
+    result = Trainer(tcfg, task, out_dir).fit(generator, train_set, dev_set, collate_audio_mel, vc.data.batch_size,
+                                               stop_at_step=stop_at_step)
+    package = None
+    if stop_at_step is None or result.steps >= stop_at_step:
+        src = result.best_checkpoint or result.last_checkpoint
+        ckpt = load_checkpoint(src)
+        package = save_vocoder_package(out_dir / "model", fbank, {"preset": vc.preset, **gen_overrides},
+                                       ckpt["model"], meta={
+                                           "checkpoint": src.name, "steps": result.steps,
+                                           "train_seconds": round(result.seconds, 1), "mels": vc.mels,
+                                           "dev_metrics": ckpt.get("metrics", {}), "train_utterances": len(train_set),
+                                           "corpus": tts["corpus"], "test_ids": [u.id for u in test_utts],
+                                           "device": str(tcfg.device)})
+        log.info("vocoder package written to %s", package)
+    return result, package

@@ -1,0 +1,102 @@
+"""HiFi-GAN behind the :class:`~speech.vocoders.Vocoder` interface, loaded from a vocoder package.
+
+A vocoder package (written by :func:`speech.train.vocoder.save_vocoder_package`)::
+
+    config.yaml   features.fbank (the mel config it was trained on), vocoder.generator (preset + overrides)
+    model.pt      generator weights (state_dict of tensors, weight-norm parametrized)
+    meta.json     format, training steps, time, device, dev mel L1
+
+Loading uses ``torch.load(weights_only=True)``; weight norm is folded into plain weights and the
+generator runs under ``torch.inference_mode`` (a lean inference path: no autograd state kept).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from speech.features import FbankConfig
+from speech.vocoders.base import Vocoder
+
+__all__ = ["HiFiGANVocoder", "is_vocoder_package", "read_vocoder_config"]
+
+
+def is_vocoder_package(path: str | Path) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / "config.yaml").is_file() and (p / "model.pt").is_file()
+
+
+def _load_config(path: Path):
+    from omegaconf import DictConfig, OmegaConf
+
+    from speech.pipelines.package import PackageError
+
+    if not path.is_dir():
+        raise PackageError(f"{path}: vocoder package not found (expected a folder with config.yaml and model.pt)")
+    for name in ("config.yaml", "model.pt"):
+        if not (path / name).is_file():
+            raise PackageError(f"{path / name}: missing; a vocoder package holds config.yaml and model.pt")
+    try:
+        cfg = OmegaConf.load(path / "config.yaml")
+    except Exception as e:  # noqa: BLE001
+        raise PackageError(f"{path / 'config.yaml'}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(cfg, DictConfig) or "vocoder" not in cfg or "features" not in cfg:
+        raise PackageError(f"{path / 'config.yaml'}: expected sections vocoder.generator and features.fbank "
+                           "(is this a vocoder package?)")
+    return cfg
+
+
+def read_vocoder_config(path: str | Path) -> tuple[str, dict]:
+    """``(preset, generator overrides)`` of a vocoder package."""
+    from omegaconf import OmegaConf
+
+    gen = OmegaConf.to_container(_load_config(Path(path)).vocoder.generator, resolve=True)
+    preset = gen.pop("preset", "v1")
+    return preset, gen
+
+
+class HiFiGANVocoder(Vocoder):
+    """A trained HiFi-GAN generator: log-mel (the package's mel config) -> waveform."""
+
+    def __init__(self, fbank: FbankConfig, generator: torch.nn.Module, meta: dict | None = None,
+                 device: str | torch.device = "cpu"):
+        super().__init__(fbank)
+        self.device = torch.device(device)
+        self.generator = generator.to(self.device).eval()
+        self.meta = meta or {}
+
+    @classmethod
+    def from_package(cls, path: str | Path, device: str | torch.device = "cpu") -> "HiFiGANVocoder":
+        from omegaconf import OmegaConf
+
+        from speech.config import instantiate
+        from speech.models.vocoders import hifigan_generator
+        from speech.pipelines.package import PackageError, _check_targets
+
+        p = Path(path)
+        cfg = _load_config(p)
+        _check_targets(OmegaConf.to_container(cfg), str(p / "config.yaml"))
+        fbank = instantiate(cfg.features.fbank)
+        preset, overrides = read_vocoder_config(p)
+        gen = hifigan_generator(fbank.n_mels, preset, fbank.hop_length, **overrides)
+        try:
+            gen.load_state_dict(torch.load(p / "model.pt", map_location="cpu", weights_only=True))
+        except Exception as e:  # noqa: BLE001
+            raise PackageError(f"{p / 'model.pt'}: cannot load weights ({str(e).splitlines()[0]})") from None
+        gen.remove_weight_norm()
+        meta = {}
+        if (p / "meta.json").is_file():
+            try:
+                meta = json.loads((p / "meta.json").read_text())
+            except json.JSONDecodeError:
+                meta = {}
+        return cls(fbank, gen, meta, device)
+
+    def _synthesize(self, log_mel: Tensor, lengths: Tensor) -> Tensor:
+        wav = self.generator(log_mel.to(self.device)).squeeze(1).clamp(-1.0, 1.0)
+        hop = self.hop_length
+        idx = torch.arange(wav.shape[1], device=wav.device)
+        wav = wav * (idx[None, :] < (lengths.to(wav.device) * hop)[:, None])
+        return wav.to(log_mel.device)
