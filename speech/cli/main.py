@@ -647,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-file", metavar="FILE", help="read the text from this UTF-8 file")
     p.add_argument("--batch", metavar="FILE",
                    help="synthesize each 'id<TAB>text' or 'id|text' line to OUTPUT/<id>.wav (-o is a folder)")
-    p.add_argument("--vocoder", default="griffin-lim", help="vocoder (griffin-lim: no trained weights)")
+    p.add_argument("--vocoder", default="griffin-lim", help="griffin-lim (default) or a trained vocoder package folder (speech train-vocoder)")
     p.add_argument("--gl-iters", type=int, default=32,
                    help="Griffin-Lim iterations: fewer is faster and rougher (default 32)")
     p.add_argument("--speed", type=float, default=1.0, help="speaking rate: >1 faster, <1 slower (0.25-4)")
@@ -667,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "training corpus (meta.json)")
     p.add_argument("--out", help="report folder (default: tts_eval beside the package folder)")
     p.add_argument("--ids", help="comma-separated utterance ids (default: the package's held-out test ids)")
-    p.add_argument("--vocoder", default="griffin-lim", help="vocoder (griffin-lim)")
+    p.add_argument("--vocoder", default="griffin-lim", help="griffin-lim (default) or a vocoder package folder")
     p.add_argument("--limit", type=int, help="evaluate at most N utterances")
     p.add_argument("--no-asr", action="store_true", help="skip the recognizer WER (PocketSphinx)")
     p.add_argument("--device", default="cpu")

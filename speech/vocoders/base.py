@@ -162,7 +162,7 @@ def load_vocoder(spec: str, fbank: FbankConfig, **kwargs) -> Vocoder:
     if name not in ("griffin-lim", "griffinlim", "gl") and (Path(str(spec)).exists() or "/" in str(spec)):
         from speech.vocoders.hifigan import HiFiGANVocoder
 
-        voc = HiFiGANVocoder.from_package(spec, **kwargs)
+        voc = HiFiGANVocoder.from_package(spec, device=kwargs.get("device", "cpu"))  # Griffin-Lim options ignored
         voc.check_compatible(fbank)
         return voc
     if name in ("griffin-lim", "griffinlim", "gl"):
