@@ -45,6 +45,44 @@ def _check_targets(node, where: str) -> None:
             _check_targets(v, where)
 
 
+def open_package(path: str | Path, kind: str, files: tuple[str, ...], wrong_task: str | None = None
+                 ) -> tuple[Path, DictConfig, dict]:
+    """Check a package folder and read its ``config.yaml`` (only ``speech.*`` targets allowed) and
+    ``meta.json``; every error is a one-line :class:`PackageError` naming the file.
+
+    Args:
+        kind: what the caller loads, for messages ("model", "voice", "vocoder").
+        files: files the folder must hold (``config.yaml`` first).
+        wrong_task: a ``meta.json`` task that is refused with a message saying what the folder is.
+    """
+    p = Path(path)
+    listing = ", ".join(files)
+    if not p.exists():
+        raise PackageError(f"{p}: {kind} package not found")
+    if not p.is_dir():
+        raise PackageError(f"{p}: expected a {kind} package folder ({listing})")
+    meta = {}
+    if (p / "meta.json").is_file():
+        try:
+            meta = json.loads((p / "meta.json").read_text())
+        except json.JSONDecodeError as e:
+            raise PackageError(f"{p / 'meta.json'}: not valid JSON ({e})") from None
+    if wrong_task is not None and meta.get("task") == wrong_task:
+        what = {"asr": "recognition (ASR) model", "tts": "voice (synthesis)"}.get(wrong_task, wrong_task)
+        raise PackageError(f"{p}: this is a {what} package, not a {kind} package")
+    for name in files:
+        if not (p / name).is_file():
+            raise PackageError(f"{p / name}: missing; a {kind} package holds {listing}")
+    try:
+        cfg = OmegaConf.load(p / "config.yaml")
+    except Exception as e:  # noqa: BLE001
+        raise PackageError(f"{p / 'config.yaml'}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(cfg, DictConfig):
+        raise PackageError(f"{p / 'config.yaml'}: expected a mapping of config sections")
+    _check_targets(OmegaConf.to_container(cfg), str(p / "config.yaml"))
+    return p, cfg, meta
+
+
 def save_asr_package(out_dir: str | Path, cfg: DictConfig, tokenizer: CharTokenizer, model_state: dict,
                      meta: dict | None = None) -> Path:
     """Write a package folder (each file atomically) and return its path."""
@@ -81,27 +119,9 @@ class AsrPackage:
 
 def load_asr_package(path: str | Path, device: str | torch.device = "cpu") -> AsrPackage:
     """Load a package folder written by :func:`save_asr_package`."""
-    p = Path(path)
-    if not p.exists():
-        raise PackageError(f"{p}: model package not found")
-    if not p.is_dir():
-        raise PackageError(f"{p}: expected a model package folder (config.yaml, tokenizer.json, model.pt)")
-    for name in ("config.yaml", "tokenizer.json", "model.pt"):
-        if not (p / name).is_file():
-            raise PackageError(f"{p / name}: missing; a model package holds config.yaml, tokenizer.json and model.pt")
-    try:
-        cfg = OmegaConf.load(p / "config.yaml")
-    except Exception as e:  # noqa: BLE001
-        raise PackageError(f"{p / 'config.yaml'}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(cfg, DictConfig) or "model" not in cfg or "asr" not in cfg.model or "features" not in cfg:
+    p, cfg, meta = open_package(path, "model", ("config.yaml", "tokenizer.json", "model.pt"))
+    if "model" not in cfg or "asr" not in cfg.model or "features" not in cfg:
         raise PackageError(f"{p / 'config.yaml'}: expected sections model.asr and features")
-    _check_targets(OmegaConf.to_container(cfg), str(p / "config.yaml"))
-    meta = {}
-    if (p / "meta.json").is_file():
-        try:
-            meta = json.loads((p / "meta.json").read_text())
-        except json.JSONDecodeError as e:
-            raise PackageError(f"{p / 'meta.json'}: not valid JSON ({e})") from None
     tokenizer = CharTokenizer.load(p / "tokenizer.json")
     fbank = instantiate(cfg.features.fbank)
     model = instantiate(cfg.model.asr, input_dim=fbank.n_mels, vocab_size=len(tokenizer), specaugment=None)

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from speech.config import instantiate
 from speech.features import FbankConfig
 from speech.fileio import atomic_write_text
-from speech.pipelines.package import PackageError, _check_targets
+from speech.pipelines.package import PackageError, open_package
 from speech.text.phonemes import PhonemeTokenizer
 from speech.tts.targets import TargetStats
 
@@ -78,30 +78,10 @@ class TtsPackage:
 
 def load_tts_package(path: str | Path, device: str | torch.device = "cpu") -> TtsPackage:
     """Load a folder written by :func:`save_tts_package`; errors name the file at fault."""
-    p = Path(path)
-    if not p.exists():
-        raise PackageError(f"{p}: voice package not found")
-    if not p.is_dir():
-        raise PackageError(f"{p}: expected a voice package folder (config.yaml, tokenizer.json, stats.json, model.pt)")
-    meta = {}
-    if (p / "meta.json").is_file():
-        try:
-            meta = json.loads((p / "meta.json").read_text())
-        except json.JSONDecodeError as e:
-            raise PackageError(f"{p / 'meta.json'}: not valid JSON ({e})") from None
-    if meta.get("task") == "asr":
-        raise PackageError(f"{p}: this is a recognition (ASR) package; synthesis needs a voice package")
-    for name in ("config.yaml", "tokenizer.json", "stats.json", "model.pt"):
-        if not (p / name).is_file():
-            raise PackageError(f"{p / name}: missing; a voice package holds config.yaml, tokenizer.json, "
-                               "stats.json and model.pt")
-    try:
-        cfg = OmegaConf.load(p / "config.yaml")
-    except Exception as e:  # noqa: BLE001
-        raise PackageError(f"{p / 'config.yaml'}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(cfg, DictConfig) or "tts" not in cfg.get("model", {}) or "features" not in cfg:
+    p, cfg, meta = open_package(path, "voice", ("config.yaml", "tokenizer.json", "stats.json", "model.pt"),
+                                wrong_task="asr")
+    if "tts" not in cfg.get("model", {}) or "features" not in cfg:
         raise PackageError(f"{p / 'config.yaml'}: expected sections model.tts and features.fbank")
-    _check_targets(OmegaConf.to_container(cfg), str(p / "config.yaml"))
     try:
         st = json.loads((p / "stats.json").read_text())
         stats = TargetStats(**{k: st[k] for k in ("pitch_mean", "pitch_std", "energy_mean", "energy_std")})

@@ -11,7 +11,6 @@ generator runs under ``torch.inference_mode`` (a lean inference path: no autogra
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -29,30 +28,20 @@ def is_vocoder_package(path: str | Path) -> bool:
 
 
 def _load_config(path: Path):
-    from omegaconf import DictConfig, OmegaConf
+    from speech.pipelines.package import PackageError, open_package
 
-    from speech.pipelines.package import PackageError
-
-    if not path.is_dir():
-        raise PackageError(f"{path}: vocoder package not found (expected a folder with config.yaml and model.pt)")
-    for name in ("config.yaml", "model.pt"):
-        if not (path / name).is_file():
-            raise PackageError(f"{path / name}: missing; a vocoder package holds config.yaml and model.pt")
-    try:
-        cfg = OmegaConf.load(path / "config.yaml")
-    except Exception as e:  # noqa: BLE001
-        raise PackageError(f"{path / 'config.yaml'}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(cfg, DictConfig) or "vocoder" not in cfg or "features" not in cfg:
-        raise PackageError(f"{path / 'config.yaml'}: expected sections vocoder.generator and features.fbank "
+    p, cfg, meta = open_package(path, "vocoder", ("config.yaml", "model.pt"), wrong_task="tts")
+    if "vocoder" not in cfg or "features" not in cfg:
+        raise PackageError(f"{p / 'config.yaml'}: expected sections vocoder.generator and features.fbank "
                            "(is this a vocoder package?)")
-    return cfg
+    return cfg, meta
 
 
 def read_vocoder_config(path: str | Path) -> tuple[str, dict]:
     """``(preset, generator overrides)`` of a vocoder package."""
     from omegaconf import OmegaConf
 
-    gen = OmegaConf.to_container(_load_config(Path(path)).vocoder.generator, resolve=True)
+    gen = OmegaConf.to_container(_load_config(Path(path))[0].vocoder.generator, resolve=True)
     preset = gen.pop("preset", "v1")
     return preset, gen
 
@@ -69,15 +58,12 @@ class HiFiGANVocoder(Vocoder):
 
     @classmethod
     def from_package(cls, path: str | Path, device: str | torch.device = "cpu") -> "HiFiGANVocoder":
-        from omegaconf import OmegaConf
-
         from speech.config import instantiate
         from speech.models.vocoders import hifigan_generator
-        from speech.pipelines.package import PackageError, _check_targets
+        from speech.pipelines.package import PackageError
 
         p = Path(path)
-        cfg = _load_config(p)
-        _check_targets(OmegaConf.to_container(cfg), str(p / "config.yaml"))
+        cfg, meta = _load_config(p)
         fbank = instantiate(cfg.features.fbank)
         preset, overrides = read_vocoder_config(p)
         gen = hifigan_generator(fbank.n_mels, preset, fbank.hop_length, **overrides)
@@ -86,12 +72,6 @@ class HiFiGANVocoder(Vocoder):
         except Exception as e:  # noqa: BLE001
             raise PackageError(f"{p / 'model.pt'}: cannot load weights ({str(e).splitlines()[0]})") from None
         gen.remove_weight_norm()
-        meta = {}
-        if (p / "meta.json").is_file():
-            try:
-                meta = json.loads((p / "meta.json").read_text())
-            except json.JSONDecodeError:
-                meta = {}
         return cls(fbank, gen, meta, device)
 
     def _synthesize(self, log_mel: Tensor, lengths: Tensor) -> Tensor:
