@@ -83,6 +83,19 @@ def open_package(path: str | Path, kind: str, files: tuple[str, ...], wrong_task
     return p, cfg, meta
 
 
+def write_weights_and_meta(out: Path, state: dict, fmt: str, task: str, meta: dict | None) -> Path:
+    """Write ``model.pt`` (tensors only, on the CPU) and ``meta.json`` (format, task, toolkit version,
+    ``meta``) into a package folder, each atomically; returns the folder."""
+    import speech
+    from speech.train.checkpoint import atomic_save
+
+    atomic_save({k: v.detach().cpu() for k, v in state.items()}, out / "model.pt")
+    info = {"format": fmt, "format_version": FORMAT_VERSION, "task": task,
+            "toolkit_version": getattr(speech, "__version__", "?"), **(meta or {})}
+    atomic_write_text(out / "meta.json", json.dumps(info, indent=2) + "\n")
+    return out
+
+
 def save_asr_package(out_dir: str | Path, cfg: DictConfig, tokenizer: CharTokenizer, model_state: dict,
                      meta: dict | None = None) -> Path:
     """Write a package folder (each file atomically) and return its path."""
@@ -90,15 +103,7 @@ def save_asr_package(out_dir: str | Path, cfg: DictConfig, tokenizer: CharTokeni
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     tokenizer.save(out / "tokenizer.json")
-    from speech.train.checkpoint import atomic_save
-
-    atomic_save({k: v.detach().cpu() for k, v in model_state.items()}, out / "model.pt")
-    import speech
-
-    info = {"format": FORMAT, "format_version": FORMAT_VERSION, "toolkit_version": getattr(speech, "__version__", "?"),
-            "task": "asr", **(meta or {})}
-    atomic_write_text(out / "meta.json", json.dumps(info, indent=2) + "\n")
-    return out
+    return write_weights_and_meta(out, model_state, FORMAT, "asr", meta)
 
 
 @dataclass

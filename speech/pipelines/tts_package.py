@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from speech.config import instantiate
 from speech.features import FbankConfig
 from speech.fileio import atomic_write_text
-from speech.pipelines.package import PackageError, open_package
+from speech.pipelines.package import PackageError, open_package, write_weights_and_meta
 from speech.text.phonemes import PhonemeTokenizer
 from speech.tts.targets import TargetStats
 
@@ -38,9 +38,6 @@ def save_tts_package(out_dir: str | Path, *, fbank: FbankConfig, model_cfg: dict
                      state: dict, stats: TargetStats, mel_mean, mel_std, frontend: dict | None = None,
                      meta: dict | None = None) -> Path:
     """Write a voice package (each file atomically) and return its path."""
-    from speech.train.checkpoint import atomic_save
-    import speech
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fb = {"_target_": "speech.features.FbankConfig", **asdict(fbank)}
@@ -50,11 +47,7 @@ def save_tts_package(out_dir: str | Path, *, fbank: FbankConfig, model_cfg: dict
     atomic_write_text(out / "stats.json", json.dumps({
         **stats.to_dict(), "mel_mean": [float(x) for x in np.asarray(mel_mean)],
         "mel_std": [float(x) for x in np.asarray(mel_std)]}, indent=2) + "\n")
-    atomic_save({k: v.detach().cpu() for k, v in state.items()}, out / "model.pt")
-    info = {"format": FORMAT, "format_version": FORMAT_VERSION, "task": "tts",
-            "toolkit_version": getattr(speech, "__version__", "?"), **(meta or {})}
-    atomic_write_text(out / "meta.json", json.dumps(info, indent=2) + "\n")
-    return out
+    return write_weights_and_meta(out, state, FORMAT, "tts", meta)
 
 
 @dataclass

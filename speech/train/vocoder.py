@@ -229,19 +229,14 @@ def save_vocoder_package(out_dir: str | Path, fbank: FbankConfig, generator_cfg:
     """A vocoder package: ``config.yaml`` (mel config + generator), ``model.pt``, ``meta.json``."""
     from omegaconf import OmegaConf
 
-    import speech
-    from speech.train.checkpoint import atomic_save
+    from speech.pipelines.package import write_weights_and_meta
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = {"features": {"fbank": {"_target_": "speech.features.FbankConfig", **asdict(fbank)}},
            "vocoder": {"kind": "hifigan", "generator": generator_cfg}}
     atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)))
-    atomic_save({k: v.detach().cpu() for k, v in state.items()}, out / "model.pt")
-    info = {"format": "speech-vocoder-package", "format_version": 1, "task": "vocoder",
-            "toolkit_version": getattr(speech, "__version__", "?"), **(meta or {})}
-    atomic_write_text(out / "meta.json", json.dumps(info, indent=2) + "\n")
-    return out
+    return write_weights_and_meta(out, state, "speech-vocoder-package", "vocoder", meta)
 
 
 @dataclass
