@@ -52,7 +52,6 @@ def test_training_writes_targets_package_and_summary(trained_voice):
         trained_ids = [k for k in z.files if k != "key"]
     assert not test_groups & {utts[i].group for i in trained_ids}
     # validation mel loss went down during training
-    hist = result.history
     assert result.best_metric is not None and result.best_metric < 0.9
 
 
@@ -67,6 +66,7 @@ def test_speed_one_and_a_half_shortens_by_a_third(synth):
     normal = synth.synthesize(TEXT)
     fast = synth.synthesize(TEXT, speed=1.5)
     ratio = fast.duration / normal.duration
+    print(f"speed 1.5: {normal.duration:.2f} s -> {fast.duration:.2f} s (ratio {ratio:.3f}, 1/1.5 = 0.667)")
     assert abs(ratio - 1 / 1.5) < 0.08, ratio
 
 
@@ -79,4 +79,5 @@ def test_pitch_shift_two_semitones_raises_median_f0(synth):
     f0_up = median_f0(up.wav, up.sample_rate)
     assert math.isfinite(f0_base) and 120 < f0_base < 400, f0_base  # a female voice, voiced output
     semitones = 12 * math.log2(f0_up / f0_base)
+    print(f"pitch shift +2: median F0 {f0_base:.1f} Hz -> {f0_up:.1f} Hz ({semitones:+.2f} semitones)")
     assert 1.0 < semitones < 3.0, semitones
