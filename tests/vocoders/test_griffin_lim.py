@@ -130,7 +130,7 @@ def test_check_compatible_names_fields():
 
 
 def test_load_vocoder_unknown():
-    with pytest.raises(ValueError, match=r"spec='nope'.*griffin-lim.*HiFi-GAN"):
+    with pytest.raises(ValueError, match=r"spec='nope'.*griffin-lim.*vocoder package"):
         load_vocoder("nope", CFG16)
 
 
