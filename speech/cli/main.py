@@ -439,9 +439,24 @@ def cmd_evaluate_tts(args: argparse.Namespace) -> int:
     from speech.pipelines.tts_eval import evaluate_voice
 
     try:
-        r = evaluate_voice(args.model, args.corpus, ids=args.ids.split(",") if args.ids else None,
-                           out_dir=args.out, vocoder=args.vocoder, recognizer=None if args.no_asr else "auto",
-                           limit=args.limit, progress=not args.quiet, device=args.device)
+        if args.copy_synthesis:
+            from speech.pipelines.tts_eval import evaluate_copy_synthesis
+            from speech.pipelines.tts_package import load_tts_package
+
+            pkg = load_tts_package(args.model)
+            ids = args.ids.split(",") if args.ids else list(pkg.meta.get("test_ids", []))
+            corpus = args.corpus or pkg.meta.get("corpus")
+            if not corpus:
+                raise ValueError(f"{pkg.path}: meta.json names no corpus; give --corpus")
+            r = evaluate_copy_synthesis(args.vocoder, corpus, ids[: args.limit] if args.limit else ids,
+                                        args.out or pkg.path.parent / "copy_synthesis_eval",
+                                        recognizer=None if args.no_asr else "auto", progress=not args.quiet)
+            r.update({"selection": "copy synthesis of the package's held-out recordings", "skipped": [],
+                      "wav_dir": str(Path(r["report_json"]).parent / "wavs")})
+        else:
+            r = evaluate_voice(args.model, args.corpus, ids=args.ids.split(",") if args.ids else None,
+                               out_dir=args.out, vocoder=args.vocoder, recognizer=None if args.no_asr else "auto",
+                               limit=args.limit, progress=not args.quiet, device=args.device)
     except PackageError as e:
         _error(str(e).splitlines()[0])
         return 2
@@ -499,7 +514,8 @@ Writes OUT/tts_eval.json, OUT/tts_eval.tsv and OUT/wavs/<id>.wav.
 
 examples:
   speech evaluate-tts --model exp/kathleen/model
-  speech evaluate-tts --model exp/kathleen/model --corpus ../shared/data/kathleen --limit 20 --no-asr"""
+  speech evaluate-tts --model exp/kathleen/model --corpus ../shared/data/kathleen --limit 20 --no-asr
+  speech evaluate-tts --model exp/kathleen/model --copy-synthesis --vocoder exp/kathleen/vocoder/model"""
 
 
 # --------------------------------------------------------------------------- vocoder
@@ -670,6 +686,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vocoder", default="griffin-lim", help="griffin-lim (default) or a vocoder package folder")
     p.add_argument("--limit", type=int, help="evaluate at most N utterances")
     p.add_argument("--no-asr", action="store_true", help="skip the recognizer WER (PocketSphinx)")
+    p.add_argument("--copy-synthesis", action="store_true",
+                   help="judge the vocoder alone: the held-out recordings' own mels -> --vocoder -> audio")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_evaluate_tts)

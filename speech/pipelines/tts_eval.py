@@ -143,3 +143,50 @@ def evaluate_voice(package: TtsPackage | str | Path, corpus: str | Path | None =
     json_path, tsv_path = write_report(result, out)
     result["report_json"], result["report_tsv"] = str(json_path), str(tsv_path)
     return result
+
+
+def evaluate_copy_synthesis(vocoder: Any, corpus: str | Path, ids: Sequence[str], out_dir: str | Path,
+                            recognizer: Any = "auto", progress: bool = True, layout: str = "auto") -> dict[str, Any]:
+    """Judge a vocoder alone: each recording -> its log-mel (the vocoder's mel config) -> audio,
+    scored against the recording like :func:`evaluate_voice` (MCD, F0, voicing, RTF, recognizer WER).
+
+    Args:
+        vocoder: ``"griffin-lim"``, a vocoder package path, or a :class:`~speech.vocoders.Vocoder`.
+        ids: utterance ids of ``corpus`` (e.g. a voice package's ``test_ids``).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from speech.audio.io import load, save
+    from speech.features.functional import log_mel
+    from speech.tts.corpus import read_tts_corpus
+    from speech.tts.data import TTS_FBANK
+    from speech.tts.evaluate import SynthesisItem, evaluate_synthesis, write_report
+    from speech.vocoders import Vocoder, load_vocoder
+
+    voc = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(str(vocoder), TTS_FBANK)
+    by_id = {u.id: u for u in read_tts_corpus(corpus, layout)}
+    missing = [i for i in ids if i not in by_id]
+    if missing or not ids:
+        raise ValueError(f"{corpus}: {len(missing)} of {len(ids)} ids not in the corpus"
+                         + (f" (e.g. {missing[0]})" if missing else "; expected at least one id"))
+    rec = _recognizer(recognizer)
+    out = Path(out_dir)
+    sr = voc.sample_rate
+    items = []
+    for uid in tqdm(list(dict.fromkeys(ids)), unit="utt", desc="copy synthesis", disable=not progress):
+        u = by_id[uid]
+        ref, _ = load(u.audio, sample_rate=sr)
+        mel = log_mel(torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32)), voc.fbank)
+        t0 = time.perf_counter()
+        wav = voc(mel).float().cpu().numpy()
+        seconds = time.perf_counter() - t0
+        save(out / "wavs" / f"{uid}.wav", wav, sr)
+        items.append(SynthesisItem(uid, u.text, np.asarray(ref, np.float32), wav, sr, seconds))
+    result = evaluate_synthesis(items, recognizer=rec)
+    result.update({"vocoder": str(vocoder) if not isinstance(vocoder, Vocoder) else type(vocoder).__name__,
+                   "corpus": str(corpus), "mode": "copy synthesis",
+                   "recognizer": None if rec is None else type(rec).__name__})
+    json_path, tsv_path = write_report(result, out)
+    result["report_json"], result["report_tsv"] = str(json_path), str(tsv_path)
+    return result

@@ -37,6 +37,9 @@ def main(name: str, corpus_dir: str, readme: Path, doc: str, argv: list[str] | N
     ap.add_argument("--eval-limit", type=int, default=0, help="evaluate only the first N held-out prompts (0 = all)")
     ap.add_argument("--no-asr", action="store_true", help="skip the recognizer WER (pocketsphinx)")
     ap.add_argument("--no-readme", action="store_true", help="do not write the results into the recipe README")
+    ap.add_argument("--vocoder-steps", type=int, default=0,
+                    help="also train a HiFi-GAN vocoder for this many steps (vocoder.* overrides apply; 0 = skip) "
+                         "and evaluate it: copy synthesis and synthesis, next to Griffin-Lim")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. trainer.max_epochs=10")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -76,6 +79,8 @@ def main(name: str, corpus_dir: str, readme: Path, doc: str, argv: list[str] | N
     results = {"train_minutes": round(train_minutes, 2), "eval_minutes": round(eval_minutes, 2),
                "steps": result.steps, "package": str(package),
                **{k: v for k, v in ev.items() if k != "rows"}}
+    if args.vocoder_steps > 0:
+        results["vocoder"] = _vocoder_stage(cfg, args, package)
     (args.exp / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     (args.exp / "results.md").write_text(table + "\n")
     print(table)
@@ -87,3 +92,41 @@ def main(name: str, corpus_dir: str, readme: Path, doc: str, argv: list[str] | N
             "after DTW (comparable between our systems, not with published mcep-based numbers); recognizer = "
             "PocketSphinx 5 en-us (the `eval` extra)."))
     return 0
+
+
+def _vocoder_stage(cfg, args, voice_package) -> dict:
+    """Train HiFi-GAN on the same corpus, then compare it with Griffin-Lim on the held-out prompts:
+    copy synthesis (the recordings' own mels) and synthesis with the voice."""
+    from omegaconf import OmegaConf
+
+    from speech.pipelines.tts_eval import evaluate_copy_synthesis, evaluate_voice
+    from speech.pipelines.tts_package import load_tts_package
+    from speech.recipe_utils import machine_summary
+    from speech.train.vocoder import train_vocoder
+
+    OmegaConf.update(cfg, "vocoder.trainer.max_steps", args.vocoder_steps, force_add=True)
+    result, vocoder = train_vocoder(cfg)
+    ids = list(load_tts_package(voice_package).meta.get("test_ids", []))
+    if args.eval_limit:
+        ids = ids[: args.eval_limit]
+    rec = None if args.no_asr else "auto"
+    rows = {}
+    for name, voc in (("griffin-lim", "griffin-lim"), ("hifigan", str(vocoder))):
+        copy = evaluate_copy_synthesis(voc, args.data, ids, args.exp / "vocoder_eval" / f"copy-{name}", recognizer=rec)
+        tts = evaluate_voice(voice_package, args.data, ids=ids, out_dir=args.exp / "vocoder_eval" / f"tts-{name}",
+                             vocoder=voc, recognizer=rec)
+        rows[name] = {"copy": {k: copy.get(k) for k in ("mcd_db", "f0_rmse_hz", "vde", "wer_real", "wer_synth", "rtf")},
+                      "tts": {k: tts.get(k) for k in ("mcd_db", "f0_rmse_hz", "vde", "wer_real", "wer_synth", "rtf")}}
+    lines = ["| vocoder | mode | MCD (dB) | F0 RMSE (Hz) | voicing error | recognizer WER (real: "
+             f"{_fmt(rows['griffin-lim']['copy'].get('wer_real'), '.1%')}) | RTF |", "|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        for mode in ("copy", "tts"):
+            m = r[mode]
+            lines.append(f"| {name} | {'copy synthesis' if mode == 'copy' else 'synthesis'} | {_fmt(m['mcd_db'], '.2f')} "
+                         f"| {_fmt(m['f0_rmse_hz'], '.1f')} | {_fmt(m['vde'], '.1%')} | {_fmt(m['wer_synth'], '.1%')} "
+                         f"| {_fmt(m['rtf'], '.3f')} |")
+    table = "\n".join(lines)
+    print(table)
+    (args.exp / "vocoder_results.md").write_text(
+        f"{table}\n\nHiFi-GAN: {result.steps} steps, {result.seconds / 60:.1f} min on {machine_summary()}\n")
+    return {"steps": result.steps, "minutes": round(result.seconds / 60, 1), "package": str(vocoder), **rows}
