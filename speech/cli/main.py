@@ -549,7 +549,8 @@ def cmd_vocode(args: argparse.Namespace) -> int:
     from speech.tts.data import TTS_FBANK
     from speech.vocoders import load_vocoder
 
-    torch.set_num_threads(args.threads) if args.threads else None
+    if args.threads:
+        torch.set_num_threads(args.threads)
     vocoder = load_vocoder(args.vocoder, TTS_FBANK) if args.vocoder.lower() in ("griffin-lim", "gl") else None
     if vocoder is None:
         from speech.vocoders.hifigan import HiFiGANVocoder

@@ -96,6 +96,16 @@ def write_weights_and_meta(out: Path, state: dict, fmt: str, task: str, meta: di
     return out
 
 
+def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
+    """Load a package's ``model.pt`` (tensors only, ``weights_only=True``) into ``model``; a file that
+    does not fit is a one-line :class:`PackageError` naming it."""
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as e:  # noqa: BLE001
+        raise PackageError(f"{path}: cannot load weights ({str(e).splitlines()[0]})") from None
+    return model
+
+
 def save_asr_package(out_dir: str | Path, cfg: DictConfig, tokenizer: CharTokenizer, model_state: dict,
                      meta: dict | None = None) -> Path:
     """Write a package folder (each file atomically) and return its path."""
@@ -130,10 +140,6 @@ def load_asr_package(path: str | Path, device: str | torch.device = "cpu") -> As
     tokenizer = CharTokenizer.load(p / "tokenizer.json")
     fbank = instantiate(cfg.features.fbank)
     model = instantiate(cfg.model.asr, input_dim=fbank.n_mels, vocab_size=len(tokenizer), specaugment=None)
-    try:
-        state = torch.load(p / "model.pt", map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-    except Exception as e:  # noqa: BLE001
-        raise PackageError(f"{p / 'model.pt'}: cannot load weights ({str(e).splitlines()[0]})") from None
+    load_weights(model, p / "model.pt")
     model.to(device).eval()
     return AsrPackage(p, model, tokenizer, fbank, cfg, meta)

@@ -24,7 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from speech.config import instantiate
 from speech.features import FbankConfig
 from speech.fileio import atomic_write_text
-from speech.pipelines.package import PackageError, open_package, write_weights_and_meta
+from speech.pipelines.package import PackageError, load_weights, open_package, write_weights_and_meta
 from speech.text.phonemes import PhonemeTokenizer
 from speech.tts.targets import TargetStats
 
@@ -90,10 +90,6 @@ def load_tts_package(path: str | Path, device: str | torch.device = "cpu") -> Tt
                            f"features.fbank.n_mels is {fbank.n_mels}")
     model_cfg = OmegaConf.to_container(cfg.model.tts, resolve=True)
     model = instantiate(model_cfg, vocab_size=len(tokenizer), n_mels=fbank.n_mels)
-    try:
-        state = torch.load(p / "model.pt", map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-    except Exception as e:  # noqa: BLE001
-        raise PackageError(f"{p / 'model.pt'}: cannot load weights ({str(e).splitlines()[0]})") from None
+    load_weights(model, p / "model.pt")
     model.to(device).eval()
     return TtsPackage(p, model, tokenizer, fbank, stats, mel_mean.to(device), mel_std.to(device), cfg, meta)

@@ -32,6 +32,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from speech.config import instantiate
+from speech.data.dataset import split_by_hash
 from speech.features import FbankConfig
 from speech.fileio import atomic_write_bytes, atomic_write_text
 from speech.text.phonemes import PhonemeTokenizer
@@ -96,14 +97,6 @@ class PreparedTts:
     mel_mean: np.ndarray
     mel_std: np.ndarray
     report: dict
-
-
-def _hash_split(examples, fraction):
-    keep, held = [], []
-    for ex in examples:
-        h = int(hashlib.sha1(ex.id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        (held if h < fraction else keep).append(ex)
-    return keep, held
 
 
 def _save_npz(path: Path, arrays: dict) -> None:
@@ -177,7 +170,7 @@ def prepare_tts(data: TtsDataConfig, fbank: FbankConfig, work_dir: str | Path, a
         p[zero], e[zero] = 0.0, 0.0
         ex.pitch, ex.energy = p.astype(np.float32), e.astype(np.float32)
 
-    train, dev = _hash_split(examples, data.dev_fraction)
+    train, dev = split_by_hash(examples, data.dev_fraction)
     all_mel = np.concatenate([ex.mel for ex in train], axis=0).astype(np.float64)
     mel_mean, mel_std = all_mel.mean(0).astype(np.float32), np.maximum(all_mel.std(0), 1e-3).astype(np.float32)
     report = {"utterances": len(utts), "train": len(train), "dev": len(dev), "test": len(test_utts),

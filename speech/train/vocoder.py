@@ -368,8 +368,9 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
     seed_everything(tcfg.seed)
     generator = hifigan_generator(fbank.n_mels, vc.preset, hop, **gen_overrides)
     if vc.init_from:
-        state = torch.load(Path(vc.init_from) / "model.pt", map_location="cpu", weights_only=True)
-        generator.load_state_dict(state)
+        from speech.pipelines.package import load_weights
+
+        load_weights(generator, Path(vc.init_from) / "model.pt")
     disc = HiFiGANDiscriminator(vc.periods, vc.discriminator_channel_scale)
     task = HiFiGANTask(disc, fbank)
     log.info("HiFi-GAN %s: generator %.2fM, discriminators %.2fM parameters; %d train / %d dev utterances (%s mels)",

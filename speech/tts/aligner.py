@@ -122,13 +122,10 @@ def train_aligner(examples: Sequence[TtsExample], tokenizer: PhonemeTokenizer, c
     from speech.train.checkpoint import load_checkpoint, seed_everything
     from speech.train.tasks import CTCTask
     from speech.train.trainer import Trainer
-    import hashlib
+    from speech.data.dataset import split_by_hash
 
     vocab = AlignerVocab(tokenizer)
-    train, dev = [], []
-    for ex in examples:
-        h = int(hashlib.sha1(ex.id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        (dev if h < cfg.dev_fraction else train).append(ex)
+    train, dev = split_by_hash(examples, cfg.dev_fraction)
     train_set, dev_set = _ListDataset(_items(train, vocab)), _ListDataset(_items(dev, vocab)) if dev else None
     n_mels = examples[0].mel.shape[1]
     seed_everything(trainer_cfg.seed)

@@ -60,17 +60,14 @@ class HiFiGANVocoder(Vocoder):
     def from_package(cls, path: str | Path, device: str | torch.device = "cpu") -> "HiFiGANVocoder":
         from speech.config import instantiate
         from speech.models.vocoders import hifigan_generator
-        from speech.pipelines.package import PackageError
+        from speech.pipelines.package import load_weights
 
         p = Path(path)
         cfg, meta = _load_config(p)
         fbank = instantiate(cfg.features.fbank)
         preset, overrides = read_vocoder_config(p)
         gen = hifigan_generator(fbank.n_mels, preset, fbank.hop_length, **overrides)
-        try:
-            gen.load_state_dict(torch.load(p / "model.pt", map_location="cpu", weights_only=True))
-        except Exception as e:  # noqa: BLE001
-            raise PackageError(f"{p / 'model.pt'}: cannot load weights ({str(e).splitlines()[0]})") from None
+        load_weights(gen, p / "model.pt")
         gen.remove_weight_norm()
         return cls(fbank, gen, meta, device)
 
