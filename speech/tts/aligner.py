@@ -20,7 +20,6 @@ the training utterances is the Trainer's "wer" metric.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
