@@ -32,6 +32,9 @@ class Task(Protocol):
     #       schedule (the trainer settings) and checkpoints both; on every batch it first calls
     #       discriminator_step(model, discriminator, batch) -> {"loss": ...} (DDP-wrapped discriminator
     #       when distributed) and steps the discriminator, then training_step for the model (generator).
+    #       discriminator_step may return None: no discriminator update on that batch (its schedule
+    #       still advances), e.g. while a vocoder's generator is pre-trained on its mel loss alone.
+    #   set_step(step) -- called before every batch with the number of optimizer steps done.
     #   log_tensorboard(writer, model, dev_set, step) -- called after each validation (audio, images).
 
 

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -255,9 +256,17 @@ class Trainer:
                 boundary = (state["batch_in_epoch"] % cfg.accumulate_grad_batches == 0
                             or state["batch_in_epoch"] == batches_per_epoch)
                 sync = contextlib.nullcontext() if boundary or not dist_info.enabled else train_model.no_sync()
+                if hasattr(self.task, "set_step"):
+                    self.task.set_step(state["step"])  # e.g. a GAN whose discriminator starts later
+                d_out = None
                 if train_disc is not None:
                     with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                         d_out = self.task.discriminator_step(train_model, train_disc, batch)
+                if d_out is None and train_disc is not None:
+                    with warnings.catch_warnings():  # no discriminator update this step; its schedule keeps pace
+                        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step", category=UserWarning)
+                        d_scheduler.step()
+                elif d_out is not None:
                     d_optimizer.zero_grad(set_to_none=True)
                     scaler.scale(d_out["loss"]).backward()
                     scaler.unscale_(d_optimizer)

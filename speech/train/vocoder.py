@@ -14,7 +14,9 @@ recording's frame count and lines up with the audio; the vocoder then learns to 
 
 Task (:class:`HiFiGANTask`): the Trainer steps the discriminators (multi-period + multi-scale,
 least-squares loss on real vs generated audio) and then the generator (least-squares adversarial
-loss + 2 x feature matching + 45 x mel L1, the paper's weights). Validation runs the generator on
+loss + 2 x feature matching + 45 x mel L1, the paper's weights). With ``adversarial_start_step=N``
+the first N steps train the generator on the mel L1 alone and leave the discriminators untouched
+(cheap steps that get the generator near the target before the GAN refines it). Validation runs the generator on
 whole held-out utterances and reports their log-mel L1 (the checkpoint ranking metric); TensorBoard
 gets an audio sample and a mel plot at each validation.
 """
@@ -141,11 +143,24 @@ class HiFiGANTask:
     monitor = "mel_l1"
 
     def __init__(self, discriminator: HiFiGANDiscriminator, fbank: FbankConfig, mel_weight: float = 45.0,
-                 fm_weight: float = 2.0):
+                 fm_weight: float = 2.0, adversarial_start_step: int = 0):
+        if adversarial_start_step < 0:
+            raise ValueError(f"vocoder.adversarial_start_step={adversarial_start_step}; expected >= 0")
         self.discriminator = discriminator
         self.fbank = fbank
         self.mel_weight, self.fm_weight = mel_weight, fm_weight
+        self.adversarial_start_step = int(adversarial_start_step)
+        self._step = 0
         self._fake = None
+
+    def set_step(self, step: int) -> None:
+        """Called by the Trainer before each batch with the number of optimizer steps done."""
+        self._step = int(step)
+
+    @property
+    def adversarial(self) -> bool:
+        """Whether this step trains against the discriminators (else: mel L1 only, no discriminator update)."""
+        return self._step >= self.adversarial_start_step
 
     def _generate(self, model, batch) -> torch.Tensor:
         return model(batch.mels).squeeze(1)  # (B, T, n_mels) -> (B, 1, T * hop) -> (B, T * hop)
@@ -153,6 +168,8 @@ class HiFiGANTask:
     def discriminator_step(self, model, discriminator, batch) -> dict[str, torch.Tensor]:
         from speech.models.vocoders.losses import discriminator_loss
 
+        if not self.adversarial:
+            return None
         fake = self._generate(model, batch)
         self._fake = fake
         n = batch.wavs.shape[0]
@@ -167,6 +184,9 @@ class HiFiGANTask:
 
         fake = self._fake if self._fake is not None else self._generate(model, batch)
         self._fake = None
+        mel = (log_mel(fake.float(), self.fbank) - log_mel(batch.wavs.float(), self.fbank)).abs().mean()
+        if not self.adversarial:
+            return {"loss": self.mel_weight * mel, "mel_l1": mel.detach()}
         n = batch.wavs.shape[0]
         scores, fmaps = self.discriminator(torch.cat([batch.wavs, fake], 0).unsqueeze(1))
         _, gen_scores = _split(scores, n)
@@ -174,7 +194,6 @@ class HiFiGANTask:
         gen_f = [[f[n:] for f in fm] for fm in fmaps]
         adv = generator_adversarial_loss(gen_scores)
         fm = feature_matching_loss(real_f, gen_f, weight=self.fm_weight)
-        mel = (log_mel(fake.float(), self.fbank) - log_mel(batch.wavs.float(), self.fbank)).abs().mean()
         loss = adv + fm + self.mel_weight * mel
         return {"loss": loss, "adv": adv.detach(), "fm": fm.detach(), "mel_l1": mel.detach()}
 
@@ -251,6 +270,9 @@ class VocoderTrainConfig:
     """Shortcut for generator.upsample_initial_channel (0 = the preset's width)."""
     discriminator_channel_scale: float = 1.0
     """Width of the discriminators relative to the paper's (0.25 trains ~10x faster on a CPU)."""
+    adversarial_start_step: int = 0
+    """Steps of generator pre-training on the mel L1 alone before the discriminators join (0 = the
+    paper: adversarial from the start). Pre-training steps cost a fraction of an adversarial step."""
     periods: list = None  # type: ignore[assignment]
     mels: str = "ground_truth"
     """ground_truth (mels of the recordings) | teacher_forced (the voice package's output with true
@@ -372,7 +394,7 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
 
         load_weights(generator, Path(vc.init_from) / "model.pt")
     disc = HiFiGANDiscriminator(vc.periods, vc.discriminator_channel_scale)
-    task = HiFiGANTask(disc, fbank)
+    task = HiFiGANTask(disc, fbank, adversarial_start_step=vc.adversarial_start_step)
     log.info("HiFi-GAN %s: generator %.2fM, discriminators %.2fM parameters; %d train / %d dev utterances (%s mels)",
              vc.preset, sum(p.numel() for p in generator.parameters()) / 1e6,
              sum(p.numel() for p in disc.parameters()) / 1e6, len(train_set), len(dev_set), vc.mels)
