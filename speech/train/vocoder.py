@@ -353,17 +353,21 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
 
     utts = read_tts_corpus(tts["corpus"], tts.get("layout", "auto"))
     train_utts, test_utts = split_heldout(utts, tts.get("heldout_fraction", 0.05))
-    if vc.max_utterances:
+    if vc.max_utterances and vc.mels != "teacher_forced":
         train_utts = train_utts[: vc.max_utterances]
     if vc.mels == "teacher_forced":
         from speech.train.tts import TtsDataConfig, prepare_tts
 
+        # the voice's own prepared targets (same tts.* settings: the cached aligner durations are
+        # reused, never recomputed); vocoder.max_utterances only takes a subset of them
         tts.pop("loss", None)
-        data_cfg = TtsDataConfig(**tts)
-        if vc.max_utterances:
-            data_cfg.max_utterances = vc.max_utterances
-        prep = prepare_tts(data_cfg, fbank, work, tcfg, progress=tcfg.progress)
+        if not (work / "durations.npz").is_file():
+            raise ValueError(f"tts.work_dir: {work} has no durations.npz; mels=teacher_forced needs the voice's prepared "
+                             "targets (set tts.work_dir / output_dir to the voice's experiment)")
+        prep = prepare_tts(TtsDataConfig(**tts), fbank, work, tcfg, progress=tcfg.progress)
         examples = prep.train + prep.dev
+        if vc.max_utterances:
+            examples = examples[: vc.max_utterances]
         mels = teacher_forced_mels(vc.acoustic_model, examples)
         keep = {ex.id for ex in examples}
         train_utts = [u for u in train_utts if u.id in keep]

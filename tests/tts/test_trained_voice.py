@@ -81,3 +81,39 @@ def test_pitch_shift_two_semitones_raises_median_f0(synth):
     semitones = 12 * math.log2(f0_up / f0_base)
     print(f"pitch shift +2: median F0 {f0_base:.1f} Hz -> {f0_up:.1f} Hz ({semitones:+.2f} semitones)")
     assert 1.0 < semitones < 3.0, semitones
+
+
+def test_vocoder_trained_then_fine_tuned_on_the_voice(trained_voice, data_root, tmp_path, capsys):
+    """The vocoder stage of the recipes at toy size: HiFi-GAN on ground-truth mels (mel pre-training,
+    then adversarial), fine-tuned on the voice's teacher-forced mels, then used by `speech synthesize`."""
+    import torch
+
+    from speech.cli.main import main
+    from speech.config import compose
+    from speech.train.vocoder import train_vocoder
+
+    out, package, _ = trained_voice
+    durations = (out / "data" / "durations.npz").stat().st_mtime
+    common = ["experiment=kathleen", f"tts.corpus={data_root / 'kathleen'}", f"output_dir={out}",
+              "tts.max_utterances=160", "trainer.progress=false", "vocoder.channels=16",
+              "vocoder.discriminator_channel_scale=0.03125", "vocoder.data.batch_size=2", "vocoder.max_utterances=10",
+              "vocoder.data.dev_utterances=2", "vocoder.trainer.max_steps=3", "vocoder.trainer.val_every_steps=3"]
+    res, gt = train_vocoder(compose(common + [f"vocoder.output_dir={tmp_path / 'gt'}",
+                                              "vocoder.adversarial_start_step=2"]))
+    assert res.steps == 3 and (gt / "model.pt").is_file()
+    ckpt = torch.load(tmp_path / "gt" / "checkpoints" / "last.pt", weights_only=True)
+    assert "discriminator" in ckpt
+    res2, ft = train_vocoder(compose(common + [f"vocoder.output_dir={tmp_path / 'ft'}", "vocoder.mels=teacher_forced",
+                                               f"vocoder.acoustic_model={package}", f"vocoder.init_from={gt}"]))
+    meta = json.loads((ft / "meta.json").read_text())
+    assert res2.steps == 3 and meta["mels"] == "teacher_forced"
+    assert (out / "data" / "durations.npz").stat().st_mtime == durations  # the voice's targets reused, not redone
+    wav = tmp_path / "hello.wav"
+    assert main(["synthesize", "Hello there.", "-o", str(wav), "--model", str(package), "--vocoder", str(ft)]) == 0
+    import soundfile as sf
+
+    audio, sr = sf.read(wav)
+    assert sr == 22050 and len(audio) > sr // 4 and np.isfinite(audio).all()
+    with pytest.raises(ValueError, match="durations.npz"):
+        train_vocoder(compose(common + [f"tts.work_dir={tmp_path / 'nowhere'}", "vocoder.mels=teacher_forced",
+                                        f"vocoder.acoustic_model={package}"]))
