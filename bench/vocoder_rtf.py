@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     ap.add_argument("--seconds", type=float, default=5.0, help="audio synthesized per run")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per vocoder (best is reported)")
-    ap.add_argument("--presets", nargs="+", default=["v1", "v2", "v3"], help="HiFi-GAN presets")
+    ap.add_argument("--presets", nargs="+", default=["v1", "v2", "v3", "v1-istft", "v2-istft", "v3-istft"],
+                    help="HiFi-GAN presets (the -istft ones: inverse-STFT output head)")
     ap.add_argument("--gl-iters", type=int, default=32, help="Griffin-Lim iterations")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)

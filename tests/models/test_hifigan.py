@@ -54,6 +54,51 @@ def test_output_length_is_frames_times_hop(preset, hop):
         assert y.abs().max() <= 1
 
 
+@pytest.mark.parametrize("preset", ["v1-istft", "v3-istft"])
+@pytest.mark.parametrize("hop", [256, 160, 200])
+def test_istft_head_output_length_and_stages(preset, hop):
+    g = _narrow(preset, hop)
+    assert g.cfg.istft_n_fft == 16 and g.cfg.istft_hop == 4 and len(g.cfg.upsample_rates) == 2
+    assert math.prod(g.cfg.upsample_rates) * 4 == hop
+    if hop == 256:
+        assert g.cfg.upsample_rates == [8, 8] and g.cfg.upsample_kernel_sizes == [16, 16]  # iSTFTNet C8C8I
+    for t in (1, 7):
+        with torch.no_grad():
+            y = g(torch.randn(2, t, M))
+        assert y.shape == (2, 1, t * hop) and torch.isfinite(y).all()
+
+
+def test_istft_head_is_an_inverse_stft_of_its_prediction():
+    """conv_post's channels are the log-magnitudes and phases (as arcsin(phase / pi)) of a 16-point,
+    hop-4 STFT: given those of a waveform, the head gives that waveform back."""
+    g = _narrow("v3-istft")
+    torch.manual_seed(1)
+    wav = torch.randn(1, 400)
+    spec = torch.stft(wav, 16, 4, 16, torch.hann_window(16), center=True, return_complex=True)
+    x = torch.cat([spec.abs().clamp_min(1e-9).log(), torch.asin(spec.angle() / math.pi)], 1)  # (1, 18, frames)
+    torch.testing.assert_close(g._istft(x, 400), wav, atol=1e-4, rtol=1e-4)
+
+
+def test_istft_presets_are_faster_and_smaller():
+    for base in ("v1", "v3"):
+        full, short = hifigan_preset(base), hifigan_preset(f"{base}-istft")
+        assert len(short.upsample_rates) == 2 < len(full.upsample_rates)
+        assert short.resblock == full.resblock and short.upsample_initial_channel == full.upsample_initial_channel
+
+
+def test_bad_istft_fields():
+    with pytest.raises(ValueError, match=r"istft_n_fft=15"):
+        HiFiGANConfig(hop_length=64 * 4, upsample_rates=[8, 8], upsample_kernel_sizes=[16, 16], istft_n_fft=15,
+                      istft_hop=4)
+    with pytest.raises(ValueError, match=r"istft_hop=4 multiply to 512"):
+        HiFiGANConfig(hop_length=256, upsample_rates=[8, 8, 2], upsample_kernel_sizes=[16, 16, 4], istft_n_fft=16,
+                      istft_hop=4)
+    with pytest.raises(ValueError, match=r"divisible by 4"):
+        hifigan_preset("v3-istft", 250)
+    with pytest.raises(ValueError, match=r"v3-istft"):
+        hifigan_preset("v4-istft")
+
+
 def test_real_v3_forward_on_short_input():
     torch.manual_seed(0)
     g = hifigan_generator(M, "v3")
@@ -87,7 +132,7 @@ def test_parameter_counts_match_the_paper(preset, published):
 
 
 def test_remove_weight_norm_keeps_outputs():
-    for preset in ("v1", "v3"):
+    for preset in ("v1", "v3", "v3-istft"):
         g = _narrow(preset)
         # larger weights than the N(0, 0.01) init so the comparison is not between near-zeros
         with torch.no_grad():

@@ -48,6 +48,12 @@ For another hop the preset keeps its number of stages and spreads the hop over t
 possible, largest factor first, with kernel ``2 * u_i`` (e.g. hop 160: ``[5, 4, 4, 2]`` for v1/v2,
 ``[8, 5, 4]`` for v3; hop 200: ``[5, 5, 4, 2]``).
 
+Inverse-STFT variants (``v1-istft``, ``v2-istft``, ``v3-istft``; iSTFTNet, Kaneko et al. 2022): the
+first two upsampling stages of the preset (``hop / 4``), then conv_post predicts the log-magnitude
+and phase of 9 frequency bins per step and ``torch.istft`` (16-point FFT, hop 4, Hann window) makes
+the waveform. Same input, same ``T * hop`` output; the full-rate stages, the most expensive part of
+the generator, are gone (``bench/vocoder_rtf.py`` measures the difference).
+
 Discriminators (each ``(B, 1, N) -> (scores, feature_maps)``; ``scores`` a list with one
 ``(B, n_i)`` tensor per sub-discriminator, ``feature_maps`` a list with one list of activations per
 sub-discriminator -- the inputs of the least-squares and feature-matching losses in
@@ -77,7 +83,8 @@ from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 
 __all__ = [
     "HIFIGAN_PRESETS", "DiscriminatorP", "DiscriminatorS", "HiFiGANConfig", "HiFiGANGenerator",
-    "MultiPeriodDiscriminator", "MultiScaleDiscriminator", "ResBlock1", "ResBlock2", "factorize_hop",
+    "ISTFT_HOP", "ISTFT_N_FFT", "MultiPeriodDiscriminator", "MultiScaleDiscriminator", "ResBlock1", "ResBlock2",
+    "factorize_hop",
     "hifigan_generator", "hifigan_preset",
 ]
 
@@ -125,6 +132,13 @@ class HiFiGANConfig:
     """Kernel of conv_pre (mel -> channels), odd."""
     post_kernel_size: int = 7
     """Kernel of conv_post (channels -> waveform), odd."""
+    istft_n_fft: int = 0
+    """0: the paper's waveform output (conv_post -> 1 channel -> tanh). > 0: an inverse-STFT output
+    head (iSTFTNet, Kaneko et al. 2022): conv_post predicts ``istft_n_fft / 2 + 1`` log-magnitudes and
+    as many phases per step, and ``torch.istft`` (Hann window of ``istft_n_fft``, hop ``istft_hop``)
+    makes the waveform; the upsampling stages then cover ``hop_length / istft_hop`` only."""
+    istft_hop: int = 0
+    """Hop of the inverse-STFT head (with ``istft_n_fft``); ``prod(upsample_rates) * istft_hop == hop_length``."""
 
     RESBLOCKS = ("1", "2")
 
@@ -139,9 +153,16 @@ class HiFiGANConfig:
             raise ValueError(f"{p}.hop_length={self.hop_length}; expected >= 1")
         if not self.upsample_rates or any(u < 1 for u in self.upsample_rates):
             raise ValueError(f"{p}.upsample_rates={self.upsample_rates}; expected a non-empty list of ints >= 1")
-        if math.prod(self.upsample_rates) != self.hop_length:
-            raise ValueError(f"{p}: upsample_rates={self.upsample_rates} multiply to {math.prod(self.upsample_rates)}, "
-                             f"not hop_length={self.hop_length}; expected their product to equal hop_length")
+        if self.istft_n_fft < 0 or (self.istft_n_fft and (self.istft_n_fft % 2 or not 1 <= self.istft_hop
+                                                           <= self.istft_n_fft)):
+            raise ValueError(f"{p}: istft_n_fft={self.istft_n_fft}, istft_hop={self.istft_hop}; expected istft_n_fft=0 "
+                             "(waveform head) or an even istft_n_fft with 1 <= istft_hop <= istft_n_fft")
+        head_hop = self.istft_hop if self.istft_n_fft else 1
+        if math.prod(self.upsample_rates) * head_hop != self.hop_length:
+            what = f" x istft_hop={head_hop}" if self.istft_n_fft else ""
+            raise ValueError(f"{p}: upsample_rates={self.upsample_rates}{what} multiply to "
+                             f"{math.prod(self.upsample_rates) * head_hop}, not hop_length={self.hop_length}; "
+                             "expected their product to equal hop_length")
         if len(self.upsample_kernel_sizes) != len(self.upsample_rates):
             raise ValueError(f"{p}: upsample_kernel_sizes={self.upsample_kernel_sizes} and upsample_rates="
                              f"{self.upsample_rates} differ in length; expected one kernel per rate")
@@ -216,23 +237,47 @@ def factorize_hop(hop_length: int, n_stages: int) -> list[int]:
     return best[1]
 
 
+ISTFT_N_FFT, ISTFT_HOP = 16, 4
+"""The inverse-STFT head of the ``-istft`` presets (iSTFTNet's C8C8I: two upsampling stages, then an
+inverse STFT with a 16-point FFT and hop 4)."""
+
+
 def hifigan_preset(name: str, hop_length: int = 256) -> HiFiGANConfig:
-    """The published preset ``name`` ("v1" | "v2" | "v3") adapted to ``hop_length``.
+    """The published preset ``name`` ("v1" | "v2" | "v3") adapted to ``hop_length``, or its
+    inverse-STFT variant ``name + "-istft"`` (e.g. "v3-istft").
 
     At hop 256 (the presets' own) the published rates and kernels are returned unchanged; any other
     hop is split over the same number of stages by :func:`factorize_hop` (largest factor first),
     with kernel ``2 * rate`` per stage. Channel and residual-block settings are the preset's.
 
+    The ``-istft`` variants keep the first two upsampling stages (``hop / 4`` split over them: [8, 8]
+    at hop 256, [8, 5] at 160) and replace the rest, with its residual blocks and the
+    full-rate conv_post, by an inverse STFT (``n_fft`` 16, hop 4; see ``HiFiGANConfig.istft_n_fft``):
+    the same input and output, fewer high-rate convolutions.
+
     Raises:
         ValueError: unknown ``name``, or a hop that cannot be factorized (see :func:`factorize_hop`).
     """
     key = str(name).strip().lower()
-    if key not in HIFIGAN_PRESETS:
-        raise ValueError(f"hifigan_preset: unknown preset={name!r}; expected one of {', '.join(HIFIGAN_PRESETS)}")
-    fields = {k: (list(v) if isinstance(v, list) else v) for k, v in HIFIGAN_PRESETS[key].items()}
+    base, istft = (key[: -len("-istft")], True) if key.endswith("-istft") else (key, False)
+    if base not in HIFIGAN_PRESETS:
+        names = [*HIFIGAN_PRESETS, *(f"{n}-istft" for n in HIFIGAN_PRESETS)]
+        raise ValueError(f"hifigan_preset: unknown preset={name!r}; expected one of {', '.join(names)}")
+    fields = {k: (list(v) if isinstance(v, list) else v) for k, v in HIFIGAN_PRESETS[base].items()}
     fields["resblock_dilation_sizes"] = [list(ds) for ds in fields["resblock_dilation_sizes"]]
     hop_length = int(hop_length)
-    if math.prod(fields["upsample_rates"]) != hop_length:
+    if istft:
+        if hop_length % ISTFT_HOP:
+            raise ValueError(f"hifigan_preset: {name!r} needs a hop_length divisible by {ISTFT_HOP} (its inverse-STFT "
+                             f"hop), got {hop_length}")
+        rates = fields["upsample_rates"][:2]
+        if math.prod(rates) * ISTFT_HOP != hop_length:
+            rates = factorize_hop(hop_length // ISTFT_HOP, 2)
+            fields["upsample_kernel_sizes"] = [2 * u for u in rates]
+        else:
+            fields["upsample_kernel_sizes"] = fields["upsample_kernel_sizes"][:2]
+        fields.update(upsample_rates=rates, istft_n_fft=ISTFT_N_FFT, istft_hop=ISTFT_HOP)
+    elif math.prod(fields["upsample_rates"]) != hop_length:
         rates = factorize_hop(hop_length, len(fields["upsample_rates"]))
         fields["upsample_rates"] = rates
         fields["upsample_kernel_sizes"] = [2 * u for u in rates]
@@ -318,7 +363,11 @@ class HiFiGANGenerator(nn.Module):
                                                            output_padding=(k - u) % 2)))
             for rk, rd in zip(cfg.resblock_kernel_sizes, cfg.resblock_dilation_sizes):
                 self.resblocks.append(block(ch, rk, rd))
-        self.conv_post = weight_norm(nn.Conv1d(ch, 1, cfg.post_kernel_size, 1, padding=_padding(cfg.post_kernel_size)))
+        out_ch = cfg.istft_n_fft + 2 if cfg.istft_n_fft else 1  # (n_fft/2 + 1) log-magnitudes + as many phases
+        self.conv_post = weight_norm(nn.Conv1d(ch, out_ch, cfg.post_kernel_size, 1,
+                                               padding=_padding(cfg.post_kernel_size)))
+        if cfg.istft_n_fft:
+            self.register_buffer("istft_window", torch.hann_window(cfg.istft_n_fft), persistent=False)
         self.ups.apply(_init_weights)
         self.conv_post.apply(_init_weights)
 
@@ -341,7 +390,19 @@ class HiFiGANGenerator(nn.Module):
                 xs = xs + self.resblocks[i * nk + j](x)
             x = xs / nk
         x = self.conv_post(F.leaky_relu(x))  # default slope 0.01 here, as in the published code
-        return torch.tanh(x)
+        if not self.cfg.istft_n_fft:
+            return torch.tanh(x)
+        return self._istft(x, mel.shape[1] * self.cfg.hop_length).unsqueeze(1)
+
+    def _istft(self, x: Tensor, n_samples: int) -> Tensor:
+        """(B, n_fft + 2, N) -> (B, n_samples): magnitudes ``exp`` of the first half (capped at e^8,
+        so an early large output cannot overflow), phases ``pi * sin`` of the second (iSTFTNet)."""
+        bins = self.cfg.istft_n_fft // 2 + 1
+        mag = torch.exp(x[:, :bins].float().clamp(max=8.0))
+        phase = math.pi * torch.sin(x[:, bins:].float())
+        spec = torch.polar(mag, phase)
+        return torch.istft(spec, self.cfg.istft_n_fft, self.cfg.istft_hop, self.cfg.istft_n_fft,
+                           self.istft_window.float(), center=True, length=n_samples)
 
     def remove_weight_norm(self) -> "HiFiGANGenerator":
         """Fold every weight-norm parametrization into a plain weight (for inference; same outputs).
