@@ -263,7 +263,8 @@ class VocoderTrainConfig:
     """HiFi-GAN training (config group ``vocoder``); the mel config is ``features.fbank``."""
 
     preset: str = "v3"
-    """v1 | v2 | v3: the published generator sizes (upsampling derived from the hop)."""
+    """v1 | v2 | v3: the published generator sizes; v1-istft | v2-istft | v3-istft: the same with an
+    inverse-STFT output head (about twice as fast). Upsampling is derived from the hop."""
     generator: dict | None = None
     """Overrides of the preset's HiFiGANConfig fields, e.g. {upsample_initial_channel: 64}."""
     channels: int = 0
