@@ -328,6 +328,12 @@ def teacher_forced_mels(package_path: str | Path, examples) -> dict[str, np.ndar
     return out
 
 
+def _last_validation(ckpt: dict) -> dict:
+    """The last validation entry of a Trainer checkpoint's history ([step, *metrics sorted by name])."""
+    val = ckpt.get("history", {}).get("val") or []
+    return {"step": val[-1][0], "mel_l1": val[-1][1]} if val else {}
+
+
 def train_vocoder(cfg, stop_at_step: int | None = None):
     """Train HiFi-GAN from a composed config (``vocoder``, ``tts``, ``features``, ``trainer``);
     returns (FitResult, package path)."""
@@ -407,13 +413,16 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
                                                stop_at_step=stop_at_step)
     package = None
     if stop_at_step is None or result.steps >= stop_at_step:
-        src = result.best_checkpoint or result.last_checkpoint
+        # The final generator, not the lowest dev mel L1: the adversarial steps improve what the mel
+        # distance does not see (phase, fine structure) and may raise it a little, so "best by mel L1"
+        # would pick a generator from before the GAN (mel pre-training) or its first steps.
+        src = result.last_checkpoint or result.best_checkpoint
         ckpt = load_checkpoint(src)
         package = save_vocoder_package(out_dir / "model", fbank, {"preset": vc.preset, **gen_overrides},
                                        ckpt["model"], meta={
                                            "checkpoint": src.name, "steps": result.steps,
                                            "train_seconds": round(result.seconds, 1), "mels": vc.mels,
-                                           "dev_metrics": ckpt.get("metrics", {}), "train_utterances": len(train_set),
+                                           "dev_metrics": ckpt.get("metrics") or _last_validation(ckpt), "train_utterances": len(train_set),
                                            "corpus": tts["corpus"], "test_ids": [u.id for u in test_utts],
                                            "device": str(tcfg.device)})
         log.info("vocoder package written to %s", package)
