@@ -328,6 +328,24 @@ def teacher_forced_mels(package_path: str | Path, examples) -> dict[str, np.ndar
     return out
 
 
+def _continue_discriminator(disc: nn.Module, package: Path) -> None:
+    """Fine-tuning keeps the discriminators of the run that made ``package`` when its training
+    checkpoint is beside it (``<run>/model`` + ``<run>/checkpoints/last.pt``) and has the same shapes:
+    a fresh discriminator would first have to relearn what real audio looks like."""
+    ckpt_path = package.parent / "checkpoints" / "last.pt"
+    if not ckpt_path.is_file():
+        log.info("fine-tuning: no %s; the discriminators start fresh", ckpt_path)
+        return
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=True).get("discriminator")
+    try:
+        if state is None:
+            raise KeyError("no discriminator in the checkpoint")
+        disc.load_state_dict(state)
+        log.info("fine-tuning: discriminators continue from %s", ckpt_path)
+    except (RuntimeError, KeyError) as e:
+        log.warning("fine-tuning: discriminators start fresh (%s: %s)", ckpt_path, str(e).splitlines()[0])
+
+
 def _last_validation(ckpt: dict) -> dict:
     """The last validation entry of a Trainer checkpoint's history ([step, *metrics sorted by name])."""
     val = ckpt.get("history", {}).get("val") or []
@@ -405,6 +423,8 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
 
         load_weights(generator, Path(vc.init_from) / "model.pt")
     disc = HiFiGANDiscriminator(vc.periods, vc.discriminator_channel_scale)
+    if vc.init_from:
+        _continue_discriminator(disc, Path(vc.init_from))
     task = HiFiGANTask(disc, fbank, adversarial_start_step=vc.adversarial_start_step)
     log.info("HiFi-GAN %s: generator %.2fM, discriminators %.2fM parameters; %d train / %d dev utterances (%s mels)",
              vc.preset, sum(p.numel() for p in generator.parameters()) / 1e6,

@@ -83,15 +83,18 @@ def test_pitch_shift_two_semitones_raises_median_f0(synth):
     assert 1.0 < semitones < 3.0, semitones
 
 
-def test_vocoder_trained_then_fine_tuned_on_the_voice(trained_voice, data_root, tmp_path, capsys):
+def test_vocoder_trained_then_fine_tuned_on_the_voice(trained_voice, data_root, tmp_path, caplog):
     """The vocoder stage of the recipes at toy size: HiFi-GAN on ground-truth mels (mel pre-training,
     then adversarial), fine-tuned on the voice's teacher-forced mels, then used by `speech synthesize`."""
+    import logging
+
     import torch
 
     from speech.cli.main import main
     from speech.config import compose
     from speech.train.vocoder import train_vocoder
 
+    caplog.set_level(logging.INFO, logger="speech.train.vocoder")
     out, package, _ = trained_voice
     durations = (out / "data" / "durations.npz").stat().st_mtime
     common = ["experiment=kathleen", f"tts.corpus={data_root / 'kathleen'}", f"output_dir={out}",
@@ -107,6 +110,7 @@ def test_vocoder_trained_then_fine_tuned_on_the_voice(trained_voice, data_root, 
                                                f"vocoder.acoustic_model={package}", f"vocoder.init_from={gt}"]))
     meta = json.loads((ft / "meta.json").read_text())
     assert res2.steps == 3 and meta["mels"] == "teacher_forced"
+    assert "discriminators continue from" in caplog.text  # the ground-truth run's, from its checkpoint
     assert (out / "data" / "durations.npz").stat().st_mtime == durations  # the voice's targets reused, not redone
     wav = tmp_path / "hello.wav"
     assert main(["synthesize", "Hello there.", "-o", str(wav), "--model", str(package), "--vocoder", str(ft)]) == 0
