@@ -103,6 +103,7 @@ class FitResult:
     steps: int
     epochs_completed: int
     seconds: float
+    """Training wall time of the whole run: a resumed run adds its time to the checkpoint's."""
     history: dict = field(default_factory=dict)
 
 
@@ -162,6 +163,7 @@ class Trainer:
         """
         cfg = self.cfg
         t_start = time.time()
+        self._t_start, self._prior_seconds = t_start, 0.0
         if cfg.num_threads > 0:
             torch.set_num_threads(cfg.num_threads)
         device = resolve_device(cfg.device)
@@ -350,7 +352,7 @@ class Trainer:
             best_metric=best[0] if best else None,
             steps=state["step"],
             epochs_completed=state["epoch"],
-            seconds=time.time() - t_start,
+            seconds=self._prior_seconds + time.time() - t_start,
             history=state["history"],
         )
 
@@ -419,6 +421,7 @@ class Trainer:
                 "history": state["history"],
                 "rng": rngs,
                 "world_size": self.dist.world_size,
+                "train_seconds": self._prior_seconds + time.time() - self._t_start,
                 **{k: v.state_dict() for k, v in getattr(self, "_extra", {}).items()},
             },
             path,
@@ -441,6 +444,7 @@ class Trainer:
             obj.load_state_dict(ckpt[k])
         if ckpt.get("scaler"):
             scaler.load_state_dict(ckpt["scaler"])
+        self._prior_seconds = float(ckpt.get("train_seconds", 0.0))
         rngs = ckpt["rng"]
         if len(rngs) == self.dist.world_size:
             set_rng_state(rngs[self.dist.rank])

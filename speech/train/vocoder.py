@@ -347,9 +347,10 @@ def _continue_discriminator(disc: nn.Module, package: Path) -> None:
 
 
 def _last_validation(ckpt: dict) -> dict:
-    """The last validation entry of a Trainer checkpoint's history ([step, *metrics sorted by name])."""
-    val = ckpt.get("history", {}).get("val") or []
-    return {"step": val[-1][0], "mel_l1": val[-1][1]} if val else {}
+    """The last validation entry of a Trainer checkpoint's history (``[step, *metrics]``, named by ``val_keys``)."""
+    hist = ckpt.get("history", {})
+    val, keys = hist.get("val") or [], hist.get("val_keys") or ["mel_l1"]
+    return {"step": val[-1][0], **dict(zip(keys, val[-1][1:]))} if val else {}
 
 
 def train_vocoder(cfg, stop_at_step: int | None = None):

@@ -37,9 +37,12 @@ def test_resume_is_exact(tmp_path, stop):
     part = make_model()
     r1 = _fit(tmp_path / "part", part, stop_at_step=stop)
     assert r1.steps == stop and (tmp_path / "part/checkpoints/last.pt").is_file()
+    first_seconds = load_checkpoint(tmp_path / "part/checkpoints/last.pt")["train_seconds"]
+    assert 0 < first_seconds <= r1.seconds
     resumed = make_model(seed=123)  # different init: everything must come from the checkpoint
     r2 = _fit(tmp_path / "part", resumed)
     assert r2.steps == 8
+    assert r2.seconds >= first_seconds  # the run's training time counts both processes
     for (k, a), (_, b) in zip(full.state_dict().items(), resumed.state_dict().items()):
         assert torch.allclose(a, b, atol=1e-6, rtol=0), k
     # and training did change the weights
