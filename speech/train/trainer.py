@@ -162,8 +162,7 @@ class Trainer:
                 job would; the schedule still follows the configured length.
         """
         cfg = self.cfg
-        t_start = time.time()
-        self._t_start, self._prior_seconds = t_start, 0.0
+        self._t_start, self._prior_seconds = time.time(), 0.0
         if cfg.num_threads > 0:
             torch.set_num_threads(cfg.num_threads)
         device = resolve_device(cfg.device)
@@ -352,7 +351,7 @@ class Trainer:
             best_metric=best[0] if best else None,
             steps=state["step"],
             epochs_completed=state["epoch"],
-            seconds=self._prior_seconds + time.time() - t_start,
+            seconds=self._prior_seconds + time.time() - self._t_start,
             history=state["history"],
         )
 

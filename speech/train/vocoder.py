@@ -16,8 +16,8 @@ Task (:class:`HiFiGANTask`): the Trainer steps the discriminators (multi-period 
 least-squares loss on real vs generated audio) and then the generator (least-squares adversarial
 loss + 2 x feature matching + 45 x mel L1, the paper's weights). With ``adversarial_start_step=N``
 the first N steps train the generator on the mel L1 alone and leave the discriminators untouched
-(cheap steps that get the generator near the target before the GAN refines it). Validation runs the generator on
-whole held-out utterances and reports their log-mel L1 (the checkpoint ranking metric); TensorBoard
+(cheap steps that get the generator near the target before the GAN refines it). Validation runs
+the generator on whole held-out utterances and reports their log-mel L1 (the checkpoint ranking metric); TensorBoard
 gets an audio sample and a mel plot at each validation.
 """
 from __future__ import annotations
@@ -180,11 +180,11 @@ class HiFiGANTask:
         return {"loss": loss}
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
-        from speech.models.vocoders.losses import feature_matching_loss, generator_adversarial_loss
+        from speech.models.vocoders.losses import feature_matching_loss, generator_adversarial_loss, mel_l1_loss
 
         fake = self._fake if self._fake is not None else self._generate(model, batch)
         self._fake = None
-        mel = (log_mel(fake.float(), self.fbank) - log_mel(batch.wavs.float(), self.fbank)).abs().mean()
+        mel = mel_l1_loss(fake, batch.wavs, self.fbank)
         if not self.adversarial:
             return {"loss": self.mel_weight * mel, "mel_l1": mel.detach()}
         n = batch.wavs.shape[0]
@@ -292,6 +292,8 @@ class VocoderTrainConfig:
     def __post_init__(self) -> None:
         self.periods = list(self.periods or [2, 3, 5, 7, 11])
         self.data = VocoderDataConfig(**self.data) if isinstance(self.data, dict) else (self.data or VocoderDataConfig())
+        if self.adversarial_start_step < 0:
+            raise ValueError(f"vocoder.adversarial_start_step={self.adversarial_start_step}; expected >= 0")
         if self.mels not in ("ground_truth", "teacher_forced"):
             raise ValueError(f"vocoder.mels must be ground_truth or teacher_forced, got {self.mels!r}")
         if self.mels == "teacher_forced" and not self.acoustic_model:
@@ -332,12 +334,14 @@ def _continue_discriminator(disc: nn.Module, package: Path) -> None:
     """Fine-tuning keeps the discriminators of the run that made ``package`` when its training
     checkpoint is beside it (``<run>/model`` + ``<run>/checkpoints/last.pt``) and has the same shapes:
     a fresh discriminator would first have to relearn what real audio looks like."""
+    from speech.train.checkpoint import load_checkpoint
+
     ckpt_path = package.parent / "checkpoints" / "last.pt"
     if not ckpt_path.is_file():
         log.info("fine-tuning: no %s; the discriminators start fresh", ckpt_path)
         return
-    state = torch.load(ckpt_path, map_location="cpu", weights_only=True).get("discriminator")
     try:
+        state = load_checkpoint(ckpt_path).get("discriminator")
         if state is None:
             raise KeyError("no discriminator in the checkpoint")
         disc.load_state_dict(state)
@@ -419,12 +423,11 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
         vc.preset, gen_overrides = read_vocoder_config(vc.init_from)
     seed_everything(tcfg.seed)
     generator = hifigan_generator(fbank.n_mels, vc.preset, hop, **gen_overrides)
+    disc = HiFiGANDiscriminator(vc.periods, vc.discriminator_channel_scale)
     if vc.init_from:
         from speech.pipelines.package import load_weights
 
         load_weights(generator, Path(vc.init_from) / "model.pt")
-    disc = HiFiGANDiscriminator(vc.periods, vc.discriminator_channel_scale)
-    if vc.init_from:
         _continue_discriminator(disc, Path(vc.init_from))
     task = HiFiGANTask(disc, fbank, adversarial_start_step=vc.adversarial_start_step)
     log.info("HiFi-GAN %s: generator %.2fM, discriminators %.2fM parameters; %d train / %d dev utterances (%s mels)",
@@ -443,7 +446,8 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
                                        ckpt["model"], meta={
                                            "checkpoint": src.name, "steps": result.steps,
                                            "train_seconds": round(result.seconds, 1), "mels": vc.mels,
-                                           "dev_metrics": ckpt.get("metrics") or _last_validation(ckpt), "train_utterances": len(train_set),
+                                           "dev_metrics": ckpt.get("metrics") or _last_validation(ckpt),
+                                           "train_utterances": len(train_set),
                                            "corpus": tts["corpus"], "test_ids": [u.id for u in test_utts],
                                            "device": str(tcfg.device)})
         log.info("vocoder package written to %s", package)
