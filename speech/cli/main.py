@@ -23,6 +23,9 @@ import re
 import sys
 from pathlib import Path
 
+from speech.cli import errors
+from speech.cli.errors import printable
+
 log = logging.getLogger("speech")
 
 
@@ -32,8 +35,8 @@ def _setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 
-def _error(msg: str) -> None:
-    print(f"speech: error: {msg}", file=sys.stderr)
+_error = errors.error
+_warning = errors.warning
 
 
 # ----------------------------------------------------------------------------- train
@@ -41,7 +44,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from speech.config import compose, to_yaml
     from speech.train.asr import build_asr
 
-    cfg = compose(args.overrides)
+    cfg = compose(list(args.overrides) + (["data.skip_bad=true"] if args.skip_bad else []))
     if args.print_config:
         print(to_yaml(cfg), end="")
         return 0
@@ -159,11 +162,13 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     try:
         tr = Transcriber(args.model, device=args.device, batch_size=args.batch_size,
                          segment=segment_config(args))
-        if args.lm or args.beam_size > 1 or args.lexicon:
-            tr.decoder = beam_decoder(tr.pkg.tokenizer, args)
-    except (PackageError, RuntimeError, ValueError) as e:
-        _error(str(e))
-        return 2
+    except RuntimeError as e:  # --device cuda without CUDA: the machine, not the input
+        if isinstance(e, (PackageError, ValueError)):
+            raise
+        _error(errors.first_line(e))
+        return errors.MACHINE
+    if args.lm or args.beam_size > 1 or args.lexicon:
+        tr.decoder = beam_decoder(tr.pkg.tokenizer, args)
     failed = len(problems)
     show_path = len(files) > 1 or len(args.paths) > 1
     progress = len(files) > 1 and sys.stderr.isatty() if args.progress is None else args.progress
@@ -173,6 +178,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             failed += 1
             _error(r.error)
             continue
+        for w in getattr(r, "warnings", None) or ():
+            _warning(w)
         if args.format == "json":
             print(json.dumps(r.to_dict(), ensure_ascii=False), flush=True)
         elif args.format in ("srt", "vtt"):
@@ -184,11 +191,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                 out = Path(args.output_dir) / (Path(r.path).stem + "." + args.format)
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(body)
-                print(f"{r.path}\t{out}", flush=True)
+                print(f"{printable(r.path)}\t{out}", flush=True)
             else:
                 print(body, end="", flush=True)
         else:
-            print(f"{r.path}\t{r.text}" if show_path else r.text, flush=True)
+            print(f"{printable(r.path)}\t{r.text}" if show_path else r.text, flush=True)
     if failed:
         _error(f"{failed} of {len(files) + len(problems)} inputs failed")
     return 1 if failed else 0
@@ -220,21 +227,15 @@ Re-running the same command resumes from output_dir/checkpoints/last.pt."""
 
 # ------------------------------------------------------------------------------ align
 def cmd_align(args: argparse.Namespace) -> int:
-    from speech.audio import AudioError
     from speech.decoding.align import to_json, to_textgrid
     from speech.pipelines.aligner import align_audio
-    from speech.pipelines.package import PackageError
 
     text = args.text
     if Path(text).is_file():
         text = Path(text).read_text()
     out = Path(args.out) if args.out else Path(args.audio).with_suffix("")
-    try:
-        words, tokens, duration = align_audio(args.model, args.audio, text, device=args.device,
-                                              segment=segment_config(args))
-    except (AudioError, PackageError, ValueError) as e:
-        _error(str(e).splitlines()[0])
-        return 1
+    words, tokens, duration = align_audio(args.model, args.audio, text, device=args.device,
+                                          segment=segment_config(args))
     to_json(words, tokens, out.with_suffix(".json"))
     to_textgrid(words, tokens, duration, out.with_suffix(".TextGrid"))
     for w in words:
@@ -246,14 +247,9 @@ def cmd_align(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- align-dataset
 def cmd_align_dataset(args: argparse.Namespace) -> int:
     from speech.pipelines.aligner import align_manifest
-    from speech.pipelines.package import PackageError
 
-    try:
-        summary = align_manifest(args.model, args.manifest, args.out, batch_size=args.batch_size, device=args.device,
-                                 progress=not args.quiet)
-    except PackageError as e:
-        _error(str(e))
-        return 2
+    summary = align_manifest(args.model, args.manifest, args.out, batch_size=args.batch_size, device=args.device,
+                             progress=not args.quiet)
     print(f"aligned {summary['aligned']} utterances ({summary['skipped']} skipped) -> {summary['out']}")
     return 0
 
@@ -319,13 +315,12 @@ def _synthesis_text(args: argparse.Namespace) -> str:
 
 def _report_unreadable(res, prefix: str = "") -> None:
     if res.unknown:
-        print(f"speech: warning: {prefix}could not pronounce (skipped): {' '.join(res.unknown)}", file=sys.stderr)
+        _warning(f"{prefix}could not pronounce (skipped): {' '.join(res.unknown)}")
     if res.guessed:
-        words = ", ".join(w for w, _ in res.guessed)
-        print(f"speech: warning: {prefix}not in the dictionary, guessed: {words}", file=sys.stderr)
+        _warning(f"{prefix}not in the dictionary, guessed: {', '.join(w for w, _ in res.guessed)}")
     if res.skipped:
-        print(f"speech: warning: {prefix}{len(res.skipped)} sentence(s) with nothing to pronounce skipped: "
-              + " | ".join(s[:40] for s in res.skipped[:5]), file=sys.stderr)
+        _warning(f"{prefix}{len(res.skipped)} sentence(s) with nothing to pronounce skipped: "
+                 + " | ".join(s[:40] for s in res.skipped[:5]))
 
 
 def _check_controls(args: argparse.Namespace) -> None:
@@ -584,14 +579,34 @@ def cmd_vocode(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="speech", description="Speech recognition and synthesis toolkit.")
+    ap = argparse.ArgumentParser(prog="speech", description="Speech recognition and synthesis toolkit.",
+                                 epilog=errors.EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    ap.add_argument("--debug", action="store_true", help="show the traceback of an error (also SPEECH_DEBUG=1)")
+    # the same two switches after the command name (speech transcribe ... --debug); SUPPRESS keeps a
+    # switch given before the command from being reset by the subcommand's default
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error (also SPEECH_DEBUG=1)")
     sub = ap.add_subparsers(dest="command", required=True)
+    _add_parser = sub.add_parser
+
+    def add_parser(name, **kw):
+        kw.setdefault("parents", [common])
+        if "epilog" not in kw and kw.get("formatter_class") is argparse.RawDescriptionHelpFormatter:
+            kw["epilog"] = errors.EXIT_STATUS_HELP
+        return _add_parser(name, **kw)
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     p = sub.add_parser("train", help="train a model (Hydra overrides: experiment=fsdd trainer.max_epochs=5 ...)",
                        description=TRAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. experiment=fsdd model.asr.hidden_size=256")
     p.add_argument("--print-config", action="store_true", help="print the composed config and exit")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="train on without manifest lines that fail their checks, listing them in "
+                        "output_dir/skipped.jsonl (same as data.skip_bad=true)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("prepare", help="import a corpus from its own layout into JSON-lines manifests")
@@ -715,18 +730,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``speech`` command; every exception ends here as one line and an exit status
+    (:mod:`speech.cli.errors`), with the traceback only under ``--debug`` / ``SPEECH_DEBUG=1``."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    from speech.config import ConfigError
-
-    try:
-        return args.func(args)
-    except (ConfigError, FileNotFoundError, ValueError) as e:
-        _error(str(e).splitlines()[0] if str(e) else type(e).__name__)
-        return 2
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return 130
+    return errors.run_guarded(args.func, args, debug=args.debug)
 
 
 if __name__ == "__main__":
