@@ -58,7 +58,7 @@ def evaluate_manifest(model, manifest: str | Path, device: str = "cpu", batch_si
     """Transcribe every utterance of ``manifest`` with ``model`` (a package path or Transcriber) and score it."""
     t0 = time.perf_counter()
     tr = model if isinstance(model, Transcriber) else Transcriber(model, device=device, batch_size=batch_size)
-    utts = read_manifest(manifest)
+    utts = read_manifest(manifest, normalize=True)  # references normalized like training transcripts
     words, chars = ErrorStats(), ErrorStats()
     failures, rows = [], []
     bar = tqdm(total=len(utts), unit="utt", desc="evaluating", disable=not progress)
@@ -70,7 +70,7 @@ def evaluate_manifest(model, manifest: str | Path, device: str = "cpu", batch_si
                 wavs.append(load(u.audio, tr.sample_rate, start=u.start, end=u.end)[0])
                 ok.append(u)
             except AudioError as e:
-                failures.append(str(e))
+                failures.append(f"{u.origin}: {e}")
         for u, hyp in zip(ok, tr.transcribe_arrays(wavs)):
             words += error_stats([u.text], [hyp], "word")
             chars += error_stats([u.text], [hyp], "char")

@@ -2,12 +2,15 @@
 
 Features are computed from audio on the fly (in DataLoader workers when ``num_workers > 0``)
 or once up front and kept in memory (``cache_features``), which suits small corpora.
+Audio that fails to decode raises :class:`BadUtteranceError`, one line naming the manifest line
+and the file, also from DataLoader workers; with ``skip_bad`` the utterance is dropped instead.
 Augmentation that draws random numbers (SpecAugment) runs inside the model, on the batch,
 so its randomness comes from the checkpointed torch RNG and training resumes exactly.
 """
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,10 +20,29 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from speech.audio import load, resample
+from speech.audio import AudioError, load, resample
 from speech.data.manifest import Utterance
 from speech.features import FbankConfig, log_mel
 from speech.text.tokenizer import CharTokenizer
+
+log = logging.getLogger(__name__)
+
+
+class BadUtteranceError(ValueError):
+    """An utterance whose audio cannot be turned into features.
+
+    ``str(err)`` is one line: ``"<manifest>:<line>: <audio error>"`` (the utterance id when it was
+    not read from a manifest). Raised in a DataLoader worker, it reaches the training process
+    re-created by torch from a message that holds the worker's traceback; the constructor keeps
+    only the original line, so the error still reads as one line there.
+    """
+
+    def __init__(self, message: str):
+        if message.startswith("Caught ") and "\n" in message:  # torch's ExceptionWrapper.reraise
+            tail = [ln for ln in message.splitlines() if ln.strip()][-1]
+            _, sep, original = tail.partition(f"{type(self).__name__}: ")
+            message = original if sep else message
+        super().__init__(message)
 
 
 @dataclass
@@ -60,6 +82,11 @@ class DataConfig:
     """Up to this many seconds of digital silence added at random to each end of every training
     utterance (drawn anew each time), so a model trained on tightly trimmed clips is not thrown by the
     silence a segmenter leaves around speech in long recordings; 0 = off."""
+    skip_bad: bool = False
+    """Bad manifest lines (malformed, empty or unsayable text, missing / unreadable audio, a duration
+    the audio contradicts) and audio that fails to decode during training: false = stop with an
+    error naming each ``manifest:line``; true = train without them, list the manifest lines in
+    ``<output_dir>/skipped.jsonl`` and log one warning per utterance dropped later."""
 
 
 def split_by_hash(utts: Sequence[Utterance], fraction: float) -> tuple[list[Utterance], list[Utterance]]:
@@ -81,13 +108,22 @@ class AsrDataset(Dataset):
         cache_features: compute all features now and keep them.
         pad_silence: see :attr:`DataConfig.pad_silence` (training sets only).
         desc: progress-bar label while caching (None hides the bar).
+        skip_bad: an utterance whose audio cannot be decoded is dropped (when caching, from the
+            dataset; otherwise from its batch, logging one warning) instead of raising
+            :class:`BadUtteranceError`.
+
+    Attributes:
+        dropped: ``(where, problem)`` of the utterances dropped while caching.
     """
 
     def __init__(self, utts: Sequence[Utterance], tokenizer: CharTokenizer | None, fbank: FbankConfig,
                  cache_features: bool = False, desc: str | None = "features",
                  frame_labels: dict[str, np.ndarray] | None = None, speed_factors: Sequence[float] = (),
-                 pad_silence: float = 0.0):
+                 pad_silence: float = 0.0, skip_bad: bool = False):
         self.utts = list(utts)
+        self.skip_bad = skip_bad
+        self.dropped: list[tuple[str, str]] = []
+        self._bad: dict[int, str] = {}  # utterance index -> its error, with skip_bad
         if pad_silence < 0:
             raise ValueError(f"data.pad_silence: {pad_silence}; expected seconds >= 0")
         if pad_silence > 0 and frame_labels is not None:
@@ -108,8 +144,35 @@ class AsrDataset(Dataset):
         self.tokens = [tokenizer.encode(u.text, u.id) for u in self.utts] if tokenizer is not None else None
         self._cache: list[torch.Tensor] | None = None
         if cache_features:
-            self._cache = [self._features(i) for i in tqdm(range(len(self)), desc=desc, unit="utt", leave=False,
-                                                    disable=desc is None)]
+            self._cache = self._compute_cache(desc)
+
+    def _compute_cache(self, desc: str | None) -> list[torch.Tensor]:
+        feats: list[torch.Tensor | None] = []
+        bad: set[int] = set()
+        for i in tqdm(range(len(self)), desc=desc, unit="utt", leave=False, disable=desc is None):
+            j = i % len(self.utts)
+            if j in bad:
+                feats.append(None)
+                continue
+            try:
+                feats.append(self._features(i))
+            except BadUtteranceError as e:
+                if not self.skip_bad:
+                    raise
+                bad.add(j)
+                feats.append(None)
+                u = self.utts[j]
+                self.dropped.append((u.origin or u.id, str(e)))
+                log.warning("%s; utterance dropped (data.skip_bad)", e)
+        if not bad:
+            return feats  # type: ignore[return-value]
+        n = len(self.utts)
+        keep = [j for j in range(n) if j not in bad]
+        cache = [feats[k * n + j] for k in range(len(self.factors)) for j in keep]
+        self.utts = [self.utts[j] for j in keep]
+        if self.tokens is not None:
+            self.tokens = [self.tokens[j] for j in keep]
+        return cache  # type: ignore[return-value]
 
     def __len__(self) -> int:
         return len(self.utts) * len(self.factors)
@@ -122,20 +185,54 @@ class AsrDataset(Dataset):
         k, j = divmod(i, len(self.utts))
         u, factor = self.utts[j], self.factors[k]
         sr = self.fbank.sample_rate
-        wav, _ = load(u.audio, sr, start=u.start, end=u.end)
+        try:
+            wav, _ = load(u.audio, sr, start=u.start, end=u.end)
+        except (AudioError, ValueError) as e:
+            detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise BadUtteranceError(f"{u.origin or f'utterance {u.id!r}'}: audio {detail}") from None
         x = torch.from_numpy(wav)
         if factor != 1.0:  # play at `factor` x speed: treat the samples as recorded at sr * factor
             x = resample(x, int(round(sr * factor)), sr)
         return log_mel(x, self.fbank)
 
     def features(self, i: int) -> torch.Tensor:
-        """Item ``i``'s log-mel features (T, F) before random augmentation (silence padding)."""
+        """Item ``i``'s log-mel features (T, F) before random augmentation (silence padding).
+
+        Raises:
+            BadUtteranceError: the audio cannot be decoded (whatever ``skip_bad`` says).
+        """
         return self._cache[i] if self._cache is not None else self._features(i)
 
     def __getitem__(self, i: int) -> dict:
+        """Item ``i``; with ``skip_bad``, an item whose audio fails is replaced by the next good one,
+        marked ``"dropped"`` so that :func:`collate_asr` leaves it out of its batch."""
+        try:
+            return self._item(i)
+        except BadUtteranceError as e:
+            if not self.skip_bad:
+                raise
+            bad = str(e)
+        for step in range(1, len(self)):
+            try:
+                item = self._item((i + step) % len(self))
+            except BadUtteranceError:
+                continue
+            item["dropped"] = bad
+            return item
+        raise BadUtteranceError(f"{bad} (and no other utterance of this set could be read)")
+
+    def _item(self, i: int) -> dict:
         j = i % len(self.utts)
         u = self.utts[j]
-        feats = self.features(i)
+        if j in self._bad:  # known to fail in this process: not decoded again
+            raise BadUtteranceError(self._bad[j])
+        try:
+            feats = self.features(i)
+        except BadUtteranceError as e:
+            if self.skip_bad:  # remembered per process (each DataLoader worker keeps its own)
+                self._bad[j] = str(e)
+                log.warning("%s; utterance dropped (data.skip_bad)", e)
+            raise
         factor = self.factors[i // len(self.utts)]
         if self.pad_frames:  # global torch RNG: restored on resume like SpecAugment's
             left, right = torch.randint(0, self.pad_frames + 1, (2,)).tolist()
@@ -180,7 +277,13 @@ class AsrBatch:
 
 
 def collate_asr(items: Sequence[dict]) -> AsrBatch:
-    """Pad a list of :class:`AsrDataset` items into an :class:`AsrBatch`."""
+    """Pad a list of :class:`AsrDataset` items into an :class:`AsrBatch`.
+
+    Items marked ``"dropped"`` (stand-ins for utterances whose audio failed, see
+    :class:`AsrDataset`) are left out, unless every item is one: then the first is kept so that a
+    batch is never empty.
+    """
+    items = [it for it in items if "dropped" not in it] or list(items[:1])
     feats = [it["feats"] for it in items]
     feat_lens = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
     padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)

@@ -10,6 +10,18 @@ folder) and ``duration`` (seconds, > 0). Optional: ``text`` (normalized transcri
 ``speaker``, and ``start`` / ``end`` (seconds) to select a segment of a longer file; then
 ``duration`` is the segment's length. Unknown fields are ignored when reading, so other tools
 may add their own.
+
+Two readers:
+
+- :func:`read_manifest` parses and stops at the first malformed line (``ManifestError``); it does
+  not open the audio. Tools that read manifests made by ``speech prepare`` use it.
+- :func:`check_manifest` is what training uses on manifests that may be written by hand: it
+  normalizes every transcript like ``speech prepare`` does (``"zéro 42"`` -> ``"zero forty two"``),
+  and checks every line, collecting one :class:`ManifestIssue` per bad line instead of stopping:
+  malformed JSON or fields, repeated ids, text with characters outside the ASR alphabet or with
+  nothing speakable, and (from the audio header only, never decoding it) a missing, empty or
+  unreadable audio file, a ``duration`` that disagrees with the file, a segment outside the file.
+  :func:`issues_error` turns the issues into one error; :func:`write_issues` saves them.
 """
 
 from __future__ import annotations
@@ -17,16 +29,52 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from speech.fileio import atomic_write_text
 
-__all__ = ["ManifestError", "Utterance", "read_manifest", "write_manifest", "total_duration"]
+from speech.fileio import atomic_write_text
+from speech.text.normalize import ASR_ALPHABET, normalize_asr_text, unspoken_characters
+
+__all__ = ["DURATION_TOLERANCE", "ManifestCheck", "ManifestError", "ManifestIssue", "Utterance", "check_manifest",
+           "issues_error", "read_manifest", "total_duration", "write_issues", "write_manifest"]
+
+DURATION_TOLERANCE = (0.5, 0.25)
+"""How far a line's ``duration`` may be from the audio's: (seconds, fraction of the audio's length);
+the larger of the two applies. An ``end`` may lie this many seconds past the end of the file."""
 
 
 class ManifestError(ValueError):
-    """A manifest line that cannot be used: ``<manifest path>:<line no>: <what is wrong>; expected ...``."""
+    """A manifest line that cannot be used: ``<manifest path>:<line no>: <what is wrong>; expected ...``.
+
+    Attributes:
+        issues: every bad line found, when the error sums up several (see :func:`issues_error`);
+            empty for an error about a single line.
+    """
+
+    def __init__(self, message: str, issues: Sequence["ManifestIssue"] = ()):
+        super().__init__(message)
+        self.issues = list(issues)
+
+
+@dataclass(frozen=True)
+class ManifestIssue:
+    """One bad manifest line; ``str(issue)`` is ``"<manifest>:<line>: <problem>; expected ..."``."""
+
+    manifest: str
+    """The manifest's path, as given to :func:`check_manifest`."""
+    line: int
+    """1-based line number (blank lines count)."""
+    problem: str
+    """What is wrong and what was expected, one line, without the location."""
+    id: str | None = None
+    """The line's utterance id, when it has one."""
+
+    def __str__(self) -> str:
+        return f"{self.manifest}:{self.line}: {self.problem}"
+
+    def to_dict(self) -> dict:
+        return {"manifest": self.manifest, "line": self.line, "id": self.id, "problem": self.problem}
 
 
 @dataclass
@@ -43,6 +91,8 @@ class Utterance:
         speaker: speaker id, or None when unknown.
         start: segment start within the audio file in seconds, or None for the whole file.
         end: segment end within the audio file in seconds, or None for "to the end of the file".
+        origin: ``"<manifest>:<line>"`` the utterance was read from (set by the readers, None for
+            utterances made in code); not written to manifests and ignored when comparing.
     """
 
     id: str
@@ -52,6 +102,7 @@ class Utterance:
     speaker: str | None = None
     start: float | None = None
     end: float | None = None
+    origin: str | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
         """The manifest line as a dict, in field order, without the fields that are None."""
@@ -97,52 +148,244 @@ def _from_dict(d: dict) -> Utterance:
     )
 
 
-def read_manifest(path: str | os.PathLike) -> list[Utterance]:
+def _lines(path: Path) -> Iterable[tuple[int, str | None]]:
+    """(line number, text) of the non-blank lines; text None for a line that is not UTF-8."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield lineno, None
+                continue
+            if line.strip():
+                yield lineno, line
+
+
+def _parse(line: str | None) -> dict | str:
+    """A manifest line as a checked record, or the problem with it."""
+    if line is None:
+        return "not valid UTF-8; expected UTF-8 text"
+    try:
+        d = json.loads(line)
+    except json.JSONDecodeError as e:
+        return f"not valid JSON ({e.msg}); expected one JSON object per line"
+    if not isinstance(d, dict):
+        return (f"found a JSON {type(d).__name__}; "
+                f'expected an object like {{"id": ..., "audio": ..., "duration": ...}}')
+    problem = _check(d)
+    return problem[1] if problem else d
+
+
+def _read(path: Path, on_issue, normalize: bool) -> list[tuple[Utterance, str]]:
+    """Parse every line; (utterance, raw text) of the good ones; ``on_issue(lineno, id, problem)`` for the rest."""
+    folder = path.resolve().parent
+    out: list[tuple[Utterance, str]] = []
+    first_line: dict[str, int] = {}
+    for lineno, line in _lines(path):
+        d = _parse(line)
+        if isinstance(d, str):
+            on_issue(lineno, None, d)
+            continue
+        if d["id"] in first_line:
+            on_issue(lineno, d["id"], f"field 'id' {d['id']!r} already used on line {first_line[d['id']]}; "
+                                      f"expected unique ids")
+            continue
+        first_line[d["id"]] = lineno
+        utt = _from_dict(d)
+        raw = utt.text
+        if normalize:
+            utt.text = normalize_asr_text(raw)
+        if not os.path.isabs(utt.audio):
+            utt.audio = os.path.normpath(os.path.join(folder, utt.audio))
+        utt.origin = f"{path}:{lineno}"
+        out.append((utt, raw))
+    return out
+
+
+def _no_manifest(path: Path) -> FileNotFoundError:
+    return FileNotFoundError(2, f"{path}: no such manifest; expected a JSON-lines manifest file", str(path))
+
+
+def read_manifest(path: str | os.PathLike, normalize: bool = False) -> list[Utterance]:
     """Read a JSON-lines manifest.
 
     Blank lines are skipped; relative ``audio`` paths are resolved against the manifest's folder
     (the files themselves are not opened).
 
     Args:
-        path: the manifest file.
+        path: the file. Its lines are UTF-8 (a byte-order mark is tolerated).
+        normalize: pass every ``text`` through :func:`~speech.text.normalize.normalize_asr_text`,
+            as ``speech prepare`` does (a no-op on its own manifests); for hand-written ones.
 
     Returns:
-        The utterances in file order.
+        The utterances in file order, each with ``origin`` set to ``"<path>:<line>"``.
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
-        ManifestError: for the first bad line (``<path>:<line>: ...``): not a JSON object, a
-            missing required field (id, audio, duration), a field of the wrong type,
+        ManifestError: for the first bad line (``<path>:<line>: ...``): not UTF-8, not a JSON
+            object, a missing required field (id, audio, duration), a field of the wrong type,
             duration <= 0, start >= end, or an id used before (naming the earlier line).
     """
     path = Path(path)
-    folder = path.resolve().parent
-    utts: list[Utterance] = []
-    first_line: dict[str, int] = {}
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ManifestError(f"{path}:{lineno}: not valid JSON ({e.msg}); "
-                                    f"expected one JSON object per line") from None
-            if not isinstance(d, dict):
-                raise ManifestError(f"{path}:{lineno}: found a JSON {type(d).__name__}; "
-                                    f'expected an object like {{"id": ..., "audio": ..., "duration": ...}}')
-            problem = _check(d)
-            if problem:
-                raise ManifestError(f"{path}:{lineno}: {problem[1]}")
-            if d["id"] in first_line:
-                raise ManifestError(f"{path}:{lineno}: field 'id' {d['id']!r} already used on line "
-                                    f"{first_line[d['id']]}; expected unique ids")
-            first_line[d["id"]] = lineno
-            utt = _from_dict(d)
-            if not os.path.isabs(utt.audio):
-                utt.audio = os.path.normpath(os.path.join(folder, utt.audio))
-            utts.append(utt)
-    return utts
+    if not path.is_file():
+        raise _no_manifest(path)
+
+    def stop(lineno: int, uid: str | None, problem: str) -> None:
+        raise ManifestError(f"{path}:{lineno}: {problem}")
+
+    return [u for u, _ in _read(path, stop, normalize)]
+
+
+@dataclass
+class ManifestCheck:
+    """What :func:`check_manifest` found."""
+
+    manifest: str
+    """The manifest's path, as given."""
+    utterances: list[Utterance]
+    """The good lines, normalized, in file order (``origin`` names each one's line)."""
+    issues: list[ManifestIssue]
+    """One per bad line, in file order."""
+
+    @property
+    def lines(self) -> int:
+        """Non-blank lines read (good + bad)."""
+        return len(self.utterances) + len(self.issues)
+
+
+def _describe_alphabet(alphabet: Collection[str]) -> str:
+    if set(alphabet) == ASR_ALPHABET:
+        return "letters a-z, apostrophe and space"
+    return "only " + " ".join(repr(c) for c in sorted(alphabet))
+
+
+def _text_problem(raw: str, text: str, normalize: bool, require_text: bool,
+                  alphabet: Collection[str] | None) -> str | None:
+    after = " after normalization" if normalize else ""
+    if alphabet is not None:
+        bad = list(dict.fromkeys((unspoken_characters(raw) if normalize else []) +
+                                 [c for c in text if c not in alphabet]))
+        if bad:
+            shown = " ".join(repr(c) for c in bad[:12]) + (f" (+{len(bad) - 12} more)" if len(bad) > 12 else "")
+            return (f"text has characters outside the vocabulary: {shown}; "
+                    f"expected {_describe_alphabet(alphabet)}{after}")
+    if require_text and not text:
+        if not raw.strip():
+            return "field 'text' is empty or missing; expected the transcript of the audio"
+        return f"text {raw!r} has no words{after}; expected the transcript of the audio"
+    return None
+
+
+def _audio_problem(u: Utterance, tolerance: tuple[float, float]) -> str | None:
+    """Missing / unreadable audio, or a duration / segment the header contradicts (header only)."""
+    from speech.audio import AudioError, info  # torch comes with speech.audio: only when audio is checked
+
+    try:
+        file_seconds = info(u.audio).duration
+    except AudioError as e:
+        return f"audio {e}"
+    except (OSError, ValueError) as e:  # e.g. a failing ffprobe: still one line
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return f"audio {u.audio}: cannot read its header ({first}); expected a readable audio file"
+    slack, fraction = tolerance
+    start = u.start or 0.0
+    if start >= file_seconds:
+        return (f"field 'start' is {start:g} s but the audio {u.audio} lasts {file_seconds:.3f} s; "
+                f"expected a segment inside the audio")
+    if u.end is not None and u.end > file_seconds + slack:
+        return (f"field 'end' is {u.end:g} s but the audio {u.audio} lasts {file_seconds:.3f} s; "
+                f"expected a segment inside the audio")
+    seconds = min(u.end if u.end is not None else file_seconds, file_seconds) - start
+    if abs(u.duration - seconds) > max(slack, fraction * seconds):
+        what = "its segment of" if u.start is not None or u.end is not None else "the audio"
+        return (f"field 'duration' is {u.duration:g} s but {what} {u.audio} lasts {seconds:.3f} s; "
+                f"expected the audio's length (within {slack:g} s or {fraction:.0%})")
+    return None
+
+
+def check_manifest(path: str | os.PathLike, *, normalize: bool = True, require_text: bool = True,
+                   check_audio: bool = True, alphabet: Collection[str] | None = ASR_ALPHABET,
+                   tolerance: tuple[float, float] = DURATION_TOLERANCE) -> ManifestCheck:
+    """Read a manifest, checking every line and collecting the bad ones instead of stopping.
+
+    A line is bad when it is not UTF-8 or not a JSON object, lacks a required field or has one of
+    the wrong type (as :func:`read_manifest`), repeats an id, or when (each check optional):
+
+    - its text, after normalization, holds characters outside ``alphabet``, or lost letters or
+      symbols the normalizer cannot say ("ŋ", "☃", see
+      :func:`~speech.text.normalize.unspoken_characters`);
+    - its text is empty after normalization (``require_text``);
+    - its audio is missing, empty or unreadable, its ``duration`` is off from the file's by more
+      than ``tolerance``, or its ``start`` / ``end`` lie outside the file (``check_audio``). Only
+      the audio header is read (:func:`speech.audio.info`), so thousands of lines check quickly;
+      damage further into a file shows up when it is decoded.
+
+    Each bad line gives one :class:`ManifestIssue`, the first problem found on it.
+
+    Args:
+        path: the manifest.
+        normalize: normalize transcripts like ``speech prepare`` (idempotent on its manifests).
+        require_text: an empty transcript is an issue (training); False for unlabeled audio.
+        check_audio: read every audio header.
+        alphabet: characters allowed in the normalized text; None allows any.
+        tolerance: see :data:`DURATION_TOLERANCE`.
+
+    Returns:
+        The good utterances and the issues.
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise _no_manifest(path)
+    issues: list[ManifestIssue] = []
+    where = str(path)
+
+    def note(lineno: int, uid: str | None, problem: str) -> None:
+        issues.append(ManifestIssue(where, lineno, problem, uid))
+
+    good: list[Utterance] = []
+    for utt, raw in _read(path, note, normalize):
+        lineno = int(utt.origin.rsplit(":", 1)[1])
+        problem = _text_problem(raw, utt.text, normalize, require_text, alphabet)
+        if problem is None and check_audio:
+            problem = _audio_problem(utt, tolerance)
+        if problem is None:
+            good.append(utt)
+        else:
+            note(lineno, utt.id, problem)
+    issues.sort(key=lambda i: i.line)
+    return ManifestCheck(where, good, issues)
+
+
+def issues_error(issues: Sequence[ManifestIssue], limit: int = 10, hint: str = "") -> ManifestError:
+    """One error for a list of bad lines.
+
+    The message's first line is the first issue itself (``<manifest>:<line>: ...``), followed, when
+    there are more, by how many and ``hint``; the next lines list up to ``limit`` issues, then
+    ``... and N more``. A command that prints one line prints the first; the error's ``issues``
+    holds them all.
+    """
+    if not issues:
+        raise ValueError("issues_error needs at least one issue")
+    head = str(issues[0])
+    n = len(issues)
+    if n > 1:
+        head += f" [1 of {n} bad manifest lines{'; ' + hint if hint else ''}]"
+    elif hint:
+        head += f" [{hint}]"
+    details = [str(i) for i in issues[:limit]]
+    if n > limit:
+        details.append(f"... and {n - limit} more")
+    return ManifestError("\n".join([head] + details), issues)
+
+
+def write_issues(path: str | os.PathLike, issues: Iterable[ManifestIssue]) -> Path:
+    """Write issues as JSON lines (manifest, line, id, problem), atomically."""
+    return atomic_write_text(path, "".join(json.dumps(i.to_dict(), ensure_ascii=False) + "\n" for i in issues))
 
 
 def write_manifest(path: str | os.PathLike, utts: Iterable[Utterance]) -> Path:

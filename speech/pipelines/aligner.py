@@ -36,7 +36,7 @@ def align_manifest(package: str | Path | AsrPackage, manifest: str | Path, out: 
     from speech.kernels.align import viterbi_align
 
     pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
-    utts = read_manifest(manifest)
+    utts = read_manifest(manifest, normalize=True)  # transcripts normalized like training ones
     results: list[tuple[str, np.ndarray]] = []
     skipped = 0
     bar = tqdm(total=len(utts), unit="utt", desc="aligning", disable=not progress)
@@ -48,7 +48,7 @@ def align_manifest(package: str | Path | AsrPackage, manifest: str | Path, out: 
                 wav, _ = load(u.audio, pkg.sample_rate, start=u.start, end=u.end)
                 tok = pkg.tokenizer.encode(u.text, u.id)
             except (AudioError, ValueError) as e:
-                log.warning("align: skipping %s: %s", u.id, str(e).splitlines()[0])
+                log.warning("align: skipping %s (%s): %s", u.origin, u.id, str(e).splitlines()[0])
                 skipped += 1
                 continue
             feats.append(log_mel(torch.from_numpy(wav), pkg.fbank))

@@ -36,16 +36,23 @@ What it does, in order:
 3. Lower-case; hyphens and all other punctuation become spaces, except apostrophes between two
    letters ("don't", "o'clock"); whitespace is collapsed and stripped.
 
-The result contains only ``a-z``, ``'`` and single spaces, plus letters of non-Latin scripts.
+The result contains only ``a-z``, ``'`` and single spaces (:data:`ASR_ALPHABET`), plus letters of
+non-Latin scripts. :func:`unspoken_characters` lists what it drops that was more than punctuation
+(letters such as "ŋ", symbols such as "☃"), so callers can report text that lost content.
 Abbreviations ("Dr.", "St.") and Roman numerals are NOT expanded: their reading depends on context.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
-__all__ = ["normalize_asr_text", "number_to_words", "ordinal_to_words"]
+__all__ = ["ASR_ALPHABET", "normalize_asr_text", "number_to_words", "ordinal_to_words", "unspoken_characters"]
+
+ASR_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz' ")
+"""The characters :func:`normalize_asr_text` produces for English (and Latin-script) text; letters
+of other scripts pass through it unchanged and are outside this set."""
 
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -345,3 +352,32 @@ def normalize_asr_text(text: str) -> str:
     text = re.sub(r"(?<=[^\W\d_])\0(?=[^\W\d_])", "'", text)
     text = text.replace("\0", " ")
     return " ".join(text.split())
+
+
+@functools.lru_cache(maxsize=4096)
+def _says_nothing(ch: str) -> bool:
+    """True when ``ch`` is a letter, digit or symbol that normalization turns into nothing."""
+    for c in _fold_unicode(ch):
+        if unicodedata.category(c)[0] in "LNS" and not normalize_asr_text(c):
+            return True
+    return False
+
+
+def unspoken_characters(text: str) -> list[str]:
+    """Letters, digits and symbols of ``text`` that :func:`normalize_asr_text` drops unspoken.
+
+    Punctuation, spaces, combining marks and format characters are dropped on purpose and are not
+    listed; what is listed is content the normalized transcript no longer says: Latin letters
+    without an ASCII spelling ("ŋ", "ə"), pictographs and other symbols ("☃", "°", "©", "<").
+
+    >>> unspoken_characters("zéro ☃ 42 ŋ!")
+    ['☃', 'ŋ']
+
+    Returns:
+        The distinct characters in order of first appearance (empty when nothing is lost).
+    """
+    seen: dict[str, None] = {}
+    for ch in text:
+        if ch not in seen and _says_nothing(ch):
+            seen[ch] = None
+    return list(seen)

@@ -4,6 +4,7 @@ Examples (Hydra overrides)::
 
     speech train experiment=fsdd
     speech train experiment=fsdd trainer.max_epochs=5 model.asr.hidden_size=128 output_dir=exp/small
+    speech train data=custom data.train_manifest=data/mine/all.jsonl data.skip_bad=true
     torchrun --nproc_per_node 2 -m speech.cli.main train experiment=fsdd trainer=ddp
 """
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from speech.config import instantiate
-from speech.data.dataset import AsrDataset, DataConfig, collate_asr, split_by_hash
+from speech.data.dataset import AsrDataset, BadUtteranceError, DataConfig, collate_asr, split_by_hash
 from speech.data.alignments import alignment_tokenizer_path, read_alignments
-from speech.data.manifest import read_manifest
+from speech.data.manifest import ManifestIssue, Utterance, check_manifest, issues_error, write_issues
 from speech.features import compute_cmvn_stats
 from speech.pipelines.package import save_asr_package
 from speech.text.tokenizer import CharTokenizer
@@ -32,6 +33,68 @@ log = logging.getLogger(__name__)
 CMVN_MAX_UTTS = 2000
 """Utterances (taken evenly over the training set) used to estimate feature statistics."""
 
+SKIPPED_NAME = "skipped.jsonl"
+"""Under ``output_dir``: the manifest lines a ``data.skip_bad=true`` run left out (manifest, line, id, problem)."""
+
+
+def load_asr_manifests(data: DataConfig, out_dir: Path, is_main: bool = True) -> tuple[list[Utterance],
+                                                                                        list[Utterance]]:
+    """Check the training (and dev) manifests line by line; returns (train, dev) utterances.
+
+    Transcripts are normalized as ``speech prepare`` does and every line is checked (see
+    :func:`speech.data.manifest.check_manifest`). Bad lines stop training with a
+    :class:`~speech.data.manifest.ManifestError` whose first line names the first ``manifest:line``
+    (each one is also logged), unless ``data.skip_bad``: then they are left out, listed in
+    ``out_dir/skipped.jsonl`` (written by the main process) and counted in one log line.
+    Without a dev manifest, ``data.dev_fraction`` of the training set is held out.
+    """
+    if not data.train_manifest or not Path(data.train_manifest).is_file():
+        raise FileNotFoundError(
+            f"data.train_manifest: {data.train_manifest or '(unset)'} not found; run `speech prepare {data.corpus} "
+            f"{data.root or 'SRC'} {data.manifest_dir}` first"
+        )
+    if data.dev_manifest and not Path(data.dev_manifest).is_file():
+        raise FileNotFoundError(f"data.dev_manifest: {data.dev_manifest} not found; expected a JSON-lines manifest "
+                                f"(or null to hold out data.dev_fraction of the training set)")
+    checks = [check_manifest(data.train_manifest)] + ([check_manifest(data.dev_manifest)] if data.dev_manifest else [])
+    issues: list[ManifestIssue] = [i for c in checks for i in c.issues]
+    skipped_path = out_dir / SKIPPED_NAME
+    if issues and not data.skip_bad:
+        for issue in issues[:10]:
+            log.error("%s", issue)
+        if len(issues) > 10:
+            log.error("... and %d more bad manifest lines", len(issues) - 10)
+        raise issues_error(issues, hint="fix them, or train without them with data.skip_bad=true")
+    if is_main and data.skip_bad:
+        if issues:
+            write_issues(skipped_path, issues)
+            log.warning("data.skip_bad: left out %d bad manifest lines of %d; listed in %s", len(issues),
+                        sum(c.lines for c in checks), skipped_path)
+        else:
+            skipped_path.unlink(missing_ok=True)  # from an earlier run
+    train_utts = checks[0].utterances
+    if data.max_duration > 0:
+        train_utts = [u for u in train_utts if u.duration <= data.max_duration]
+    if data.dev_manifest:
+        dev_utts = checks[1].utterances
+    else:
+        train_utts, dev_utts = split_by_hash(train_utts, data.dev_fraction)
+    if not train_utts:
+        why = f" ({len(checks[0].issues)} bad lines left out, see {skipped_path})" if checks[0].issues else ""
+        raise ValueError(f"data.train_manifest: {data.train_manifest} has no usable utterances{why}")
+    return train_utts, dev_utts
+
+
+def _cmvn_features(train_set: AsrDataset, skip_bad: bool):
+    """Features of up to CMVN_MAX_UTTS training items, taken evenly; unreadable ones left out with skip_bad."""
+    step = max(1, len(train_set) // CMVN_MAX_UTTS)
+    for i in range(0, len(train_set), step):
+        try:
+            yield train_set.features(i)
+        except BadUtteranceError:
+            if not skip_bad:
+                raise
+
 
 def build_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResult, Path | None]:
     """Train an ASR model from a composed config; returns the fit result and the package path (rank 0)."""
@@ -42,20 +105,7 @@ def build_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResu
     dist_info = distributed.init_distributed(resolve_device(tcfg.device).type)
     out_dir = Path(cfg.output_dir)
 
-    if not data.train_manifest or not Path(data.train_manifest).is_file():
-        raise FileNotFoundError(
-            f"data.train_manifest: {data.train_manifest or '(unset)'} not found; run `speech prepare {data.corpus} "
-            f"{data.root or 'SRC'} {data.manifest_dir}` first"
-        )
-    train_utts = read_manifest(data.train_manifest)
-    if data.max_duration > 0:
-        train_utts = [u for u in train_utts if u.duration <= data.max_duration]
-    if data.dev_manifest:
-        dev_utts = read_manifest(data.dev_manifest)
-    else:
-        train_utts, dev_utts = split_by_hash(train_utts, data.dev_fraction)
-    if not train_utts:
-        raise ValueError(f"data.train_manifest: {data.train_manifest} has no usable utterances")
+    train_utts, dev_utts = load_asr_manifests(data, out_dir, dist_info.is_main)
 
     show = dist_info.is_main and tcfg.progress
     loss = instantiate(cfg.loss)
@@ -77,13 +127,17 @@ def build_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResu
     train_set = AsrDataset(train_utts, tokenizer, fbank, cache_features=data.cache_features,
                            desc="train features" if show else None, frame_labels=frame_labels,
                            speed_factors=data.speed_perturb if frame_labels is None else (),
-                           pad_silence=data.pad_silence if frame_labels is None else 0.0)
+                           pad_silence=data.pad_silence if frame_labels is None else 0.0, skip_bad=data.skip_bad)
     dev_labels = frame_labels if frame_labels is not None and all(u.id in frame_labels for u in dev_utts) else None
     dev_set = AsrDataset(dev_utts, tokenizer, fbank, cache_features=data.cache_features,
-                         desc="dev features" if show else None, frame_labels=dev_labels) if dev_utts else None
+                         desc="dev features" if show else None, frame_labels=dev_labels,
+                         skip_bad=data.skip_bad) if dev_utts else None
+    if dev_set is not None and len(dev_set) == 0:
+        dev_set = None
+    if len(train_set) == 0:
+        raise ValueError(f"data.train_manifest: {data.train_manifest}: no training utterance has readable audio")
 
-    step = max(1, len(train_set) // CMVN_MAX_UTTS)
-    mean, std = compute_cmvn_stats(train_set.features(i) for i in range(0, len(train_set), step))
+    mean, std = compute_cmvn_stats(_cmvn_features(train_set, data.skip_bad))
 
     seed_everything(tcfg.seed)  # identical initial weights in every process
     model = instantiate(cfg.model.asr, input_dim=fbank.n_mels, vocab_size=len(tokenizer), specaugment=specaug)
