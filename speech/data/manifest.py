@@ -30,6 +30,7 @@ import json
 import math
 import os
 from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -347,16 +348,22 @@ def check_manifest(path: str | os.PathLike, *, normalize: bool = True, require_t
     def note(lineno: int, uid: str | None, problem: str) -> None:
         issues.append(ManifestIssue(where, lineno, problem, uid))
 
+    parsed = _read(path, note, normalize)
+    problems = [_text_problem(raw, utt.text, normalize, require_text, alphabet) for utt, raw in parsed]
+    if check_audio:
+        import speech.audio  # noqa: F401 - once, before the threads (it brings torch)
+
+        todo = [utt for (utt, _), p in zip(parsed, problems) if p is None]
+        # headers are read in threads: soundfile and ffprobe (for formats only ffmpeg reads) wait on I/O
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            found = iter(list(pool.map(lambda u: _audio_problem(u, tolerance), todo, chunksize=64)))
+        problems = [next(found) if p is None else p for p in problems]
     good: list[Utterance] = []
-    for utt, raw in _read(path, note, normalize):
-        lineno = int(utt.origin.rsplit(":", 1)[1])
-        problem = _text_problem(raw, utt.text, normalize, require_text, alphabet)
-        if problem is None and check_audio:
-            problem = _audio_problem(utt, tolerance)
+    for (utt, _), problem in zip(parsed, problems):
         if problem is None:
             good.append(utt)
         else:
-            note(lineno, utt.id, problem)
+            note(int(utt.origin.rsplit(":", 1)[1]), utt.id, problem)
     issues.sort(key=lambda i: i.line)
     return ManifestCheck(where, good, issues)
 
