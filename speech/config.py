@@ -1,14 +1,29 @@
-"""Hydra configuration: compose ``speech.conf`` (the repository's ``conf/``) with overrides.
+"""Hydra configuration: compose ``speech.conf`` (the repository's ``conf/``) with overrides, and check it.
 
 Examples::
 
     cfg = compose(["experiment=fsdd", "trainer.max_epochs=5"])
     model = instantiate(cfg.model.asr, input_dim=80, vocab_size=30)
+
+:func:`compose` runs :func:`validate` on the result, so every entry point (``speech train``,
+``speech train-vocoder``, the recipes) learns about a bad value before any data work starts, in one
+line that names the key, e.g.::
+
+    config: trainer.lr: 'abc' is not a number (float); expected e.g. 0.001
+    config: trainer.max_epoch: no such key; did you mean trainer.max_epochs?
+    config: trainer=gpuu: no such option in group trainer; did you mean trainer=gpu? (options: cpu, ddp, debug, gpu)
 """
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import inspect
+import re
+import types
+import typing
+from collections.abc import Sequence as _AbcSequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from hydra import compose as _compose
 from hydra import initialize_config_module
@@ -18,18 +33,35 @@ from omegaconf.errors import OmegaConfBaseException
 
 CONFIG_MODULE = "speech.conf"
 
+__all__ = ["ConfigError", "compose", "config_root", "instantiate", "to_yaml", "validate"]
+
 
 class ConfigError(ValueError):
     """A config that cannot be composed or instantiated; the message names the field."""
 
 
-def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
-    """Compose ``conf/<config_name>.yaml`` with Hydra command-line style overrides."""
+def compose(overrides: Sequence[str] = (), config_name: str = "config", check: bool = True) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` with Hydra command-line style overrides.
+
+    With ``check`` (the default) the result goes through :func:`validate`: every value is checked
+    against the type annotations and range checks of the code that will use it.
+
+    Raises:
+        ConfigError: one line naming the key (or group option) and what was expected.
+    """
+    overrides = list(overrides)
     try:
-        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            return _compose(config_name=config_name, overrides=list(overrides))
-    except (HydraException, OmegaConfBaseException) as e:
-        raise ConfigError(f"config: {str(e).splitlines()[0]}") from None
+        cfg = _compose_raw(overrides, config_name)
+    except (HydraException, OmegaConfBaseException, ValueError) as e:
+        raise ConfigError(_explain_compose_error(e, overrides, config_name)) from None
+    if check and config_name == "config":
+        validate(cfg)
+    return cfg
+
+
+def _compose_raw(overrides: list[str], config_name: str) -> DictConfig:
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        return _compose(config_name=config_name, overrides=overrides)
 
 
 def config_root() -> Path:
@@ -57,3 +89,444 @@ def instantiate(node, *args, **kwargs):
 
 def to_yaml(cfg: DictConfig) -> str:
     return OmegaConf.to_yaml(cfg, resolve=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Composition errors -> one line with "did you mean"
+
+def _groups() -> dict[str, list[str]]:
+    """Config group -> its options (YAML files), e.g. ``{"model/asr": ["bilstm"], ...}``."""
+    root = config_root()
+    out: dict[str, list[str]] = {}
+    for p in root.rglob("*.yaml"):
+        if p.parent != root:
+            out.setdefault(p.parent.relative_to(root).as_posix(), []).append(p.stem)
+    return {g: sorted(v) for g, v in sorted(out.items())}
+
+
+def _suggest(word: str, choices: Sequence[str], full: Callable[[str], str] = str) -> str:
+    """ "did you mean X?" when something is close, else the list of choices."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {full(close[0])}?"
+    return f"expected one of: {', '.join(sorted(choices))}" if choices else "this node has no keys"
+
+
+def _explain_compose_error(e: Exception, overrides: list[str], config_name: str) -> str:
+    msg = str(e)
+    first = msg.splitlines()[0] if msg else type(e).__name__
+    m = re.search(r"Could not find '([^']+)'", msg)
+    if m and "/" in m.group(1):  # unknown option of a config group: trainer=gpuu
+        group, option = m.group(1).rsplit("/", 1)
+        options = _groups().get(group, [])
+        hint = _suggest(option, options, lambda o: f"{group}={o}")
+        listing = f" (options: {', '.join(options)})" if options and hint.startswith("did") else ""
+        return f"config: {group}={option}: no such option in group {group}; {hint}{listing}"
+    m = re.search(r"Could not override '([^']+)'", msg)
+    if m:  # unknown key: trainer.max_epoch=3
+        key = m.group(1)
+        rest = [o for o in overrides if _override_key(o) != key]
+        try:
+            base = _compose_raw(rest, config_name)
+        except Exception:  # noqa: BLE001 - another override is broken too: report this one plainly
+            base = None
+        if base is not None:
+            return _unknown_key_message(base, key)
+        return f"config: {key}: no such key"
+    m = re.search(r"Error parsing override '([^']*)'", msg)
+    if m:  # trainer.lr (no value)
+        detail = next((ln.strip() for ln in msg.splitlines()[1:] if ln.strip()), "")
+        return (f"config: {m.group(1)}: cannot parse this override" + (f" ({detail})" if detail else "")
+                + "; expected key=value, e.g. trainer.lr=1e-3")
+    if "Config group override must be" in msg:  # model/tts=null
+        bad = next((o for o in overrides if "=" in o and "/" in o.split("=", 1)[0] or o.endswith("=null")), None)
+        if bad is not None:
+            group = _override_key(bad)
+            options = _groups().get(group, [])
+            return (f"config: {bad}: a config group needs one of its options; expected one of: {', '.join(options)}"
+                    if options else f"config: {bad}: {first}")
+    return f"config: {first}"
+
+
+def _override_key(override: str) -> str:
+    key = override.split("=", 1)[0].strip()
+    return key.lstrip("+~")
+
+
+def _unknown_key_message(cfg: DictConfig, key: str) -> str:
+    """``config: a.b.c: no such key; did you mean a.b.d?`` for the first missing part of ``key``."""
+    parts = key.split(".")
+    node: Any = cfg
+    for i, part in enumerate(parts):
+        if isinstance(node, DictConfig) and part in node:
+            node = node[part]
+            continue
+        parent = ".".join(parts[:i])
+        keys = [str(k) for k in node.keys() if not str(k).startswith("_")] if isinstance(node, DictConfig) else []
+        if not parent:  # a top-level name: also offer the config groups
+            keys = sorted(set(keys) | {g.split("/")[0] for g in _groups()})
+        prefix = f"{parent}." if parent else ""
+        where = ".".join(parts[: i + 1])
+        return f"config: {where}: no such key; {_suggest(part, keys, lambda k: prefix + k)}"
+    return f"config: {key}: cannot be overridden"
+
+
+# ------------------------------------------------------------------------------------------------
+# Validation of a composed config
+
+_HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
+_MISSING = object()
+
+# Factories whose keyword arguments are the fields of a config dataclass (checked and built at compose time).
+_FACTORY_CONFIGS = {
+    "speech.models.asr.bilstm_ctc": "speech.models.asr.BiLSTMConfig",
+    "speech.models.asr.bilstm.bilstm_ctc": "speech.models.asr.BiLSTMConfig",
+    "speech.models.tts.fastspeech2": "speech.models.tts.FastSpeech2Config",
+    "speech.models.tts.fastspeech2.fastspeech2": "speech.models.tts.FastSpeech2Config",
+}
+# Non-dataclass targets that are cheap to build (no weights, no files): built so their own checks run.
+_BUILD_AT_COMPOSE = {"speech.losses.CTCLoss", "speech.losses.FrameCELoss", "speech.decoding.GreedyCTCDecoder"}
+
+
+def _range(pred: Callable[[Any], bool], expected: str):
+    return pred, expected
+
+
+_GE0 = _range(lambda v: v >= 0, ">= 0")
+_GE1 = _range(lambda v: v >= 1, ">= 1")
+_GT0 = _range(lambda v: v > 0, "> 0")
+_FRACTION = _range(lambda v: 0 <= v < 1, "a fraction in [0, 1)")
+# Range checks for dataclasses whose own __post_init__ does not make them (keyed by class name).
+_RANGES: dict[str, dict[str, tuple]] = {
+    "DataConfig": {"batch_size": _GE1, "dev_fraction": _FRACTION, "max_duration": _GE0, "num_workers": _GE0,
+                   "bucket_size_multiplier": _GE1, "pad_silence": _GE0,
+                   "speed_perturb": _range(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]")},
+    "TtsDataConfig": {"heldout_fraction": _FRACTION, "dev_fraction": _FRACTION, "max_utterances": _GE0,
+                      "fmin": _GT0, "fmax": _GT0, "aligner_epochs": _GE1, "aligner_lr": _GT0},
+    "AlignerConfig": {"hidden_size": _GE1, "num_layers": _GE1, "stack_frames": _GE1, "dropout": _FRACTION,
+                      "batch_size": _GE1, "dev_fraction": _FRACTION},
+    "VocoderTrainConfig": {"channels": _GE0, "discriminator_channel_scale": _GT0, "max_utterances": _GE0,
+                           "periods": _range(lambda v: len(v) > 0 and all(p >= 1 for p in v),
+                                             "a non-empty list of periods >= 1, e.g. [2, 3, 5, 7, 11]")},
+    "VocoderDataConfig": {"segment_frames": _GE1, "batch_size": _GE1, "dev_utterances": _GE1,
+                          "max_dev_seconds": _GT0},
+    "BeamSearchConfig": {"beam_size": _GE1, "prune_logp": _range(lambda v: v <= 0, "<= 0")},
+    "CTCLoss": {"blank": _GE0},
+    "FrameCELoss": {"blank": _GE0, "label_smoothing": _FRACTION},
+    "GreedyCTCDecoder": {"blank": _GE0},
+}
+
+
+def _locate(path: str):
+    from hydra.utils import get_object
+
+    return get_object(path)
+
+
+def validate(cfg: DictConfig) -> DictConfig:
+    """Check a composed config before any work is done; returns ``cfg`` unchanged.
+
+    For every node the code will build (a ``_target_`` node, and the ``tts`` / ``vocoder`` sections,
+    which are read into dataclasses): keys must be fields of the target (else "did you mean"),
+    values must match the fields' type annotations, and the target's config dataclass is built so
+    its ``__post_init__`` range checks run, with their messages naming the full key. Nodes of groups
+    not in use (``model.tts: null``, ``features.specaugment: null``) are skipped.
+
+    Raises:
+        ConfigError: ``config: <key>: <what is wrong>; expected <what>``.
+    """
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None) or "?"
+        raise ConfigError(f"config: {key}: {_first_line(e)}") from None
+    assert isinstance(plain, dict)
+    built: dict[str, Any] = {}
+    for path, node in _targets(plain):
+        built[path] = _check_target(path, node)
+    if isinstance(plain.get("model"), dict) and plain["model"].get("tts") is not None and "tts" in plain:
+        tts = dict(plain["tts"] or {})
+        loss = tts.pop("loss", None)
+        _check_dataclass("tts", tts, _locate("speech.train.tts.TtsDataConfig"))
+        if loss is not None:
+            _check_dataclass("tts.loss", loss, _locate("speech.models.tts.FastSpeech2LossConfig"))
+    if isinstance(plain.get("vocoder"), dict):
+        _check_vocoder(plain, built)
+    return cfg
+
+
+def _first_line(e: BaseException) -> str:
+    s = str(e).strip()
+    return s.splitlines()[0] if s else type(e).__name__
+
+
+def _targets(node: Any, path: str = ""):
+    """(path, node) of every dict with a ``_target_``, outside the sections validated by hand."""
+    if isinstance(node, dict):
+        if "_target_" in node:
+            yield path, node
+            return
+        for k, v in node.items():
+            if not path and k in ("tts", "vocoder"):
+                continue
+            yield from _targets(v, f"{path}.{k}" if path else str(k))
+
+
+def _check_target(path: str, node: dict) -> Any:
+    target = node["_target_"]
+    try:
+        obj = _locate(target)
+    except Exception as e:  # noqa: BLE001 - an unimportable target, in one line
+        raise ConfigError(f"config: {path}._target_: cannot import {target!r} ({_first_line(e)}); expected a "
+                          "dotted path to a class or function of the toolkit") from None
+    kwargs = {k: v for k, v in node.items() if k not in _HYDRA_KEYS}
+    if dataclasses.is_dataclass(obj) and isinstance(obj, type):
+        return _check_dataclass(path, kwargs, obj)
+    config_cls = _FACTORY_CONFIGS.get(target)
+    if config_cls is not None:
+        cls = _locate(config_cls)
+        sig_params = _signature_params(obj)
+        own = {k: v for k, v in kwargs.items() if k in sig_params}
+        _check_kwargs(path, own, obj)
+        return _check_dataclass(path, {k: v for k, v in kwargs.items() if k not in sig_params}, cls)
+    _check_kwargs(path, kwargs, obj)
+    if target in _BUILD_AT_COMPOSE:
+        _check_ranges(path, kwargs, type(obj).__name__ if not isinstance(obj, type) else obj.__name__)
+        try:
+            return obj(**kwargs)
+        except (ValueError, TypeError) as e:
+            raise ConfigError(f"config: {_name_key(_first_line(e), path, obj.__name__, kwargs)}") from None
+    return None
+
+
+def _signature_params(fn) -> dict[str, inspect.Parameter]:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return {}
+    return {n: p for n, p in sig.parameters.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+
+def _hints(obj) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(obj.__init__ if isinstance(obj, type) and not dataclasses.is_dataclass(obj)
+                                     else obj)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: skip type checks for them
+        return {}
+
+
+def _check_kwargs(path: str, kwargs: dict, fn) -> None:
+    """Keyword arguments of a non-dataclass target: known names (unless it takes **kwargs) and types."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    params = _signature_params(fn)
+    open_kw = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
+    hints = _hints(fn)
+    for k, v in kwargs.items():
+        if k not in params:
+            if open_kw:
+                continue
+            raise ConfigError(f"config: {path}.{k}: no such key; {_suggest(k, list(params), lambda c: f'{path}.{c}')}")
+        default = params[k].default
+        _check_type(f"{path}.{k}", v, hints.get(k, Any), None if default is inspect.Parameter.empty else default)
+
+
+def _field_default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        try:
+            return f.default_factory()  # type: ignore[misc]
+        except Exception:  # noqa: BLE001
+            return None
+    return None
+
+
+def _check_dataclass(path: str, values: dict, cls, partial: bool = False) -> Any:
+    """Keys, types and range checks of a dataclass node; returns the built object (None if ``partial``)."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = _hints(cls)
+    for k, v in values.items():
+        if k not in fields:
+            raise ConfigError(f"config: {path}.{k}: no such key; {_suggest(k, list(fields), lambda c: f'{path}.{c}')}")
+        tp = hints.get(k, Any)
+        sub = _dataclass_of(tp)
+        if sub is not None and isinstance(v, dict):
+            _check_dataclass(f"{path}.{k}", v, sub, partial=True)
+            continue
+        _check_type(f"{path}.{k}", v, tp, _field_default(fields[k]))
+    _check_ranges(path, values, cls.__name__)
+    if partial:
+        return None
+    try:
+        return cls(**values)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"config: {_name_key(_first_line(e), path, cls.__name__, fields)}") from None
+
+
+def _dataclass_of(tp) -> type | None:
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return tp
+    for a in typing.get_args(tp):
+        if isinstance(a, type) and dataclasses.is_dataclass(a):
+            return a
+    return None
+
+
+def _check_ranges(path: str, values: dict, cls_name: str) -> None:
+    for k, (pred, expected) in _RANGES.get(cls_name, {}).items():
+        v = values.get(k, _MISSING)
+        if v is _MISSING or v is None or isinstance(v, bool):
+            continue
+        try:
+            ok = pred(v)
+        except TypeError:
+            continue  # a type problem: reported by the type check or the constructor
+        if not ok:
+            raise ConfigError(f"config: {path}.{k}: {_show(v)} is out of range; expected {expected}")
+
+
+def _name_key(msg: str, path: str, cls_name: str, fields) -> str:
+    """Make a constructor's message name the full config key ``path.field``."""
+    fields = set(fields)
+    if msg.startswith(cls_name + "."):  # FbankConfig.n_mels=0; expected > 0
+        return f"{path}.{msg[len(cls_name) + 1:]}"
+    if msg.startswith(cls_name + ":") or msg.startswith(cls_name + " "):
+        return f"{path}:{msg[len(cls_name) + 1:]}" if msg[len(cls_name)] == ":" else f"{path}: {msg[len(cls_name) + 1:]}"
+    if msg.startswith(path + ".") or msg.startswith(path + ":"):
+        return msg
+    m = re.match(r"([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)(.*)", msg, re.S)
+    if m:
+        token, rest = m.group(1), m.group(2)
+        last = token.rsplit(".", 1)[-1]
+        if last in fields and (rest[:1] in (":", "=", " ", "") ):
+            return f"{path}.{last}{rest}"
+        if "." in token and rest[:1] == ":":  # model.asr: ...
+            return f"{path}{rest}"
+    return f"{path}: {msg}"
+
+
+# ---------------------------------------------------------------------------------------- types
+
+def _show(v: Any) -> str:
+    s = repr(v)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def _describe(tp) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        parts = [_describe(a) for a in args if a is not type(None)]
+        text = " or ".join(parts)
+        return f"{text} or null" if type(None) in args else text
+    if tp is bool:
+        return "true or false (bool)"
+    if tp is int:
+        return "a whole number (int)"
+    if tp is float:
+        return "a number (float)"
+    if tp is str:
+        return "a string (str)"
+    if tp in (list, tuple) or origin in (list, tuple, _AbcSequence):
+        if args and args[0] in (int, float, str):
+            noun = {int: "whole numbers", float: "numbers", str: "strings"}[args[0]]
+            return f"a list of {noun} (list[{args[0].__name__}])"
+        if args and typing.get_origin(args[0]) is list:
+            return "a list of lists"
+        return "a list"
+    if tp is dict or origin is dict:
+        return "a mapping (dict)"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _type_ok(v: Any, tp) -> bool:
+    if tp is Any or tp is inspect.Parameter.empty or isinstance(tp, typing.TypeVar):
+        return True
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(v, a) for a in args)
+    if tp is type(None):
+        return v is None
+    if tp is bool:
+        return isinstance(v, bool)
+    if tp is int:
+        return isinstance(v, int) and not isinstance(v, bool)
+    if tp is float:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if tp is str:  # numbers are accepted where a name or path is expected (e.g. a folder called 2024)
+        return isinstance(v, (str, int, float)) and not isinstance(v, bool)
+    if tp in (list, tuple) or origin in (list, tuple, _AbcSequence):
+        if not isinstance(v, (list, tuple)):
+            return False
+        if args and args[-1] is not Ellipsis and origin is not tuple:
+            return all(_type_ok(x, args[0]) for x in v)
+        return True
+    if tp is dict or origin is dict:
+        return isinstance(v, dict)
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return isinstance(v, dict)
+    return True  # anything else (a module, a tensor type): not checked here
+
+
+def _check_type(key: str, v: Any, tp, default: Any = None) -> None:
+    if _type_ok(v, tp):
+        return
+    if v is None and default is None and tp is not Any:
+        return  # annotated without Optional but defaulting to None (e.g. ``periods: list = None``)
+    example = f"e.g. {_yaml(default)}" if default is not None else _describe(tp)
+    if v is None:
+        raise ConfigError(f"config: {key}: null is not allowed; expected {_describe(tp)}, {example}"
+                          if default is not None else f"config: {key}: null is not allowed; expected {example}")
+    raise ConfigError(f"config: {key}: {_show(v)} is not {_describe(tp)}; expected {example}")
+
+
+def _yaml(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return repr(v)
+    return str(v)
+
+
+# -------------------------------------------------------------------------------------- vocoder
+
+def _check_vocoder(plain: dict, built: dict) -> None:
+    """``vocoder``: its dataclass, its trainer overrides (merged over ``trainer``) and generator overrides."""
+    voc = dict(plain["vocoder"])
+    trainer_over = voc.get("trainer") or {}
+    generator_over = voc.get("generator") or {}
+    vc = _check_dataclass("vocoder", voc, _locate("speech.train.vocoder.VocoderTrainConfig"))
+    if trainer_over and isinstance(plain.get("trainer"), dict) and "_target_" in plain["trainer"]:
+        tcls = _locate(plain["trainer"]["_target_"])
+        if dataclasses.is_dataclass(tcls):
+            _check_dataclass("vocoder.trainer", trainer_over, tcls, partial=True)
+            base = {k: v for k, v in plain["trainer"].items() if k not in _HYDRA_KEYS}
+            try:
+                tcls(**{**base, **trainer_over})
+            except (ValueError, TypeError) as e:
+                msg = _first_line(e)
+                where = "vocoder.trainer" if any(re.search(rf"\b{re.escape(k)}\b", msg) for k in trainer_over) \
+                    else "trainer"
+                raise ConfigError(f"config: {_name_key(msg, where, tcls.__name__, [f.name for f in dataclasses.fields(tcls)])}") from None
+    if isinstance(generator_over, dict):
+        gcls = _locate("speech.models.vocoders.HiFiGANConfig")
+        _check_dataclass("vocoder.generator", generator_over, gcls, partial=True)
+        fbank = built.get("features.fbank")
+        tts = plain.get("tts") if isinstance(plain.get("tts"), dict) else {}
+        synthesis = (plain.get("model") or {}).get("tts") is not None or bool(tts.get("corpus"))
+        if fbank is not None and vc is not None and synthesis:  # the preset at this hop: only where a vocoder is trained
+            hifigan_preset = _locate("speech.models.vocoders.hifigan.hifigan_preset")  # by name, as _target_ is
+            over = dict(generator_over)
+            if vc.channels:
+                over["upsample_initial_channel"] = vc.channels
+            if "upsample_rates" in over and "upsample_kernel_sizes" not in over:
+                over["upsample_kernel_sizes"] = [2 * int(u) for u in over["upsample_rates"]]
+            try:
+                gcls(**{**dataclasses.asdict(hifigan_preset(vc.preset, fbank.hop_length)), **over})
+            except ValueError as e:
+                msg = _first_line(e).replace("hifigan_preset: unknown preset=", "unknown preset ")
+                if "preset" in msg:
+                    raise ConfigError(f"config: vocoder.preset: {msg}") from None
+                raise ConfigError(f"config: {_name_key(msg, 'vocoder.generator', gcls.__name__, over)}") from None

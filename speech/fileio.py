@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
+
+_IMPORT_TIME = time.time()
 
 
 def atomic_write_text(path: str | Path, text: str, mode: int = 0o644) -> Path:
@@ -29,3 +33,49 @@ def atomic_write_bytes(path: str | Path, data: bytes, mode: int = 0o644) -> Path
             pass
         raise
     return path
+
+
+# mkstemp names written by the atomic writers here and by speech.train.checkpoint.atomic_save:
+# ".<final name>.<8 random characters>.tmp"
+_TMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def process_start_time() -> float:
+    """When this process started (seconds since the epoch); the module's import time where /proc is missing."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        ticks = int(stat[stat.rindex(")") + 2:].split()[19])  # field 22: start time in clock ticks after boot
+        btime = next(int(ln.split()[1]) for ln in Path("/proc/stat").read_text().splitlines()
+                     if ln.startswith("btime "))
+        return btime + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return _IMPORT_TIME
+
+
+def remove_stale_tmp(folder: str | Path, older_than: float | None = None) -> tuple[int, int]:
+    """Delete the temporary files that killed atomic writes left in ``folder`` (not recursive).
+
+    Only names of the atomic writers' pattern (``.<name>.<random>.tmp``) whose modification time is
+    before ``older_than`` (default: this process's start) are removed, so a write still in progress in
+    another process is left alone. Returns ``(files removed, bytes freed)``; a file that cannot be
+    removed is skipped."""
+    folder = Path(folder)
+    cutoff = process_start_time() if older_than is None else older_than
+    count = freed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0, 0
+    for entry in entries:
+        if not _TMP_NAME.match(entry.name):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if not entry.is_file(follow_symlinks=False) or st.st_mtime >= cutoff:
+                continue
+            os.unlink(entry.path)
+        except OSError:
+            continue
+        count += 1
+        freed += st.st_size
+    return count, freed

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -43,15 +44,55 @@ def atomic_save(obj, path: str | Path) -> Path:
     return path
 
 
+class CheckpointError(RuntimeError, ValueError):
+    """A checkpoint file that cannot be read: truncated, corrupt, or holding more than tensors.
+
+    A ValueError too (bad input, reported in one line by the CLI) and a RuntimeError (what callers caught before)."""
+
+
+def _why_unreadable(e: BaseException) -> str:
+    """torch.load's error -> what is wrong with the file, without torch's advice to unpickle it."""
+    text = str(e)
+    if "Weights only load failed" in text or "weights_only" in text:
+        return ("it holds objects other than tensors and plain containers (not written by this toolkit, or "
+                "tampered with); refusing to unpickle it")
+    if isinstance(e, EOFError) or "central directory" in text or "failed reading" in text or "PytorchStreamReader" in text:
+        return "it is truncated or corrupt (an interrupted copy or write?)"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"it is not a readable checkpoint ({type(e).__name__}{': ' + first if first else ''})"
+
+
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Load a checkpoint written by :func:`atomic_save` (``weights_only=True``)."""
+    """Load a checkpoint written by :func:`atomic_save` (``weights_only=True``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError: one line naming the file and what is wrong with it.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - report which file is broken, in one line
-        raise RuntimeError(f"{path}: cannot read checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from e
+        raise CheckpointError(f"{path}: cannot read checkpoint: {_why_unreadable(e)}") from None
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path}: cannot read checkpoint: it holds a {type(ckpt).__name__}; expected a dict "
+                              "written by the toolkit's Trainer")
+    return ckpt
+
+
+def set_aside(path: str | Path) -> Path:
+    """Rename a broken file to ``<name>.corrupt-<YYYYmmdd-HHMMSS>`` beside it (never deleted); returns the new path."""
+    path = Path(path)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    dest = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while dest.exists():
+        dest = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    os.replace(path, dest)
+    return dest
 
 
 def rng_state() -> dict:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -30,7 +31,15 @@ from tqdm.auto import tqdm
 
 from speech.data.sampler import BucketBatchSampler
 from speech.train import distributed
-from speech.train.checkpoint import atomic_save, load_checkpoint, rng_state, set_rng_state
+from speech.fileio import remove_stale_tmp
+from speech.train.checkpoint import (
+    CheckpointError,
+    atomic_save,
+    load_checkpoint,
+    rng_state,
+    set_aside,
+    set_rng_state,
+)
 from speech.train.schedule import scaled_lr, warmup_decay
 from speech.train.tasks import Task
 
@@ -84,13 +93,46 @@ class TrainerConfig:
     progress: bool = True
     """Show tqdm progress bars."""
 
+    SCHEDULES = ("constant", "linear", "cosine")
+
     def __post_init__(self) -> None:
+        """Range checks; each message names the field as ``trainer.<field>`` (the config key)."""
+        def bad(name: str, expected: str) -> ValueError:
+            return ValueError(f"trainer.{name}: {getattr(self, name)!r} is out of range; expected {expected}")
+
         if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"trainer.precision must be fp32, bf16 or fp16, got {self.precision!r}")
-        if self.accumulate_grad_batches < 1:
-            raise ValueError(f"trainer.accumulate_grad_batches must be >= 1, got {self.accumulate_grad_batches}")
+            raise ValueError(f"trainer.precision: {self.precision!r} is not a precision; expected fp32, bf16 or fp16")
+        if self.schedule not in self.SCHEDULES:
+            raise ValueError(f"trainer.schedule: {self.schedule!r} is not a schedule; expected "
+                             f"{', '.join(self.SCHEDULES)}")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, ValueError, TypeError):
+                raise ValueError(f"trainer.device: {self.device!r} is not a device; expected auto, cpu, cuda or "
+                                 "cuda:N") from None
+        for name in ("max_epochs", "max_steps", "reference_batch", "warmup_steps", "val_every_steps",
+                     "checkpoint_every_steps", "keep_best", "num_threads", "seed"):
+            if getattr(self, name) < 0:
+                raise bad(name, ">= 0")
+        for name in ("accumulate_grad_batches", "log_every"):
+            if getattr(self, name) < 1:
+                raise bad(name, ">= 1")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise bad("lr", "a number > 0, e.g. 1e-3")
+        if not self.eps > 0:
+            raise bad("eps", "> 0, e.g. 1e-8")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise bad("weight_decay", ">= 0")
+        if not self.grad_clip >= 0:
+            raise bad("grad_clip", ">= 0 (0 = off)")
+        if not 0 <= self.final_lr_ratio <= 1:
+            raise bad("final_lr_ratio", "a fraction in [0, 1]")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise bad("betas", "two numbers in [0, 1), e.g. [0.9, 0.98]")
         if self.max_epochs < 1 and self.max_steps < 1:
-            raise ValueError("trainer.max_epochs or trainer.max_steps must be >= 1")
+            raise ValueError("trainer.max_epochs: 0 and trainer.max_steps: 0 leave nothing to train; expected "
+                             "max_epochs >= 1 or max_steps >= 1")
 
 
 @dataclass
@@ -108,11 +150,33 @@ class FitResult:
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``trainer.device`` -> a torch device; ``auto`` picks CUDA when there is one.
+
+    Raises:
+        ValueError: one line when the device named is not on this machine (CUDA missing, or fewer GPUs).
+    """
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    if name == "cuda":
-        return torch.device(f"cuda:{local_rank}")
-    return torch.device(name)
+    try:
+        device = torch.device(f"cuda:{local_rank}") if name == "cuda" else torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"trainer.device: {name!r} is not a device; expected auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"trainer.device: {name} requested but CUDA is not available on this machine; "
+                             "use trainer.device=cpu or auto")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"trainer.device: {device} requested but this machine has {count} GPU(s) "
+                             f"(cuda:0..cuda:{count - 1}); use trainer.device=cuda or auto")
+    return device
+
+
+def check_device(name: str) -> None:
+    """Fail early, in one line, when ``trainer.device`` is not available here (see :func:`resolve_device`).
+
+    Call it right after composing a training config, before any data work."""
+    resolve_device(name)
 
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -223,11 +287,13 @@ class Trainer:
 
         state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best": [], "history": {"train": [], "val": []}}
         last_path = self.ckpt_dir / "last.pt"
+        if main:
+            self._remove_stale_tmp()
+        restored = None
         if resume and last_path.is_file():
-            state = self._restore(last_path, model, optimizer, scheduler, scaler, state)
-            if main:
-                log.info("resumed from %s at step %d (epoch %d, batch %d)", last_path, state["step"], state["epoch"],
-                         state["batch_in_epoch"])
+            restored = self._resume(last_path, model, optimizer, scheduler, scaler, state, steps_per_epoch)
+        if restored is not None:
+            state = restored
         else:
             # Processes share the initial weights (DDP broadcasts rank 0's) but draw different
             # dropout / augmentation noise.
@@ -395,7 +461,10 @@ class Trainer:
         if len(best) < self.cfg.keep_best or value < best[-1][0]:
             name = f"best-step{step:07d}.pt"
             if self.dist.is_main:
-                atomic_save({"model": model.state_dict(), "step": step, "metrics": metrics}, self.ckpt_dir / name)
+                atomic_save({"model": model.state_dict(), "step": step, "metrics": metrics, "epoch": state["epoch"],
+                             "batch_in_epoch": state["batch_in_epoch"],
+                             "train_seconds": self._prior_seconds + time.time() - self._t_start},
+                            self.ckpt_dir / name)
             best.append([value, step, name])
             best.sort(key=lambda b: (b[0], -b[1]))
             while len(best) > self.cfg.keep_best:
@@ -426,8 +495,84 @@ class Trainer:
             path,
         )
 
-    def _restore(self, path, model, optimizer, scheduler, scaler, state) -> dict:
-        ckpt = load_checkpoint(path, map_location="cpu")
+    def _remove_stale_tmp(self) -> None:
+        """Delete temporary files of writes killed mid-way (``.last.pt.*.tmp`` and the like) in the run's folders."""
+        for folder in (self.ckpt_dir, self.out_dir, self.out_dir / "model"):
+            n, freed = remove_stale_tmp(folder)
+            if n:
+                log.info("%s: removed %d temporary file(s) left by interrupted writes (%.1f MB freed)", folder, n,
+                         freed / 1e6)
+
+    def _resume(self, last_path, model, optimizer, scheduler, scaler, state, steps_per_epoch) -> dict | None:
+        """State to continue from: ``last.pt``, or when that is unreadable, the newest intact best checkpoint.
+
+        A broken file is renamed ``<name>.corrupt-<time>`` (never deleted). Returns None to start fresh
+        (nothing to resume); raises a one-line CheckpointError when no checkpoint is intact."""
+        main = self.dist.is_main
+        try:
+            ckpt = load_checkpoint(last_path, map_location="cpu")
+        except CheckpointError as e:
+            why = str(e).split("cannot read checkpoint: ", 1)[-1]
+        else:
+            state = self._restore(last_path, model, optimizer, scheduler, scaler, state, ckpt=ckpt)
+            if main:
+                log.info("resumed from %s at step %d (epoch %d, batch %d)", last_path, state["step"], state["epoch"],
+                         state["batch_in_epoch"])
+            return state
+
+        # last.pt is unreadable: every process has seen that before it is moved; all read the same candidates.
+        def step_of(p: Path) -> int:
+            m = re.fullmatch(r"best-step(\d+)\.pt", p.name)
+            return int(m.group(1)) if m else -1
+
+        candidates = sorted((p for p in self.ckpt_dir.glob("best-step*.pt") if step_of(p) >= 0), key=step_of,
+                            reverse=True)
+        intact: list[tuple[Path, dict]] = []
+        broken: list[Path] = []
+        for p in candidates:
+            try:
+                intact.append((p, load_checkpoint(p, map_location="cpu")))
+            except CheckpointError:
+                broken.append(p)
+        distributed.barrier()
+        moved = set_aside(last_path) if main else last_path
+        moved_broken = [set_aside(p) for p in broken] if main else broken
+        moved = Path(distributed.all_gather_objects(str(moved))[0])
+        if not intact:
+            kept = ", ".join(p.name for p in [moved, *moved_broken])
+            raise CheckpointError(
+                f"{last_path}: cannot resume: {why}; no intact best-step*.pt beside it either. Kept in "
+                f"{self.ckpt_dir}: {kept}. To start fresh remove {self.ckpt_dir} or set output_dir to a new folder")
+        src, ckpt = intact[0]
+        try:
+            model.load_state_dict(ckpt["model"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            detail = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), str(e).splitlines()[0])
+            raise ValueError(f"{src}: cannot resume, the checkpoint was written for a different model ({detail}); "
+                             f"train into a new output_dir or move {self.ckpt_dir} away") from None
+        step = int(ckpt["step"])
+        acc = self.cfg.accumulate_grad_batches
+        epoch = int(ckpt.get("epoch", step // steps_per_epoch))
+        batch = int(ckpt.get("batch_in_epoch", (step % steps_per_epoch) * acc))
+        for sched, opt in [(scheduler, optimizer)] + [(v, self._extra.get(k.replace("_scheduler", "_optimizer")))
+                                                      for k, v in self._extra.items() if k.endswith("_scheduler")]:
+            sched.last_epoch = step  # the schedule continues where the run was, the optimizer's moments start anew
+            for g, base, fn in zip(opt.param_groups, sched.base_lrs, sched.lr_lambdas):
+                g["lr"] = base * fn(step)
+            sched._last_lr = [g["lr"] for g in opt.param_groups]
+        best = sorted(([float(c["metrics"][self.task.monitor]), int(c["step"]), p.name] for p, c in intact
+                       if self.task.monitor in c.get("metrics", {})), key=lambda b: (b[0], -b[1]))
+        self._prior_seconds = float(ckpt.get("train_seconds", 0.0))
+        torch.manual_seed(self.cfg.seed + 1000 * step + self.dist.rank)
+        if main:
+            log.warning("%s is unreadable (%s): kept as %s; resuming from %s at step %d (optimizer state starts "
+                        "afresh)", last_path, why, moved.name, src, step)
+        return {"step": step, "epoch": epoch, "batch_in_epoch": batch, "best": best[: max(self.cfg.keep_best, 0)],
+                "history": {"train": [], "val": []}}
+
+    def _restore(self, path, model, optimizer, scheduler, scaler, state, ckpt: dict | None = None) -> dict:
+        if ckpt is None:
+            ckpt = load_checkpoint(path, map_location="cpu")
         try:
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])

@@ -156,7 +156,9 @@ def test_bad_cell_is_a_one_line_error():
     with pytest.raises(ValueError, match="cell") as e:
         BiLSTMConfig(cell="gru")
     assert "\n" not in str(e.value) and "gru" in str(e.value)
-    cfg = compose(["model.asr.cell=gru"])
+    with pytest.raises(ConfigError, match="model.asr.cell"):  # checked when composed
+        compose(["model.asr.cell=gru"])
+    cfg = compose(["model.asr.cell=gru"], check=False)
     with pytest.raises(ConfigError, match="cell"):
         instantiate(cfg.model.asr, input_dim=80, vocab_size=10)
 

@@ -50,23 +50,21 @@ class BiLSTMConfig:
     CELLS = ("lstm", "mi_lstm")
 
     def __post_init__(self) -> None:
-        if self.hidden_size < 1 or self.num_layers < 1:
-            raise ValueError(f"model: hidden_size and num_layers must be >= 1, got {self.hidden_size}, {self.num_layers}")
+        """Range checks; messages name the config key (``model.asr.<field>``) and what is expected."""
+        for name in ("hidden_size", "num_layers", "stack_frames"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"model.asr.{name}: {getattr(self, name)} is out of range; expected >= 1")
         if self.projection_size < 0 or self.projection_size >= self.hidden_size and self.projection_size:
-            raise ValueError(
-                f"model.projection_size must be 0 (off) or in [1, hidden_size), got {self.projection_size}"
-            )
+            raise ValueError(f"model.asr.projection_size: {self.projection_size} is out of range; expected 0 (off) "
+                             f"or in [1, hidden_size={self.hidden_size})")
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
+            raise ValueError(f"model.asr.dropout: {self.dropout} is out of range; expected a fraction in [0, 1)")
         if self.cell not in self.CELLS:
-            raise ValueError(f"model.asr.cell must be one of {', '.join(self.CELLS)}, got {self.cell!r}")
-        if self.stack_frames < 1:
-            raise ValueError(f"model.stack_frames must be >= 1, got {self.stack_frames}")
+            raise ValueError(f"model.asr.cell: {self.cell!r} is not a cell; expected one of {', '.join(self.CELLS)}")
         self.subsample = list(self.subsample) if self.subsample else [1] * self.num_layers
         if len(self.subsample) != self.num_layers or any(int(s) < 1 for s in self.subsample):
-            raise ValueError(
-                f"model.subsample must list one factor >= 1 per layer ({self.num_layers}), got {self.subsample}"
-            )
+            raise ValueError(f"model.asr.subsample: {self.subsample} does not fit num_layers={self.num_layers}; "
+                             "expected [] or one factor >= 1 per layer")
 
     @property
     def time_reduction(self) -> int:
