@@ -1,4 +1,10 @@
-"""Transcriber: a trained ASR package applied to audio files or arrays."""
+"""Transcriber: a trained ASR package applied to audio files or arrays.
+
+Files are checked before the model sees them: audio too short to hold speech, or without a single
+frame above the speech floor (:attr:`SegmentConfig.speech_floor_db`), gives an empty transcript and
+a warning instead of whatever letters an acoustic model makes of silence. Warnings (these, and
+truncated files) are one-line strings naming the file, in :attr:`Transcript.warnings`.
+"""
 from __future__ import annotations
 
 import time
@@ -13,7 +19,11 @@ from speech.audio import AudioError, info, load
 from speech.decoding import ctc_greedy_decode
 from speech.features import log_mel
 from speech.pipelines.package import AsrPackage, load_asr_package
-from speech.pipelines.segment import SegmentConfig, segments
+from speech.pipelines.segment import SegmentConfig, loudest_frame_db, segments
+
+
+def _secs(x: float) -> str:
+    return f"{x:.1f}" if x >= 1 else f"{x:.3g}"
 
 
 @dataclass
@@ -38,6 +48,9 @@ class Transcript:
     words: list[dict] | None = None
     """With timestamps: {"word", "start", "end", "confidence"} per word (seconds; confidence = exp of the
     mean log-probability of the word's frames)."""
+    warnings: list[str] = field(default_factory=list)
+    """One-line problems that did not stop transcription, each naming the file: a truncated file, no
+    speech found, audio too short to hold speech."""
 
     def to_dict(self) -> dict:
         d = {"path": self.path, "text": self.text, "duration": round(self.duration, 3)}
@@ -45,6 +58,8 @@ class Transcript:
             d["words"] = self.words
         if self.segments:
             d["segments"] = [{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text} for s in self.segments]
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
         return d
 
 
@@ -84,6 +99,36 @@ class Transcriber:
     def sample_rate(self) -> int:
         return self.pkg.sample_rate
 
+    #: Shortest audio worth sending to the model, in seconds (no spoken word is shorter).
+    MIN_SPEECH_SECONDS = 0.1
+
+    def min_speech_samples(self) -> int:
+        """Fewest samples that may hold speech: :attr:`MIN_SPEECH_SECONDS`, and at least enough
+        feature frames for one model output frame (the model's time reduction)."""
+        fb = self.pkg.fbank
+        reduction = int(getattr(self.pkg.model, "time_reduction", 1) or 1)
+        return max(int(round(self.MIN_SPEECH_SECONDS * self.sample_rate)),
+                   fb.win_length + (reduction - 1) * fb.hop_length)
+
+    def speech_problem(self, path: str | Path, wav: np.ndarray) -> str | None:
+        """Why ``wav`` (at :attr:`sample_rate`) is not worth transcribing, as a one-line warning naming
+        ``path``, or None when it may hold speech."""
+        seconds = len(wav) / self.sample_rate
+        need = self.min_speech_samples()
+        if len(wav) < need:
+            return (f"{path}: {_secs(seconds)} s of audio is too short to hold speech (at least "
+                    f"{_secs(need / self.sample_rate)} s); nothing transcribed")
+        frame = max(1, int(round(self.segment.frame_seconds * self.sample_rate)))
+        loudest = loudest_frame_db(wav, frame)
+        if loudest < self.segment.speech_floor_db:
+            return self._no_speech(path, seconds, loudest)
+        return None
+
+    def _no_speech(self, path, seconds: float, loudest: float | None = None) -> str:
+        level = (f"its loudest frame is at {loudest:.0f} dB, " if loudest is not None else "")
+        return (f"{path}: no speech found in {_secs(seconds)} s of audio ({level}below the "
+                f"{self.segment.speech_floor_db:g} dB speech floor); nothing transcribed")
+
     @torch.inference_mode()
     def transcribe_arrays(self, wavs: Sequence[np.ndarray]) -> list[str]:
         """Mono float32 waveforms at :attr:`sample_rate` -> texts (batched, longest first)."""
@@ -122,14 +167,20 @@ class Transcriber:
 
     def transcribe_file(self, path: str | Path, progress: bool = False, timestamps: bool = False) -> Transcript:
         """One file of any length -> :class:`Transcript`; raises :class:`~speech.audio.AudioError` naming an
-        unreadable file. Files longer than ``segment.max_seconds`` are read one window at a time and cut
+        unreadable file; silence and too-short audio give text ``""`` and a warning (see the module).
+        Files longer than ``segment.max_seconds`` are read one window at a time and cut
         at pauses (:mod:`speech.pipelines.segment`), so memory does not grow with the file."""
-        duration = info(path).duration
-        if duration > self.segment.max_seconds:
-            return self._transcribe_long(path, duration, progress, timestamps)
-        wav, sr = load(path, self.sample_rate)
+        head = info(path)
+        if head.duration > self.segment.max_seconds:
+            return self._transcribe_long(path, head.duration, progress, timestamps)
+        warnings = list(head.warnings)
+        wav, sr = load(path, self.sample_rate, warnings=warnings)
+        problem = self.speech_problem(path, wav)
+        if problem is not None:
+            return Transcript(str(path), "", len(wav) / sr, words=[] if timestamps else None,
+                              warnings=warnings + [problem])
         text, words = self._run([wav], timestamps=timestamps)[0]
-        return Transcript(str(path), text, len(wav) / sr, words=words)
+        return Transcript(str(path), text, len(wav) / sr, words=words, warnings=warnings)
 
     def _transcribe_long(self, path, duration: float, progress: bool, timestamps: bool = False) -> Transcript:
         from tqdm.auto import tqdm
@@ -137,9 +188,12 @@ class Transcriber:
         bar = tqdm(total=round(duration, 1), unit="s", desc=Path(path).name, disable=not progress, leave=False)
         pieces: list[Segment] = []
         words: list[dict] = []
+        warnings: list[str] = []
         pending: list[tuple[float, np.ndarray]] = []
 
         def flush():
+            if not pending:
+                return
             results = self._run([w for _, w in pending], [s for s, _ in pending], timestamps)
             for (start, wav), (text, seg_words) in zip(pending, results):
                 pieces.append(Segment(start, start + len(wav) / self.sample_rate, text))
@@ -147,44 +201,64 @@ class Transcriber:
                 bar.update(round(len(wav) / self.sample_rate, 1))
             pending.clear()
 
-        for start, wav in segments(path, self.sample_rate, self.segment):
+        need = self.min_speech_samples()
+        for start, wav in segments(path, self.sample_rate, self.segment, warnings=warnings):
+            if len(wav) < need:  # a click between pauses: no word fits, the model would invent one
+                continue
             pending.append((start, wav))
             if len(pending) == self.batch_size:
                 flush()
         flush()
         bar.close()
+        if not pieces:
+            warnings.append(self._no_speech(path, duration))
         text = " ".join(p.text for p in pieces if p.text)
-        return Transcript(str(path), text, duration, pieces, words if timestamps else None)
+        return Transcript(str(path), text, duration, pieces, words if timestamps else None, warnings)
 
     def transcribe_files(self, paths: Iterable[str | Path], progress: bool = False,
                          timestamps: bool = False) -> Iterator[Transcript | Failure]:
         """Transcribe many files (short ones batched together), yielding results in input order.
 
-        A file that cannot be read yields a :class:`Failure` and the rest go on.
+        A file that cannot be read yields a :class:`Failure` and the rest go on. A file without speech
+        (or too short to hold any) yields a :class:`Transcript` with text ``""`` and the reason in its
+        ``warnings``; the model never sees it.
         """
         paths = [str(p) for p in paths]
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(paths), unit="file", disable=not progress, desc="transcribing")
-        batch: list[tuple[str, np.ndarray]] = []
+        # (path, waveform, warnings, why it is not sent to the model or None)
+        batch: list[tuple[str, np.ndarray, list[str], str | None]] = []
 
         def flush():
-            results = self._run([w for _, w in batch], timestamps=timestamps)
-            out = [Transcript(p, t, len(w) / self.sample_rate, words=ws) for (p, w), (t, ws) in zip(batch, results)]
+            if not batch:
+                return []
+            todo = [w for _, w, _, problem in batch if problem is None]
+            results = iter(self._run(todo, timestamps=timestamps) if todo else [])
+            out = []
+            for p, w, warnings, problem in batch:
+                if problem is None:
+                    t, ws = next(results)
+                    out.append(Transcript(p, t, len(w) / self.sample_rate, words=ws, warnings=warnings))
+                else:
+                    out.append(Transcript(p, "", len(w) / self.sample_rate, words=[] if timestamps else None,
+                                          warnings=warnings + [problem]))
             bar.update(len(batch))
             batch.clear()
             return out
 
         for p in paths:
             try:
-                duration = info(p).duration
-                if duration > self.segment.max_seconds:
+                head = info(p)
+                if head.duration > self.segment.max_seconds:
                     yield from flush()
-                    result = self._transcribe_long(p, duration, progress, timestamps)
+                    result = self._transcribe_long(p, head.duration, progress, timestamps)
                     bar.update(1)
                     yield result
                     continue
-                batch.append((p, load(p, self.sample_rate)[0]))
+                warnings = list(head.warnings)
+                wav = load(p, self.sample_rate, warnings=warnings)[0]
+                batch.append((p, wav, warnings, self.speech_problem(p, wav)))
             except AudioError as e:
                 yield from flush()
                 bar.update(1)

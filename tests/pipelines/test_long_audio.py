@@ -39,9 +39,9 @@ def test_thirty_minutes_in_bounded_windows(tmp_path, tiny_package, monkeypatch, 
     reads = []
     real_load = segment_mod.load
 
-    def spy(p, sr=None, *, start=None, end=None):
+    def spy(p, sr=None, *, start=None, end=None, **kw):
         reads.append((start, end))
-        return real_load(p, sr, start=start, end=end)
+        return real_load(p, sr, start=start, end=end, **kw)
 
     monkeypatch.setattr(segment_mod, "load", spy)
     cfg = SegmentConfig(max_seconds=20, search_seconds=4, method=method)
