@@ -94,6 +94,9 @@ def classify(e: BaseException) -> tuple[int, str]:
     """(exit status, one line) for an exception that reached the command line."""
     if isinstance(e, KeyboardInterrupt):
         return INTERRUPTED, "interrupted"
+    dev = sys.modules.get("speech.device")
+    if dev is not None and isinstance(e, dev.DeviceError):
+        return MACHINE, first_line(e)
     if isinstance(e, MemoryError):
         return MACHINE, "out of memory; try a smaller --batch-size, shorter --max-segment or a machine with more memory"
     if type(e).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch here
@@ -107,8 +110,6 @@ def classify(e: BaseException) -> tuple[int, str]:
     if isinstance(e, _user_error_types()):
         return BAD_INPUT, first_line(e)
     msg = first_line(e)
-    if "CUDA" in msg and ("not available" in msg or "no CUDA" in msg.lower() or "invalid device" in msg):
-        return MACHINE, msg
     return INTERNAL, (f"internal error: {type(e).__name__}: {msg} (a bug in the toolkit: rerun with --debug "
                       "for the traceback and report it)")
 

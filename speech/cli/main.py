@@ -131,6 +131,9 @@ def add_segment_args(p: argparse.ArgumentParser) -> None:
                    help="pause: cut long recordings at every pause (energy voice activity); window: fixed "
                         "windows cut at their quietest point")
     p.add_argument("--min-pause", type=float, default=0.3, help="shortest pause (seconds) that separates segments")
+    p.add_argument("--speech-floor", type=float, default=-70.0, metavar="DB",
+                   help="audio whose loudest 20 ms frame is below this level (dBFS) holds no speech and is not "
+                        "decoded (default -70; lower it for very quiet recordings)")
     p.add_argument("--segment-pad", type=float, default=0.1,
                    help="seconds of each pause kept around a segment's speech (0 suits models trained on "
                         "clips trimmed to the word, such as FSDD)")
@@ -140,7 +143,8 @@ def segment_config(args: argparse.Namespace):
     from speech.pipelines.segment import SegmentConfig
 
     return SegmentConfig(max_seconds=args.max_segment, search_seconds=min(4.0, args.max_segment / 4),
-                         method=args.segment, min_pause=args.min_pause, pad_seconds=args.segment_pad)
+                         method=args.segment, min_pause=args.min_pause, pad_seconds=args.segment_pad,
+                         speech_floor_db=args.speech_floor)
 
 
 # -------------------------------------------------------------------------------- lm
@@ -159,14 +163,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     files, problems = expand_inputs(args.paths)
     for p in problems:
         _error(p)
-    try:
-        tr = Transcriber(args.model, device=args.device, batch_size=args.batch_size,
-                         segment=segment_config(args))
-    except RuntimeError as e:  # --device cuda without CUDA: the machine, not the input
-        if isinstance(e, (PackageError, ValueError)):
-            raise
-        _error(errors.first_line(e))
-        return errors.MACHINE
+    tr = Transcriber(args.model, device=args.device, batch_size=args.batch_size, segment=segment_config(args))
     if args.lm or args.beam_size > 1 or args.lexicon:
         tr.decoder = beam_decoder(tr.pkg.tokenizer, args)
     failed = len(problems)
@@ -196,9 +193,12 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                 print(body, end="", flush=True)
         else:
             print(f"{printable(r.path)}\t{r.text}" if show_path else r.text, flush=True)
-    if failed:
-        _error(f"{failed} of {len(files) + len(problems)} inputs failed")
-    return 1 if failed else 0
+    total = len(files) + len(problems)
+    if failed and total > 1:
+        _error(f"{failed} of {total} inputs failed")
+    if not failed:
+        return errors.OK
+    return errors.BAD_INPUT if failed == total else errors.BATCH_FAILED  # nothing done vs some done
 
 
 # -------------------------------------------------------------------------- evaluate
@@ -734,7 +734,15 @@ def main(argv: list[str] | None = None) -> int:
     (:mod:`speech.cli.errors`), with the traceback only under ``--debug`` / ``SPEECH_DEBUG=1``."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    return errors.run_guarded(args.func, args, debug=args.debug)
+    return errors.run_guarded(_dispatch, args, debug=args.debug)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if getattr(args, "device", None) is not None:  # a GPU this machine lacks: one line before any loading
+        from speech.device import resolve_device
+
+        resolve_device(args.device)
+    return args.func(args)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import torch
 
 from speech.audio import AudioError, info, load
 from speech.decoding import ctc_greedy_decode
+from speech.device import resolve_device
 from speech.features import log_mel
 from speech.pipelines.package import AsrPackage, load_asr_package
 from speech.pipelines.segment import SegmentConfig, loudest_frame_db, segments
@@ -84,8 +85,7 @@ class Transcriber:
                  segment: SegmentConfig | None = None, decoder=None):
         """``decoder``: callable (log_probs (B, T, V), lengths (B,)) -> texts, e.g. a
         :class:`~speech.decoding.beam.CTCPrefixBeamSearch`; default greedy CTC decoding."""
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError("--device cuda: CUDA is not available on this machine")
+        resolve_device(device)  # one line (DeviceError) before anything is loaded
         self.pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
         self.pkg.model.to(device).eval()
         self.device = torch.device(device)

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from speech.data.sampler import BucketBatchSampler
+from speech.device import resolve_device as _resolve_device
 from speech.train import distributed
 from speech.fileio import remove_stale_tmp
 from speech.train.checkpoint import (
@@ -153,23 +154,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """``trainer.device`` -> a torch device; ``auto`` picks CUDA when there is one.
 
     Raises:
-        ValueError: one line when the device named is not on this machine (CUDA missing, or fewer GPUs).
+        DeviceError: one line when the device named is not on this machine (CUDA missing, or fewer GPUs).
     """
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        device = torch.device(f"cuda:{local_rank}") if name == "cuda" else torch.device(name)
-    except (RuntimeError, ValueError, TypeError):
-        raise ValueError(f"trainer.device: {name!r} is not a device; expected auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"trainer.device: {name} requested but CUDA is not available on this machine; "
-                             "use trainer.device=cpu or auto")
-        count = torch.cuda.device_count()
-        if device.index is not None and device.index >= count:
-            raise ValueError(f"trainer.device: {device} requested but this machine has {count} GPU(s) "
-                             f"(cuda:0..cuda:{count - 1}); use trainer.device=cuda or auto")
-    return device
+    return _resolve_device(name, local_rank, key="trainer.device")
 
 
 def check_device(name: str) -> None:

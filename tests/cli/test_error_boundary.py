@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import speech.cli.main as cli
+from speech.device import DeviceError
 from speech.cli.errors import BAD_INPUT, INTERNAL, INTERRUPTED, MACHINE, classify, printable
 
 
@@ -36,7 +37,7 @@ def _run(monkeypatch, capsys, exc, *extra, env_debug=None):
     (OSError(errno.ENOSPC, "No space left on device", "exp/model.pt"), MACHINE, "No space left"),
     (PermissionError(errno.EACCES, "Permission denied", "/root/x"), MACHINE, "/root/x"),
     (MemoryError(), MACHINE, "out of memory"),
-    (RuntimeError("CUDA is not available on this machine"), MACHINE, "CUDA"),
+    (DeviceError("--device: cuda requested but CUDA is not available on this machine"), MACHINE, "CUDA"),
     (TypeError("unsupported operand type(s)\nsecond line"), INTERNAL, "internal error: TypeError"),
     (KeyError("oops"), INTERNAL, "--debug"),
     (KeyboardInterrupt(), INTERRUPTED, "interrupted"),
@@ -106,3 +107,17 @@ def test_missing_file_in_a_batch_names_it_and_the_rest_go_on(tiny_package, tmp_p
     assert len(captured.out.splitlines()) == 1
     errs = captured.err.splitlines()
     assert any("gone\\n.wav" in e for e in errs) and all(e.startswith("speech: ") for e in errs)
+
+
+@pytest.mark.parametrize("command", [["transcribe", "x.wav", "--model", "m"], ["synthesize", "hi", "-o", "x.wav",
+                                                                              "--model", "m"]])
+def test_a_gpu_this_machine_lacks_is_one_line_before_loading(command, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert cli.main([*command, "--device", "cuda"]) == MACHINE
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "--device: cuda requested but CUDA is not available" in err[0], err
+    assert cli.main([*command, "--device", "tpu:0"]) == MACHINE
+    assert "is not a device" in capsys.readouterr().err
