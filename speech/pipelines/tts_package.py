@@ -8,8 +8,13 @@ Layout::
     model.pt         weights (a state_dict of tensors only)
     meta.json        format version, training summary, held-out test ids
 
-Loading never unpickles objects (``torch.load(weights_only=True)``) and only instantiates
-``speech.*`` targets.
+Loading builds only ``features.fbank`` (``speech.features.FbankConfig``) and ``model.tts``
+(``speech.models.tts.fastspeech2``), each checked against the allow-list of
+:mod:`speech.pipelines.package` (:data:`~speech.pipelines.package.ALLOWED_TARGETS`) before anything is
+called: no other target, no Hydra keys (``_args_``, ``_partial_``, ...), no nested ``_target_``, no
+``${...}`` interpolation, plain values only. ``frontend`` is read as data. Weights are read with
+``torch.load(weights_only=True)`` and must be a mapping of names to tensors that fits the model.
+Every refusal is one :class:`~speech.pipelines.package.PackageError` line naming the file and key.
 """
 from __future__ import annotations
 
@@ -21,10 +26,16 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from speech.config import instantiate
 from speech.features import FbankConfig
 from speech.fileio import atomic_write_text
-from speech.pipelines.package import PackageError, load_weights, open_package, write_weights_and_meta
+from speech.pipelines.package import (
+    PackageError,
+    build_node,
+    check_node,
+    load_weights,
+    open_package,
+    write_weights_and_meta,
+)
 from speech.text.phonemes import PhonemeTokenizer
 from speech.tts.targets import TargetStats
 
@@ -71,25 +82,28 @@ class TtsPackage:
 
 def load_tts_package(path: str | Path, device: str | torch.device = "cpu") -> TtsPackage:
     """Load a folder written by :func:`save_tts_package`; errors name the file at fault."""
-    p, cfg, meta = open_package(path, "voice", ("config.yaml", "tokenizer.json", "stats.json", "model.pt"),
-                                wrong_task="asr")
-    if "tts" not in cfg.get("model", {}) or "features" not in cfg:
-        raise PackageError(f"{p / 'config.yaml'}: expected sections model.tts and features.fbank")
+    p, pc, meta = open_package(path, "voice", ("config.yaml", "tokenizer.json", "stats.json", "model.pt"),
+                               wrong_task="asr")
+    if not (pc.has("model.tts") and pc.has("features.fbank")):
+        raise PackageError(f"{pc.file}: expected sections model.tts and features.fbank")
+    check_node(pc, "features.fbank")  # every built node is checked before anything is called
+    check_node(pc, "model.tts", ("vocab_size", "n_mels"))
     try:
-        st = json.loads((p / "stats.json").read_text())
-        stats = TargetStats(**{k: st[k] for k in ("pitch_mean", "pitch_std", "energy_mean", "energy_std")})
+        st = json.loads((p / "stats.json").read_text(encoding="utf-8"))
+        stats = TargetStats(**{k: float(st[k]) for k in ("pitch_mean", "pitch_std", "energy_mean", "energy_std")})
         mel_mean = torch.tensor(st["mel_mean"], dtype=torch.float32)
         mel_std = torch.tensor(st["mel_std"], dtype=torch.float32)
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise PackageError(f"{p / 'stats.json'}: malformed ({type(e).__name__}: {e}); expected pitch_mean, "
-                           "pitch_std, energy_mean, energy_std, mel_mean, mel_std") from None
+        if mel_mean.dim() != 1 or mel_std.dim() != 1:
+            raise ValueError("mel_mean / mel_std are not flat lists")
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as e:
+        raise PackageError(f"{p / 'stats.json'}: malformed ({type(e).__name__}: {' '.join(str(e).split())}); "
+                           "expected pitch_mean, pitch_std, energy_mean, energy_std, mel_mean, mel_std") from None
     tokenizer = PhonemeTokenizer.load(p / "tokenizer.json")
-    fbank = instantiate(cfg.features.fbank)
+    fbank = build_node(pc, "features.fbank")
     if len(mel_mean) != fbank.n_mels or len(mel_std) != fbank.n_mels:
         raise PackageError(f"{p / 'stats.json'}: mel_mean/mel_std have {len(mel_mean)}/{len(mel_std)} bands, "
                            f"features.fbank.n_mels is {fbank.n_mels}")
-    model_cfg = OmegaConf.to_container(cfg.model.tts, resolve=True)
-    model = instantiate(model_cfg, vocab_size=len(tokenizer), n_mels=fbank.n_mels)
+    model = build_node(pc, "model.tts", vocab_size=len(tokenizer), n_mels=fbank.n_mels)
     load_weights(model, p / "model.pt")
     model.to(device).eval()
-    return TtsPackage(p, model, tokenizer, fbank, stats, mel_mean.to(device), mel_std.to(device), cfg, meta)
+    return TtsPackage(p, model, tokenizer, fbank, stats, mel_mean.to(device), mel_std.to(device), pc.cfg, meta)

@@ -280,8 +280,31 @@ def load_g2p_model(path: str | os.PathLike) -> G2PNet:
         FileNotFoundError: when ``path`` does not exist.
         ValueError: when the file is not a speech G2P checkpoint.
     """
+    import warnings
+
     torch = _torch()
-    data = torch.load(Path(path), map_location="cpu", weights_only=True)
+    path = Path(path)
+    expected = "expected a G2P model saved by train_g2p"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except Exception as e:  # noqa: BLE001 - torch's own text suggests weights_only=False: never pass that on
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if not head:
+            why = "empty file"
+        elif isinstance(e, EOFError):
+            why = "truncated or corrupt (ends early)"
+        elif "GLOBAL" in str(e):
+            why = "not a file this toolkit wrote (unpickling refused: it holds objects other than tensors)"
+        elif head != b"PK\x03\x04":
+            why = "not a file this toolkit wrote (not a torch zip archive)"
+        else:
+            why = "truncated or corrupt (not a readable torch zip archive)"
+        raise ValueError(f"{path}: {why}; {expected}") from None
     if not isinstance(data, dict) or data.get("format") != "speech-g2p-ctc":
         raise ValueError(f"{path}: not a speech G2P checkpoint (expected format 'speech-g2p-ctc')")
     return G2PNet(data["config"], data["state_dict"])

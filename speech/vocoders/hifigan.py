@@ -6,8 +6,13 @@ A vocoder package (written by :func:`speech.train.vocoder.save_vocoder_package`)
     model.pt      generator weights (state_dict of tensors, weight-norm parametrized)
     meta.json     format, training steps, time, device, dev mel L1
 
-Loading uses ``torch.load(weights_only=True)``; weight norm is folded into plain weights and the
-generator runs under ``torch.inference_mode`` (a lean inference path: no autograd state kept).
+Loading builds only ``features.fbank`` (``speech.features.FbankConfig``) and the generator
+(``speech.models.vocoders.hifigan_generator``; ``vocoder.generator`` names no class, only a preset and
+HiFiGANConfig fields), each checked first against the allow-list of :mod:`speech.pipelines.package`
+(no Hydra keys, no interpolation, plain values only). Weights are read with
+``torch.load(weights_only=True)`` and must be a mapping of names to tensors. Weight norm is folded
+into plain weights and the generator runs under ``torch.inference_mode`` (a lean inference path: no
+autograd state kept).
 """
 from __future__ import annotations
 
@@ -28,20 +33,28 @@ def is_vocoder_package(path: str | Path) -> bool:
 
 
 def _load_config(path: Path):
-    from speech.pipelines.package import PackageError, open_package
+    """Open a vocoder package and check (without building anything) its ``features.fbank`` and
+    ``vocoder.generator`` nodes; returns ``(PackageConfig, meta)``."""
+    from speech.pipelines.package import PackageError, check_node, open_package
 
-    p, cfg, meta = open_package(path, "vocoder", ("config.yaml", "model.pt"), wrong_task="tts")
-    if "vocoder" not in cfg or "features" not in cfg:
-        raise PackageError(f"{p / 'config.yaml'}: expected sections vocoder.generator and features.fbank "
+    p, pc, meta = open_package(path, "vocoder", ("config.yaml", "model.pt"), wrong_task="tts")
+    if not (pc.has("vocoder.generator") and pc.has("features.fbank")):
+        raise PackageError(f"{pc.file}: expected sections vocoder.generator and features.fbank "
                            "(is this a vocoder package?)")
-    return cfg, meta
+    kind = pc.raw["vocoder"].get("kind", "hifigan")
+    if kind != "hifigan":
+        raise pc.error(["vocoder", "kind"], f"{kind!r}; expected 'hifigan'")
+    check_node(pc, "features.fbank")
+    check_node(pc, "vocoder.generator", ("n_mels", "hop_length"))
+    return pc, meta
 
 
 def read_vocoder_config(path: str | Path) -> tuple[str, dict]:
-    """``(preset, generator overrides)`` of a vocoder package."""
-    from omegaconf import OmegaConf
+    """``(preset, generator overrides)`` of a vocoder package (checked against the allow-list)."""
+    from speech.pipelines.package import check_node
 
-    gen = OmegaConf.to_container(_load_config(Path(path))[0].vocoder.generator, resolve=True)
+    pc, _ = _load_config(Path(path))
+    gen = dict(check_node(pc, "vocoder.generator", ("n_mels", "hop_length"))[2])
     preset = gen.pop("preset", "v1")
     return preset, gen
 
@@ -58,15 +71,12 @@ class HiFiGANVocoder(Vocoder):
 
     @classmethod
     def from_package(cls, path: str | Path, device: str | torch.device = "cpu") -> "HiFiGANVocoder":
-        from speech.config import instantiate
-        from speech.models.vocoders import hifigan_generator
-        from speech.pipelines.package import load_weights
+        from speech.pipelines.package import build_node, load_weights
 
         p = Path(path)
-        cfg, meta = _load_config(p)
-        fbank = instantiate(cfg.features.fbank)
-        preset, overrides = read_vocoder_config(p)
-        gen = hifigan_generator(fbank.n_mels, preset, fbank.hop_length, **overrides)
+        pc, meta = _load_config(p)
+        fbank = build_node(pc, "features.fbank")
+        gen = build_node(pc, "vocoder.generator", n_mels=fbank.n_mels, hop_length=fbank.hop_length)
         load_weights(gen, p / "model.pt")
         gen.remove_weight_norm()
         return cls(fbank, gen, meta, device)
