@@ -404,11 +404,9 @@ def write_weights_and_meta(out: Path, state: dict, fmt: str, task: str, meta: di
     return out
 
 
-def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
-    """Load a package's ``model.pt`` (:func:`read_weights`: tensors only) into ``model``; weights that
-    do not fit (missing / unexpected names, other shapes) are a one-line :class:`PackageError`."""
-    state = read_weights(path)
-    own = model.state_dict()
+def _check_fit(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], path: Path) -> None:
+    """One-line PackageError when ``state`` (the file's tensors) does not match the parameter names
+    and shapes of ``own`` (a model's state_dict, possibly on the meta device)."""
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
@@ -423,11 +421,39 @@ def load_weights(model: torch.nn.Module, path: Path) -> torch.nn.Module:
     if problems:
         raise PackageError(f"{path}: weights do not fit the model config.yaml describes ({'; '.join(problems)}); "
                            "expected the weights saved with this config")
+
+
+def load_weights(model: torch.nn.Module, path: Path, state: dict[str, torch.Tensor] | None = None
+                 ) -> torch.nn.Module:
+    """Load a package's ``model.pt`` (:func:`read_weights`: tensors only) into ``model``; weights that
+    do not fit (missing / unexpected names, other shapes) are a one-line :class:`PackageError`."""
+    state = read_weights(path) if state is None else state
+    _check_fit(model.state_dict(), state, path)
     try:
         model.load_state_dict(state)
     except Exception as e:  # noqa: BLE001
         raise PackageError(f"{path}: cannot load weights ({_one_line(str(e).splitlines()[0])})") from None
     return model
+
+
+def build_with_weights(build: Callable[[], torch.nn.Module], path: Path) -> torch.nn.Module:
+    """``build()`` a package's model and load its ``model.pt``, checking first, without allocating
+    anything, that the two agree: the model is built once on torch's ``meta`` device (shapes only)
+    and compared with the file's tensors. A config.yaml that describes a model far larger than its
+    weights (``hidden_size: 100000`` beside a small model.pt) is refused in one line instead of
+    exhausting memory; what a package can make the loader allocate is bounded by its weights file."""
+    state = read_weights(path)
+    try:
+        with torch.device("meta"):
+            skeleton = build()
+    except PackageError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a constructor's complaint, in one line
+        raise PackageError(f"{path.parent / 'config.yaml'}: cannot build the model it describes "
+                           f"({_one_line(str(e).splitlines()[0]) if str(e) else type(e).__name__})") from None
+    _check_fit(skeleton.state_dict(), state, path)
+    del skeleton
+    return load_weights(build(), path, state)
 
 
 def save_asr_package(out_dir: str | Path, cfg: DictConfig, tokenizer: CharTokenizer, model_state: dict,
@@ -459,14 +485,14 @@ class AsrPackage:
 def load_asr_package(path: str | Path, device: str | torch.device = "cpu") -> AsrPackage:
     """Load a package folder written by :func:`save_asr_package`: only ``features.fbank`` and
     ``model.asr`` are built, through :data:`ALLOWED_TARGETS`."""
-    p, pc, meta = open_package(path, "model", ("config.yaml", "tokenizer.json", "model.pt"))
+    p, pc, meta = open_package(path, "model", ("config.yaml", "tokenizer.json", "model.pt"), wrong_task="tts")
     if not (pc.has("model.asr") and pc.has("features.fbank")):
         raise PackageError(f"{pc.file}: expected sections model.asr and features.fbank")
     check_node(pc, "features.fbank")  # every built node is checked before anything is called
     check_node(pc, "model.asr", ("input_dim", "vocab_size", "specaugment"))
     tokenizer = CharTokenizer.load(p / "tokenizer.json")
     fbank = build_node(pc, "features.fbank")
-    model = build_node(pc, "model.asr", input_dim=fbank.n_mels, vocab_size=len(tokenizer), specaugment=None)
-    load_weights(model, p / "model.pt")
+    model = build_with_weights(lambda: build_node(pc, "model.asr", input_dim=fbank.n_mels, vocab_size=len(tokenizer),
+                                                  specaugment=None), p / "model.pt")
     model.to(device).eval()
     return AsrPackage(p, model, tokenizer, fbank, pc.cfg, meta)

@@ -32,7 +32,7 @@ from speech.pipelines.package import (
     PackageError,
     build_node,
     check_node,
-    load_weights,
+    build_with_weights,
     open_package,
     write_weights_and_meta,
 )
@@ -103,7 +103,7 @@ def load_tts_package(path: str | Path, device: str | torch.device = "cpu") -> Tt
     if len(mel_mean) != fbank.n_mels or len(mel_std) != fbank.n_mels:
         raise PackageError(f"{p / 'stats.json'}: mel_mean/mel_std have {len(mel_mean)}/{len(mel_std)} bands, "
                            f"features.fbank.n_mels is {fbank.n_mels}")
-    model = build_node(pc, "model.tts", vocab_size=len(tokenizer), n_mels=fbank.n_mels)
-    load_weights(model, p / "model.pt")
+    model = build_with_weights(lambda: build_node(pc, "model.tts", vocab_size=len(tokenizer), n_mels=fbank.n_mels),
+                               p / "model.pt")
     model.to(device).eval()
     return TtsPackage(p, model, tokenizer, fbank, stats, mel_mean.to(device), mel_std.to(device), pc.cfg, meta)

@@ -71,13 +71,13 @@ class HiFiGANVocoder(Vocoder):
 
     @classmethod
     def from_package(cls, path: str | Path, device: str | torch.device = "cpu") -> "HiFiGANVocoder":
-        from speech.pipelines.package import build_node, load_weights
+        from speech.pipelines.package import build_node, build_with_weights
 
         p = Path(path)
         pc, meta = _load_config(p)
         fbank = build_node(pc, "features.fbank")
-        gen = build_node(pc, "vocoder.generator", n_mels=fbank.n_mels, hop_length=fbank.hop_length)
-        load_weights(gen, p / "model.pt")
+        gen = build_with_weights(lambda: build_node(pc, "vocoder.generator", n_mels=fbank.n_mels,
+                                                    hop_length=fbank.hop_length), p / "model.pt")
         gen.remove_weight_norm()
         return cls(fbank, gen, meta, device)
 

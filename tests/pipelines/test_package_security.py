@@ -446,3 +446,18 @@ def test_fuzzed_configs_build_the_listed_classes_or_fail_in_one_line(tiny_packag
 
                 assert isinstance(loaded.model, BiLSTMCTC) and isinstance(loaded.fbank, FbankConfig)
         assert s.calls == [] and _files(tmp) == before and not Path(victim).exists()
+
+
+def test_a_config_far_larger_than_its_weights_is_refused_before_allocating(tiny_package, tmp_path):
+    """A package's config.yaml could ask for a model of many gigabytes beside a small model.pt: the
+    model is first built on torch's meta device (no memory) and checked against the weights."""
+    import resource
+
+    huge = _edit(_clone(tiny_package, tmp_path / "huge"),
+                 lambda c: c["model"]["asr"].update(hidden_size=40000))  # ~13 G parameters, ~50 GB
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(PackageError) as ei:
+        load_asr_package(huge)
+    msg = _one_line(ei.value)
+    assert "model.pt" in msg and "do not fit" in msg, msg
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500 * 1024  # KB: nothing big allocated
