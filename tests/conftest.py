@@ -53,3 +53,42 @@ def tiny_package(tmp_path_factory) -> Path:
     model = instantiate(cfg.model.asr, input_dim=cfg.features.fbank.n_mels, vocab_size=len(tok), specaugment=None)
     model.cmvn.set_stats(torch.full((80,), -5.0), torch.full((80,), 2.0))
     return save_asr_package(tmp_path_factory.mktemp("pkg") / "model", cfg, tok, model.state_dict(), {"steps": 0})
+
+
+@pytest.fixture(scope="session")
+def tiny_voice(tmp_path_factory) -> Path:
+    """An untrained tiny voice package (for plumbing tests: inputs, outputs, errors; its audio is
+    noise-like). meta.json names the corpus "nowhere"."""
+    import numpy as np
+    import torch
+
+    from speech.models.tts import fastspeech2
+    from speech.pipelines.tts_package import save_tts_package
+    from speech.text.phonemes import PhonemeTokenizer
+    from speech.tts.data import TTS_FBANK
+    from speech.tts.targets import TargetStats
+
+    tok = PhonemeTokenizer()
+    kw = dict(hidden_size=32, variance_hidden=32, encoder_layers=1, decoder_layers=1)
+    torch.manual_seed(0)
+    model = fastspeech2(vocab_size=len(tok), n_mels=80, **kw)
+    return save_tts_package(
+        tmp_path_factory.mktemp("voice") / "model", fbank=TTS_FBANK,
+        model_cfg={"_target_": "speech.models.tts.fastspeech2", **kw}, tokenizer=tok, state=model.state_dict(),
+        stats=TargetStats(pitch_mean=5.3, pitch_std=0.2, energy_mean=0.0, energy_std=1.0),
+        mel_mean=np.zeros(80), mel_std=np.ones(80), meta={"corpus": "nowhere"})
+
+
+@pytest.fixture(params=["with_ffmpeg", "without_ffmpeg"])
+def ffmpeg_mode(request, monkeypatch, tmp_path):
+    """Run a test twice: with ffmpeg on PATH (skipped if it is not installed) and without it."""
+    import shutil
+
+    if request.param == "with_ffmpeg":
+        if shutil.which("ffmpeg") is None:
+            pytest.skip("ffmpeg is not on PATH (apt-get install ffmpeg)")
+    else:
+        empty = tmp_path / "empty_bin"
+        empty.mkdir()
+        monkeypatch.setenv("PATH", str(empty))
+    return request.param

@@ -224,23 +224,8 @@ def _mkdir(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def voice(tmp_path_factory) -> Path:
-    """An untrained tiny voice package (the text-side rows only need its plumbing)."""
-    from speech.models.tts import fastspeech2
-    from speech.pipelines.tts_package import save_tts_package
-    from speech.text.phonemes import PhonemeTokenizer
-    from speech.tts.data import TTS_FBANK
-    from speech.tts.targets import TargetStats
-
-    tok = PhonemeTokenizer()
-    kw = dict(hidden_size=16, variance_hidden=16, encoder_layers=1, decoder_layers=1)
-    torch.manual_seed(0)
-    model = fastspeech2(vocab_size=len(tok), n_mels=80, **kw)
-    return save_tts_package(
-        tmp_path_factory.mktemp("voice") / "model", fbank=TTS_FBANK,
-        model_cfg={"_target_": "speech.models.tts.fastspeech2", **kw}, tokenizer=tok, state=model.state_dict(),
-        stats=TargetStats(pitch_mean=5.3, pitch_std=0.2, energy_mean=0.0, energy_std=1.0),
-        mel_mean=np.zeros(80), mel_std=np.ones(80))
+def voice(tiny_voice) -> Path:
+    return tiny_voice
 
 
 ROWS = readme_rows()

@@ -59,16 +59,6 @@ def within(seconds: float, fn, *args):
     return box
 
 
-@pytest.fixture(params=["with_ffmpeg", "without_ffmpeg"])
-def ffmpeg_mode(request, monkeypatch, tmp_path):
-    if request.param == "with_ffmpeg":
-        if not HAVE_FFMPEG:
-            pytest.skip("ffmpeg is not on PATH (apt-get install ffmpeg)")
-    else:
-        empty = tmp_path / "empty_bin"
-        empty.mkdir()
-        monkeypatch.setenv("PATH", str(empty))
-    return request.param
 
 
 # ------------------------------------------------------------------------------ special files

@@ -259,16 +259,6 @@ def test_m4a_without_ffmpeg_says_install_ffmpeg(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------- errors
 
 
-@pytest.fixture(params=["with_ffmpeg", "without_ffmpeg"])
-def ffmpeg_mode(request, monkeypatch, tmp_path):
-    if request.param == "with_ffmpeg":
-        if not HAVE_FFMPEG:
-            pytest.skip("ffmpeg is not on PATH (apt-get install ffmpeg)")
-    else:
-        empty = tmp_path / "empty_bin"
-        empty.mkdir()
-        monkeypatch.setenv("PATH", str(empty))
-    return request.param
 
 
 def test_missing_file(tmp_path, ffmpeg_mode):

@@ -318,21 +318,8 @@ def test_cli_transcribe_refuses_a_hostile_package(tiny_package, tmp_path, capsys
 
 
 @pytest.fixture(scope="module")
-def voice(tmp_path_factory) -> Path:
-    from speech.models.tts import fastspeech2
-    from speech.text.phonemes import PhonemeTokenizer
-    from speech.tts.data import TTS_FBANK
-    from speech.tts.targets import TargetStats
-
-    tok = PhonemeTokenizer()
-    kw = dict(hidden_size=16, variance_hidden=16, encoder_layers=1, decoder_layers=1, n_bins=8)
-    torch.manual_seed(0)
-    model = fastspeech2(vocab_size=len(tok), n_mels=80, **kw)
-    return save_tts_package(
-        tmp_path_factory.mktemp("voice") / "model", fbank=TTS_FBANK,
-        model_cfg={"_target_": "speech.models.tts.fastspeech2", **kw}, tokenizer=tok, state=model.state_dict(),
-        stats=TargetStats(pitch_mean=5.3, pitch_std=0.2, energy_mean=0.0, energy_std=1.0),
-        mel_mean=np.zeros(80), mel_std=np.ones(80))
+def voice(tiny_voice) -> Path:
+    return tiny_voice
 
 
 @pytest.fixture(scope="module")
