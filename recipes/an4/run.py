@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     from speech.train.asr import build_asr
 
     exp = args.exp
+    # the user's overrides checked first: a bad one is one line before any data work
+    compose(["experiment=an4", f"data.root={args.data}", f"data.manifest_dir={exp / 'data'}", *args.overrides])
     splits = prepare("an4", args.data, exp / "data")
     rows, timings = [], {}
 
@@ -129,4 +131,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from speech.cli.errors import guarded_main  # one line per error (SPEECH_DEBUG=1: traceback)
+
+    sys.exit(guarded_main(main))

@@ -96,4 +96,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from speech.cli.errors import guarded_main  # one line per error (SPEECH_DEBUG=1: traceback)
+
+    sys.exit(guarded_main(main))

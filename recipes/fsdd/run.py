@@ -57,11 +57,12 @@ def main(argv: list[str] | None = None) -> int:
 
     rank0 = int(os.environ.get("RANK", "0")) == 0
     manifests_dir = args.exp / "data"
+    # the config first: a bad override is one line before any data work
+    cfg = compose(["experiment=fsdd", f"data.root={args.data}", f"data.manifest_dir={manifests_dir}",
+                   f"output_dir={args.exp}", *args.overrides])
     # 1. manifests (re-runnable: skipped when up to date); rank 0 writes, the others wait
     if rank0:
         splits = prepare("fsdd", args.data, manifests_dir)
-    cfg = compose(["experiment=fsdd", f"data.root={args.data}", f"data.manifest_dir={manifests_dir}",
-                   f"output_dir={args.exp}", *args.overrides])
     # 2. training (resumes from <exp>/checkpoints/last.pt when present)
     t0 = time.time()
     result, package = build_asr(cfg)
@@ -94,4 +95,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from speech.cli.errors import guarded_main  # one line per error (SPEECH_DEBUG=1: traceback)
+
+    sys.exit(guarded_main(main))

@@ -12,4 +12,6 @@ from pathlib import Path
 from speech.tts.recipe import main
 
 if __name__ == "__main__":
-    sys.exit(main("ljspeech", "LJSpeech-subset", Path(__file__).resolve().parent / "README.md", __doc__))
+    from speech.cli.errors import guarded_main  # one line per error (SPEECH_DEBUG=1: traceback)
+
+    sys.exit(guarded_main(main, "ljspeech", "LJSpeech-subset", Path(__file__).resolve().parent / "README.md", __doc__))

@@ -126,3 +126,9 @@ def run_guarded(func, args, debug: bool = False) -> int:
         if debug_enabled(debug) and code != INTERRUPTED:
             traceback.print_exc(file=sys.stderr)
         return code
+
+
+def guarded_main(main, *args, **kwargs) -> int:
+    """The boundary for scripts with their own ``main`` (recipes, benchmarks): ``sys.exit(guarded_main(main))``.
+    The traceback is shown when ``SPEECH_DEBUG=1``."""
+    return run_guarded(lambda _: main(*args, **kwargs), None)

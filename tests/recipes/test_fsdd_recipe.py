@@ -1,5 +1,6 @@
 """The FSDD recipe end to end on the real corpus, shortened (the full run is in recipes/fsdd/README.md)."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -223,3 +224,14 @@ def test_word_alignment_matches_and_deletions():
     assert word_alignment("a b c".split(), "a x b c".split()) == [0, 2, 3]
     assert word_alignment("a b".split(), []) == [-1, -1]
     assert word_alignment([], ["x"]) == []
+
+
+def test_bad_override_is_one_line_before_any_data_work(data_root, tmp_path):
+    r = subprocess.run([sys.executable, str(RECIPE), "--data", str(data_root / "fsdd"), "--exp", str(tmp_path / "exp"),
+                        "trainer.max_epoch=3"], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "SPEECH_DEBUG": "0"})
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1] == ("speech: error: config: trainer.max_epoch: no such key; "
+                                                 "did you mean trainer.max_epochs?")
+    assert not (tmp_path / "exp" / "data").exists()  # nothing prepared
