@@ -162,6 +162,7 @@ SETUPS: dict[str, Callable[[Env], list[str]]] = {
     "10 minutes of digital silence": lambda e: _transcribe(e, e.wav("zeros.wav", data=np.zeros(600 * SR, np.float32))),
     "0.01 s clip": lambda e: _transcribe(e, e.wav("blip.wav", seconds=0.01)),
     "truncated WAV": lambda e: _transcribe(e, _truncated(e)),
+    "option out of range": lambda e: _transcribe(e, e.wav("good.wav")) + ["--batch-size", "0"],
     "GPU asked for, none here": lambda e: _transcribe(e, e.wav("good.wav")) + ["--device", "cuda"],
     # model packages
     "model package not found": lambda e: ["transcribe", e.wav("good.wav"), "--model", str(e.tmp / "no-model")],

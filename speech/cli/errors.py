@@ -102,11 +102,12 @@ def classify(e: BaseException) -> tuple[int, str]:
     if type(e).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch here
         return MACHINE, f"out of GPU memory ({first_line(e)}); try a smaller batch"
     if isinstance(e, OSError) and not isinstance(e, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
-        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         what = e.strerror or first_line(e)
+        where = f"{e.filename}: " if getattr(e, "filename", None) and not what.startswith(str(e.filename)) else ""
         return (MACHINE if e.errno in _MACHINE_ERRNOS else BAD_INPUT), f"{where}{what}"
     if isinstance(e, FileNotFoundError) and getattr(e, "filename", None) and e.strerror:
-        return BAD_INPUT, f"{e.filename}: {e.strerror}"
+        name = str(e.filename)
+        return BAD_INPUT, e.strerror if e.strerror.startswith(name) else f"{name}: {e.strerror}"
     if isinstance(e, _user_error_types()):
         return BAD_INPUT, first_line(e)
     msg = first_line(e)

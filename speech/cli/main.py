@@ -39,6 +39,40 @@ _error = errors.error
 _warning = errors.warning
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors in the toolkit's one-line form (exit status 2)."""
+
+    def error(self, message: str):
+        errors.error(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise SystemExit(errors.BAD_INPUT)
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None, low_open: bool = False):
+    """An argparse type: a finite int/float within [low, high] (low excluded with ``low_open``)."""
+    import math
+
+    name = "an integer" if kind is int else "a number"
+    bound = (f" > {low:g}" if low_open else f" >= {low:g}") if low is not None else ""
+    bound += f" and <= {high:g}" if high is not None else ""
+
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {name}{bound}") from None
+        if not math.isfinite(v) or (low is not None and (v <= low if low_open else v < low)) or \
+                (high is not None and v > high):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {name}{bound}")
+        return v
+    parse.__name__ = name
+    return parse
+
+
+_COUNT = _number(int, 1)             # sizes and counts: 1, 2, ...
+_SECONDS = _number(float, 0, low_open=True)
+_FINITE = _number(float)
+
+
 # ----------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
     from speech.config import compose, to_yaml
@@ -117,24 +151,24 @@ def beam_decoder(tokenizer, args: argparse.Namespace):
 
 
 def add_decoding_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--beam-size", type=int, default=1, help="CTC prefix beam search width (1 = greedy, unless --lm)")
+    p.add_argument("--beam-size", type=_COUNT, default=1, help="CTC prefix beam search width (1 = greedy, unless --lm)")
     p.add_argument("--lm", help="word n-gram language model in ARPA format (speech lm TEXT OUT.arpa)")
-    p.add_argument("--lm-weight", type=float, default=0.5, help="weight of the LM's log-probability")
-    p.add_argument("--word-bonus", type=float, default=1.0, help="score added per word (counters the LM's short bias)")
+    p.add_argument("--lm-weight", type=_FINITE, default=0.5, help="weight of the LM's log-probability")
+    p.add_argument("--word-bonus", type=_FINITE, default=1.0, help="score added per word (counters the LM's short bias)")
     p.add_argument("--lexicon", help="word list: only these words may be output")
 
 
 def add_segment_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-segment", type=float, default=20.0,
+    p.add_argument("--max-segment", type=_number(float, 1.0), default=20.0,
                    help="recordings longer than this many seconds are cut into segments of at most this length")
     p.add_argument("--segment", choices=("pause", "window"), default="pause",
                    help="pause: cut long recordings at every pause (energy voice activity); window: fixed "
                         "windows cut at their quietest point")
-    p.add_argument("--min-pause", type=float, default=0.3, help="shortest pause (seconds) that separates segments")
-    p.add_argument("--speech-floor", type=float, default=-70.0, metavar="DB",
+    p.add_argument("--min-pause", type=_SECONDS, default=0.3, help="shortest pause (seconds) that separates segments")
+    p.add_argument("--speech-floor", type=_number(float, -200.0, 0.0), default=-70.0, metavar="DB",
                    help="audio whose loudest 20 ms frame is below this level (dBFS) holds no speech and is not "
                         "decoded (default -70; lower it for very quiet recordings)")
-    p.add_argument("--segment-pad", type=float, default=0.1,
+    p.add_argument("--segment-pad", type=_number(float, 0.0), default=0.1,
                    help="seconds of each pause kept around a segment's speech (0 suits models trained on "
                         "clips trimmed to the word, such as FSDD)")
 
@@ -579,13 +613,13 @@ def cmd_vocode(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="speech", description="Speech recognition and synthesis toolkit.",
+    ap = _Parser(prog="speech", description="Speech recognition and synthesis toolkit.",
                                  epilog=errors.EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     ap.add_argument("--debug", action="store_true", help="show the traceback of an error (also SPEECH_DEBUG=1)")
     # the same two switches after the command name (speech transcribe ... --debug); SUPPRESS keeps a
     # switch given before the command from being reset by the subcommand's default
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback of an error (also SPEECH_DEBUG=1)")
@@ -626,7 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="word start/end times and confidences (from aligning the decoded text)")
     p.add_argument("--output-dir", help="srt/vtt: write one subtitle file per input here instead of stdout")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    p.add_argument("--batch-size", type=int, default=16, help="files (or segments of a long file) decoded together")
+    p.add_argument("--batch-size", type=_COUNT, default=16, help="files (or segments of a long file) decoded together")
     add_segment_args(p)
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when several files and stderr is a terminal)")
@@ -636,7 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lm", help="train a word n-gram LM (ARPA) from a text file, one sentence per line")
     p.add_argument("text", help="text file (for a |-separated LJSpeech metadata file the last column is used)")
     p.add_argument("out", help="output .arpa file")
-    p.add_argument("--order", type=int, default=3)
+    p.add_argument("--order", type=_number(int, 1, 9), default=3)
     p.add_argument("--method", default="kneser-ney", choices=["kneser-ney", "witten-bell"])
     p.add_argument("--no-normalize", action="store_true", help="keep the text as is (default: ASR normalization)")
     p.set_defaults(func=cmd_lm)
@@ -655,7 +689,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="output JSON lines of run-length encoded frame labels (vocabulary saved beside it)")
     p.add_argument("--model", required=True, help="CTC model package")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=_COUNT, default=16)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_align_dataset)
 
@@ -663,7 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", help="JSON-lines manifest with reference texts")
     p.add_argument("--model", required=True, help="model package folder")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=_COUNT, default=16)
     p.add_argument("--output", help="write per-utterance hypotheses (JSON lines) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_decoding_args(p)
@@ -680,12 +714,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", metavar="FILE",
                    help="synthesize each 'id<TAB>text' or 'id|text' line to OUTPUT/<id>.wav (-o is a folder)")
     p.add_argument("--vocoder", default="griffin-lim", help="griffin-lim (default) or a trained vocoder package folder (speech train-vocoder)")
-    p.add_argument("--gl-iters", type=int, default=32,
+    p.add_argument("--gl-iters", type=_number(int, 0), default=32,
                    help="Griffin-Lim iterations: fewer is faster and rougher (default 32)")
-    p.add_argument("--speed", type=float, default=1.0, help="speaking rate: >1 faster, <1 slower (0.25-4)")
-    p.add_argument("--pitch-shift", type=float, default=0.0, metavar="SEMITONES",
+    p.add_argument("--speed", type=_FINITE, default=1.0, help="speaking rate: >1 faster, <1 slower (0.25-4)")
+    p.add_argument("--pitch-shift", type=_FINITE, default=0.0, metavar="SEMITONES",
                    help="raise (or lower, negative) the predicted pitch by this many semitones")
-    p.add_argument("--energy-scale", type=float, default=1.0, help="multiply the predicted energy (0-4]")
+    p.add_argument("--energy-scale", type=_FINITE, default=1.0, help="multiply the predicted energy (0-4]")
     p.add_argument("--plot", nargs="?", const="", metavar="PATH",
                    help="PNG of the mel spectrogram, phoneme durations and pitch: at PATH (default: OUTPUT "
                         "with .png); with --batch PATH is a folder for <id>.png (default: the -o folder)")
@@ -700,7 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default: tts_eval beside the package folder)")
     p.add_argument("--ids", help="comma-separated utterance ids (default: the package's held-out test ids)")
     p.add_argument("--vocoder", default="griffin-lim", help="griffin-lim (default) or a vocoder package folder")
-    p.add_argument("--limit", type=int, help="evaluate at most N utterances")
+    p.add_argument("--limit", type=_COUNT, help="evaluate at most N utterances")
     p.add_argument("--no-asr", action="store_true", help="skip the recognizer WER (PocketSphinx)")
     p.add_argument("--copy-synthesis", action="store_true",
                    help="judge the vocoder alone: the held-out recordings' own mels -> --vocoder -> audio")
@@ -724,7 +758,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output wav")
     p.add_argument("--vocoder", default="griffin-lim", help="griffin-lim or a vocoder package folder")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    p.add_argument("--threads", type=_number(int, 0), default=0, help="torch threads (0 = default)")
     p.set_defaults(func=cmd_vocode)
     return ap
 
@@ -732,7 +766,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one ``speech`` command; every exception ends here as one line and an exit status
     (:mod:`speech.cli.errors`), with the traceback only under ``--debug`` / ``SPEECH_DEBUG=1``."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a usage error, already reported in one line (2)
+        return e.code if isinstance(e.code, int) else errors.BAD_INPUT
     _setup_logging(args.verbose)
     return errors.run_guarded(_dispatch, args, debug=args.debug)
 

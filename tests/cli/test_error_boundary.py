@@ -121,3 +121,23 @@ def test_a_gpu_this_machine_lacks_is_one_line_before_loading(command, capsys):
     assert len(err) == 1 and "--device: cuda requested but CUDA is not available" in err[0], err
     assert cli.main([*command, "--device", "tpu:0"]) == MACHINE
     assert "is not a device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["transcribe", "x.wav", "--model", "m", "--batch-size", "0"], "--batch-size: '0': expected an integer >= 1"),
+    (["transcribe", "x.wav", "--model", "m", "--max-segment", "-1"], "--max-segment: '-1': expected a number >= 1"),
+    (["transcribe", "x.wav", "--model", "m", "--lm-weight", "inf"], "--lm-weight: 'inf': expected a number"),
+    (["synthesize", "hi", "-o", "x.wav", "--model", "m", "--speed", "nan"], "--speed: 'nan': expected a number"),
+    (["transcribe", "x.wav"], "the following arguments are required: --model"),
+    (["no-such-command"], "invalid choice: 'no-such-command'"),
+])
+def test_usage_errors_are_one_line(argv, words, capsys):
+    assert cli.main(argv) == BAD_INPUT
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("speech: error: speech") and words in err[0], err
+    assert err[0].endswith("--help)")
+
+
+def test_help_still_exits_zero(capsys):
+    assert cli.main(["transcribe", "--help"]) == 0
+    assert "--speech-floor" in capsys.readouterr().out
