@@ -178,6 +178,7 @@ SETUPS: dict[str, Callable[[Env], list[str]]] = {
     "voice package given to transcribe": lambda e: ["transcribe", e.wav("good.wav"), "--model", str(e.voice)],
     "recognizer given to synthesize": lambda e: ["synthesize", "Hello.", "-o", str(e.tmp / "x.wav"),
                                                  "--model", str(e.asr)],
+    "recognizer given as the vocoder": lambda e: _synth(e, "Hello.", "-o", str(e.tmp / "x.wav"), "--vocoder", str(e.asr)),
     # configs
     "value of the wrong type": lambda e: e.train("trainer.lr=abc"),
     "misspelt key": lambda e: e.train("trainer.max_epoch=3"),
@@ -202,6 +203,7 @@ SETUPS: dict[str, Callable[[Env], list[str]]] = {
     "nothing pronounceable": lambda e: _synth(e, "☃ ☃ ☃", "-o", str(e.tmp / "x.wav")),
     "control characters in text": lambda e: _synth(e, "Hello \x1b[31m world \x07 ✓", "-o", str(e.tmp / "x.wav")),
     "speed out of range": lambda e: _synth(e, "Hello.", "-o", str(e.tmp / "x.wav"), "--speed", "0"),
+    "output format unknown": lambda e: _synth(e, "Hello.", "-o", str(e.tmp / "out.xyz")),
     "text file not UTF-8": lambda e: _synth(e, "--text-file", _write(e.tmp / "latin1.txt", "café".encode("latin-1")),
                                              "-o", str(e.tmp / "x.wav")),
     "batch line without a separator": _batch_file,

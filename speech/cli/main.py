@@ -357,6 +357,13 @@ def _report_unreadable(res, prefix: str = "") -> None:
                  + " | ".join(s[:40] for s in res.skipped[:5]))
 
 
+def _cannot_write(path: Path, e: Exception) -> str:
+    why = errors.first_line(e)
+    if why.startswith(f"{path}: "):  # the audio writer names the file already
+        why = why[len(f"{path}: "):]
+    return f"{path}: {why}" if why.startswith("cannot write") else f"{path}: cannot write ({why})"
+
+
 def _check_controls(args: argparse.Namespace) -> None:
     import math
 
@@ -415,7 +422,7 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
         try:
             save(out, res.wav, res.sample_rate)
         except Exception as e:  # noqa: BLE001 - unknown extension, unwritable folder, ...
-            _error(f"{out}: cannot write ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+            _error(_cannot_write(out, e))
             return 2
         print(f"{out}\t{res.duration:.2f} s\tRTF {res.rtf:.3f}", flush=True)
         if args.plot is not None:
@@ -445,7 +452,7 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
                 plot_synthesis(res, plot_dir / f"{uid}.png", hop)
         except Exception as e:  # noqa: BLE001
             failed += 1
-            _error(f"{args.batch}:{n}: {path}: cannot write ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+            _error(f"{args.batch}:{n}: {_cannot_write(path, e)}")
             continue
         written += 1
         audio += res.duration

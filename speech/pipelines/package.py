@@ -304,15 +304,15 @@ def build_node(pc: PackageConfig, slot: str, **runtime) -> Any:
         raise pc.error(slot.split("."), f"cannot build {target}: {why}") from None
 
 
-def open_package(path: str | Path, kind: str, files: tuple[str, ...], wrong_task: str | None = None
-                 ) -> tuple[Path, PackageConfig, dict]:
+def open_package(path: str | Path, kind: str, files: tuple[str, ...],
+                 wrong_task: str | tuple[str, ...] | None = None) -> tuple[Path, PackageConfig, dict]:
     """Check a package folder, read its ``config.yaml`` (:func:`read_package_config`: plain data,
     nothing built) and ``meta.json``; every error is a one-line :class:`PackageError` naming the file.
 
     Args:
         kind: what the caller loads, for messages ("model", "voice", "vocoder").
         files: files the folder must hold (``config.yaml`` first).
-        wrong_task: a ``meta.json`` task that is refused with a message saying what the folder is.
+        wrong_task: ``meta.json`` task(s) refused with a message saying what the folder is.
     """
     p = Path(path)
     listing = ", ".join(files)
@@ -330,8 +330,10 @@ def open_package(path: str | Path, kind: str, files: tuple[str, ...], wrong_task
             raise PackageError(f"{p / 'meta.json'}: cannot read ({_one_line(e)})") from None
         if not isinstance(meta, dict):
             raise PackageError(f"{p / 'meta.json'}: a JSON {type(meta).__name__}; expected an object")
-    if wrong_task is not None and meta.get("task") == wrong_task:
-        what = {"asr": "recognition (ASR) model", "tts": "voice (synthesis)"}.get(wrong_task, wrong_task)
+    wrong = (wrong_task,) if isinstance(wrong_task, str) else tuple(wrong_task or ())
+    if meta.get("task") in wrong:
+        task = meta["task"]
+        what = {"asr": "recognition (ASR) model", "tts": "voice (synthesis)", "vocoder": "vocoder"}.get(task, task)
         raise PackageError(f"{p}: this is a {what} package, not a {kind} package")
     for name in files:
         if not (p / name).is_file():
@@ -485,7 +487,8 @@ class AsrPackage:
 def load_asr_package(path: str | Path, device: str | torch.device = "cpu") -> AsrPackage:
     """Load a package folder written by :func:`save_asr_package`: only ``features.fbank`` and
     ``model.asr`` are built, through :data:`ALLOWED_TARGETS`."""
-    p, pc, meta = open_package(path, "model", ("config.yaml", "tokenizer.json", "model.pt"), wrong_task="tts")
+    p, pc, meta = open_package(path, "model", ("config.yaml", "tokenizer.json", "model.pt"),
+                               wrong_task=("tts", "vocoder"))
     if not (pc.has("model.asr") and pc.has("features.fbank")):
         raise PackageError(f"{pc.file}: expected sections model.asr and features.fbank")
     check_node(pc, "features.fbank")  # every built node is checked before anything is called

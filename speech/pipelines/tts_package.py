@@ -83,7 +83,7 @@ class TtsPackage:
 def load_tts_package(path: str | Path, device: str | torch.device = "cpu") -> TtsPackage:
     """Load a folder written by :func:`save_tts_package`; errors name the file at fault."""
     p, pc, meta = open_package(path, "voice", ("config.yaml", "tokenizer.json", "stats.json", "model.pt"),
-                               wrong_task="asr")
+                               wrong_task=("asr", "vocoder"))
     if not (pc.has("model.tts") and pc.has("features.fbank")):
         raise PackageError(f"{pc.file}: expected sections model.tts and features.fbank")
     check_node(pc, "features.fbank")  # every built node is checked before anything is called

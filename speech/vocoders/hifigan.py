@@ -37,7 +37,7 @@ def _load_config(path: Path):
     ``vocoder.generator`` nodes; returns ``(PackageConfig, meta)``."""
     from speech.pipelines.package import PackageError, check_node, open_package
 
-    p, pc, meta = open_package(path, "vocoder", ("config.yaml", "model.pt"), wrong_task="tts")
+    p, pc, meta = open_package(path, "vocoder", ("config.yaml", "model.pt"), wrong_task=("tts", "asr"))
     if not (pc.has("vocoder.generator") and pc.has("features.fbank")):
         raise PackageError(f"{pc.file}: expected sections vocoder.generator and features.fbank "
                            "(is this a vocoder package?)")
