@@ -188,33 +188,31 @@ _FACTORY_CONFIGS = {
 _BUILD_AT_COMPOSE = {"speech.losses.CTCLoss", "speech.losses.FrameCELoss", "speech.decoding.GreedyCTCDecoder"}
 
 
-def _range(pred: Callable[[Any], bool], expected: str):
+def rule(pred: Callable[[Any], bool], expected: str) -> tuple[Callable[[Any], bool], str]:
+    """A range rule for :func:`check_ranges`: a predicate and what it expects, in words."""
     return pred, expected
 
 
-_GE0 = _range(lambda v: v >= 0, ">= 0")
-_GE1 = _range(lambda v: v >= 1, ">= 1")
-_GT0 = _range(lambda v: v > 0, "> 0")
-_FRACTION = _range(lambda v: 0 <= v < 1, "a fraction in [0, 1)")
-# Range checks for dataclasses whose own __post_init__ does not make them (keyed by class name).
-_RANGES: dict[str, dict[str, tuple]] = {
-    "DataConfig": {"batch_size": _GE1, "dev_fraction": _FRACTION, "max_duration": _GE0, "num_workers": _GE0,
-                   "bucket_size_multiplier": _GE1, "pad_silence": _GE0,
-                   "speed_perturb": _range(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]")},
-    "TtsDataConfig": {"heldout_fraction": _FRACTION, "dev_fraction": _FRACTION, "max_utterances": _GE0,
-                      "fmin": _GT0, "fmax": _GT0, "aligner_epochs": _GE1, "aligner_lr": _GT0},
-    "AlignerConfig": {"hidden_size": _GE1, "num_layers": _GE1, "stack_frames": _GE1, "dropout": _FRACTION,
-                      "batch_size": _GE1, "dev_fraction": _FRACTION},
-    "VocoderTrainConfig": {"channels": _GE0, "discriminator_channel_scale": _GT0, "max_utterances": _GE0,
-                           "periods": _range(lambda v: len(v) > 0 and all(p >= 1 for p in v),
-                                             "a non-empty list of periods >= 1, e.g. [2, 3, 5, 7, 11]")},
-    "VocoderDataConfig": {"segment_frames": _GE1, "batch_size": _GE1, "dev_utterances": _GE1,
-                          "max_dev_seconds": _GT0},
-    "BeamSearchConfig": {"beam_size": _GE1, "prune_logp": _range(lambda v: v <= 0, "<= 0")},
-    "CTCLoss": {"blank": _GE0},
-    "FrameCELoss": {"blank": _GE0, "label_smoothing": _FRACTION},
-    "GreedyCTCDecoder": {"blank": _GE0},
-}
+GE0 = rule(lambda v: v >= 0, ">= 0")
+GE1 = rule(lambda v: v >= 1, ">= 1")
+GT0 = rule(lambda v: v > 0, "> 0")
+FRACTION = rule(lambda v: 0 <= v < 1, "a fraction in [0, 1)")
+
+
+def check_ranges(prefix: str, obj: Any, **rules: tuple[Callable[[Any], bool], str]) -> None:
+    """Range checks for a config dataclass's ``__post_init__`` (or a module's constructor): for each
+    ``field=rule`` a ``ValueError`` "<prefix>.<field>: <value> is out of range; expected <what>",
+    naming the config key. ``None`` values are skipped (optional fields)."""
+    for name, (ok, expected) in rules.items():
+        v = getattr(obj, name) if not isinstance(obj, dict) else obj[name]
+        if v is None:
+            continue
+        try:
+            good = not isinstance(v, bool) and ok(v)
+        except TypeError:
+            good = False
+        if not good:
+            raise ValueError(f"{prefix}.{name}: {_show(v)} is out of range; expected {expected}")
 
 
 def _locate(path: str):
@@ -291,7 +289,6 @@ def _check_target(path: str, node: dict) -> Any:
         return _check_dataclass(path, {k: v for k, v in kwargs.items() if k not in sig_params}, cls)
     _check_kwargs(path, kwargs, obj)
     if target in _BUILD_AT_COMPOSE:
-        _check_ranges(path, kwargs, type(obj).__name__ if not isinstance(obj, type) else obj.__name__)
         try:
             return obj(**kwargs)
         except (ValueError, TypeError) as e:
@@ -357,7 +354,6 @@ def _check_dataclass(path: str, values: dict, cls, partial: bool = False) -> Any
             _check_dataclass(f"{path}.{k}", v, sub, partial=True)
             continue
         _check_type(f"{path}.{k}", v, tp, _field_default(fields[k]))
-    _check_ranges(path, values, cls.__name__)
     if partial:
         return None
     try:
@@ -375,17 +371,6 @@ def _dataclass_of(tp) -> type | None:
     return None
 
 
-def _check_ranges(path: str, values: dict, cls_name: str) -> None:
-    for k, (pred, expected) in _RANGES.get(cls_name, {}).items():
-        v = values.get(k, _MISSING)
-        if v is _MISSING or v is None or isinstance(v, bool):
-            continue
-        try:
-            ok = pred(v)
-        except TypeError:
-            continue  # a type problem: reported by the type check or the constructor
-        if not ok:
-            raise ConfigError(f"config: {path}.{k}: {_show(v)} is out of range; expected {expected}")
 
 
 def _name_key(msg: str, path: str, cls_name: str, fields) -> str:

@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from speech.audio import AudioError, load, resample
+from speech.config import FRACTION, GE0, GE1, check_ranges, rule
 from speech.data.manifest import Utterance
 from speech.features import FbankConfig, log_mel
 from speech.text.tokenizer import CharTokenizer
@@ -87,6 +88,11 @@ class DataConfig:
     the audio contradicts) and audio that fails to decode during training: false = stop with an
     error naming each ``manifest:line``; true = train without them, list the manifest lines in
     ``<output_dir>/skipped.jsonl`` and log one warning per utterance dropped later."""
+
+    def __post_init__(self) -> None:
+        check_ranges("data", self, batch_size=GE1, dev_fraction=FRACTION, max_duration=GE0, num_workers=GE0,
+                     bucket_size_multiplier=GE1, pad_silence=GE0,
+                     speed_perturb=rule(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]"))
 
 
 def split_by_hash(utts: Sequence[Utterance], fraction: float) -> tuple[list[Utterance], list[Utterance]]:

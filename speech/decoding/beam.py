@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from speech.config import GE1, check_ranges, rule
 from speech.decoding.lm import ArpaLM
 
 __all__ = ["BeamSearchConfig", "CTCPrefixBeamSearch", "Lexicon", "load_lexicon"]
@@ -56,6 +57,9 @@ class BeamSearchConfig:
     word_bonus: float = 1.0
     prune_logp: float = -10.0
     lexicon: str | None = None
+
+    def __post_init__(self) -> None:
+        check_ranges("decoding", self, beam_size=GE1, prune_logp=rule(lambda v: v <= 0, "<= 0"))
 
 
 class Lexicon:

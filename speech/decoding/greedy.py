@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from speech.config import GE0, check_ranges
+
 
 def ctc_greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> list[list[int]]:
     """Best path per utterance: argmax per frame, merge repeats, drop blanks.
@@ -28,6 +30,7 @@ class GreedyCTCDecoder:
     """Config-buildable wrapper (``decoding/greedy``): ``decoder(log_probs, lengths) -> ids per utterance``."""
 
     def __init__(self, blank: int = 0):
+        check_ranges("decoding", {"blank": blank}, blank=GE0)
         self.blank = blank
 
     def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:

@@ -5,6 +5,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from speech.config import FRACTION, GE0, check_ranges
+
 IGNORE = -100
 """Frame label that contributes nothing (padding)."""
 
@@ -43,8 +45,7 @@ class FrameCELoss(nn.Module):
 
     def __init__(self, label_smoothing: float = 0.0, reduction: str = "batchmean", blank: int = 0):
         super().__init__()
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"loss.label_smoothing must be in [0, 1), got {label_smoothing}")
+        check_ranges("loss", {"label_smoothing": label_smoothing, "blank": blank}, label_smoothing=FRACTION, blank=GE0)
         self.label_smoothing, self.reduction, self.blank = label_smoothing, reduction, blank
 
     def forward(self, log_probs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

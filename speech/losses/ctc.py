@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from speech.config import GE0, check_ranges
+
 REDUCTIONS = ("none", "sum", "mean", "batchmean")
 
 
@@ -78,6 +80,7 @@ class CTCLoss(nn.Module):
         super().__init__()
         if impl not in CTC_IMPLS:
             raise ValueError(f"loss.impl: unknown CTC implementation {impl!r}; expected one of {sorted(CTC_IMPLS)}")
+        check_ranges("loss", {"blank": blank}, blank=GE0)
         self.blank, self.reduction, self.zero_infinity, self.impl = blank, reduction, zero_infinity, impl
 
     def forward(self, log_probs, log_prob_lens, targets, target_lens) -> torch.Tensor:

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from speech.config import instantiate
+from speech.config import FRACTION, GE0, GE1, GT0, check_ranges, instantiate
 from speech.data.dataset import split_by_hash
 from speech.features import FbankConfig
 from speech.fileio import atomic_write_bytes, atomic_write_text
@@ -79,6 +79,8 @@ class TtsDataConfig:
     def __post_init__(self) -> None:
         if isinstance(self.aligner, dict):
             self.aligner = AlignerConfig(**self.aligner)
+        check_ranges("tts", self, heldout_fraction=FRACTION, dev_fraction=FRACTION, max_utterances=GE0, fmin=GT0,
+                     fmax=GT0, aligner_epochs=GE1, aligner_lr=GT0)
         if self.pitch_method not in ("pyin", "yin"):
             raise ValueError(f"tts.pitch_method must be pyin or yin, got {self.pitch_method!r}")
         if self.batch_size < 1:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from speech.config import GE0, GE1, GT0, check_ranges, rule
 from speech.features import FbankConfig
 from speech.features.functional import log_mel
 from speech.fileio import atomic_write_text
@@ -53,6 +54,10 @@ class VocoderDataConfig:
     """Held-out training-corpus utterances for validation."""
     max_dev_seconds: float = 4.0
     """Validation utterances are cut to this length."""
+
+    def __post_init__(self) -> None:
+        check_ranges("vocoder.data", self, segment_frames=GE1, batch_size=GE1, dev_utterances=GE1,
+                     max_dev_seconds=GT0)
 
 
 class AudioMelDataset(torch.utils.data.Dataset):
@@ -291,6 +296,9 @@ class VocoderTrainConfig:
 
     def __post_init__(self) -> None:
         self.periods = list(self.periods or [2, 3, 5, 7, 11])
+        check_ranges("vocoder", self, channels=GE0, discriminator_channel_scale=GT0, max_utterances=GE0,
+                     periods=rule(lambda v: len(v) > 0 and all(p >= 1 for p in v),
+                                  "a non-empty list of periods >= 1, e.g. [2, 3, 5, 7, 11]"))
         self.data = VocoderDataConfig(**self.data) if isinstance(self.data, dict) else (self.data or VocoderDataConfig())
         if self.adversarial_start_step < 0:
             raise ValueError(f"vocoder.adversarial_start_step={self.adversarial_start_step}; expected >= 0")

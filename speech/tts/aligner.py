@@ -26,6 +26,8 @@ from typing import Sequence
 
 import numpy as np
 import torch
+
+from speech.config import FRACTION, GE1, check_ranges
 from tqdm.auto import tqdm
 
 from speech.text.phonemes import PAUSES, PHONEMES, PhonemeTokenizer
@@ -51,6 +53,10 @@ class AlignerConfig:
     batch_size: int = 16
     dev_fraction: float = 0.03
     """Training utterances held out (by id hash) to report the aligner's phoneme error rate."""
+
+    def __post_init__(self) -> None:
+        check_ranges("tts.aligner", self, hidden_size=GE1, num_layers=GE1, stack_frames=GE1, dropout=FRACTION,
+                     batch_size=GE1, dev_fraction=FRACTION)
 
 
 class AlignerVocab:
