@@ -102,7 +102,9 @@ def _empty_filters(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample
 def _mel_fbanks_cpu(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample_rate: int) -> Tensor:
     import torchaudio.functional as AF
 
-    with warnings.catch_warnings():
+    # Cached tensors are made outside inference mode whatever the caller's mode: an inference tensor
+    # first made for a Transcriber would break autograd in every later training call.
+    with warnings.catch_warnings(), torch.inference_mode(False):
         # We check for empty filters ourselves and raise/adjust with a clearer message.
         warnings.filterwarnings("ignore", message=".*all zero values.*")
         return AF.melscale_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate, norm=None, mel_scale="htk")
@@ -145,9 +147,10 @@ def mel_filterbank(cfg: FbankConfig, device: torch.device | str | None = None,
 @functools.lru_cache(maxsize=32)
 def _analysis_tensors(win_length: int, fft_size: int, n_mels: int, sample_rate: int, f_min: float,
                       f_max: float, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    window = torch.hann_window(win_length, periodic=True, dtype=torch.float64)
-    fb = _mel_fbanks_cpu(fft_size // 2 + 1, f_min, f_max, n_mels, sample_rate)
-    return window.to(device=device, dtype=dtype), fb.to(device=device, dtype=dtype)
+    with torch.inference_mode(False):  # cached: never inference tensors (see _mel_fbanks_cpu)
+        window = torch.hann_window(win_length, periodic=True, dtype=torch.float64)
+        fb = _mel_fbanks_cpu(fft_size // 2 + 1, f_min, f_max, n_mels, sample_rate)
+        return window.to(device=device, dtype=dtype), fb.to(device=device, dtype=dtype)
 
 
 def num_frames(num_samples: int | Tensor, cfg: FbankConfig) -> int | Tensor:

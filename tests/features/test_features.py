@@ -346,3 +346,18 @@ def test_cuda_matches_cpu():
     torch.manual_seed(11)
     on_gpu = aug(gpu_feats + 100, gpu_lens)  # masks come from the CPU generator: identical
     assert torch.equal(on_gpu.cpu() == 0, on_cpu == 0)
+
+
+def test_features_first_made_in_inference_mode_still_train():
+    """log_mel caches its window and filterbank: made first under inference_mode (a Transcriber),
+    they must not turn later training calls into 'inference tensors cannot be saved for backward'."""
+    from speech.features import functional as F
+
+    F._analysis_tensors.cache_clear()
+    F._mel_fbanks_cpu.cache_clear()
+    cfg = FbankConfig(sample_rate=8000, n_mels=40)
+    with torch.inference_mode():
+        log_mel(torch.randn(1600), cfg)
+    wav = torch.randn(1600, requires_grad=True)
+    log_mel(wav, cfg).sum().backward()
+    assert wav.grad is not None and torch.isfinite(wav.grad).all()
