@@ -177,13 +177,6 @@ def _unknown_key_message(cfg: DictConfig, key: str) -> str:
 _HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 _MISSING = object()
 
-# Factories whose keyword arguments are the fields of a config dataclass (checked and built at compose time).
-_FACTORY_CONFIGS = {
-    "speech.models.asr.bilstm_ctc": "speech.models.asr.BiLSTMConfig",
-    "speech.models.asr.bilstm.bilstm_ctc": "speech.models.asr.BiLSTMConfig",
-    "speech.models.tts.fastspeech2": "speech.models.tts.FastSpeech2Config",
-    "speech.models.tts.fastspeech2.fastspeech2": "speech.models.tts.FastSpeech2Config",
-}
 # Non-dataclass targets that are cheap to build (no weights, no files): built so their own checks run.
 _BUILD_AT_COMPOSE = {"speech.losses.CTCLoss", "speech.losses.FrameCELoss", "speech.decoding.GreedyCTCDecoder"}
 
@@ -280,9 +273,8 @@ def _check_target(path: str, node: dict) -> Any:
     kwargs = {k: v for k, v in node.items() if k not in _HYDRA_KEYS}
     if dataclasses.is_dataclass(obj) and isinstance(obj, type):
         return _check_dataclass(path, kwargs, obj)
-    config_cls = _FACTORY_CONFIGS.get(target)
-    if config_cls is not None:
-        cls = _locate(config_cls)
+    cls = getattr(obj, "config_class", None)  # a factory whose keyword arguments are a dataclass's fields
+    if cls is not None:
         sig_params = _signature_params(obj)
         own = {k: v for k, v in kwargs.items() if k in sig_params}
         _check_kwargs(path, own, obj)
@@ -502,14 +494,12 @@ def _check_vocoder(plain: dict, built: dict) -> None:
         tts = plain.get("tts") if isinstance(plain.get("tts"), dict) else {}
         synthesis = (plain.get("model") or {}).get("tts") is not None or bool(tts.get("corpus"))
         if fbank is not None and vc is not None and synthesis:  # the preset at this hop: only where a vocoder is trained
-            hifigan_preset = _locate("speech.models.vocoders.hifigan.hifigan_preset")  # by name, as _target_ is
+            hifigan_config = _locate("speech.models.vocoders.hifigan.hifigan_config")  # by name, as _target_ is
             over = dict(generator_over)
             if vc.channels:
                 over["upsample_initial_channel"] = vc.channels
-            if "upsample_rates" in over and "upsample_kernel_sizes" not in over:
-                over["upsample_kernel_sizes"] = [2 * int(u) for u in over["upsample_rates"]]
             try:
-                gcls(**{**dataclasses.asdict(hifigan_preset(vc.preset, fbank.hop_length)), **over})
+                hifigan_config(vc.preset, fbank.hop_length, **over)
             except ValueError as e:
                 msg = _first_line(e).replace("hifigan_preset: unknown preset=", "unknown preset ")
                 if "preset" in msg:

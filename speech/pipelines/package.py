@@ -85,17 +85,17 @@ def _registry(slot: str) -> dict[str, Buildable]:
     if slot == "features.fbank":
         return {"speech.features.FbankConfig": Buildable(FbankConfig, _fields(FbankConfig))}
     if slot == "model.asr":
-        from speech.models.asr import BiLSTMConfig, bilstm_ctc
+        from speech.models.asr import bilstm_ctc
 
-        return {"speech.models.asr.bilstm_ctc": Buildable(bilstm_ctc, _fields(BiLSTMConfig))}
+        return {"speech.models.asr.bilstm_ctc": Buildable(bilstm_ctc, _fields(bilstm_ctc.config_class))}
     if slot == "model.tts":
-        from speech.models.tts import FastSpeech2Config, fastspeech2
+        from speech.models.tts import fastspeech2
 
-        return {"speech.models.tts.fastspeech2": Buildable(fastspeech2, _fields(FastSpeech2Config))}
+        return {"speech.models.tts.fastspeech2": Buildable(fastspeech2, _fields(fastspeech2.config_class))}
     if slot == "vocoder.generator":
-        from speech.models.vocoders.hifigan import HiFiGANConfig, hifigan_generator
+        from speech.models.vocoders.hifigan import hifigan_generator
 
-        return {_IMPLICIT[slot]: Buildable(hifigan_generator, ("preset",) + _fields(HiFiGANConfig))}
+        return {_IMPLICIT[slot]: Buildable(hifigan_generator, ("preset",) + _fields(hifigan_generator.config_class))}
     raise KeyError(f"no allow-list for config slot {slot!r}")
 
 

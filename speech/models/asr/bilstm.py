@@ -177,3 +177,6 @@ def bilstm_ctc(
     return BiLSTMCTC(input_dim, vocab_size, cfg, specaugment)
 
 
+bilstm_ctc.config_class = BiLSTMConfig  # the dataclass its keyword arguments are fields of
+
+

@@ -461,3 +461,6 @@ def fastspeech2(vocab_size: int, n_mels: int, **kwargs) -> FastSpeech2:
     except TypeError as e:
         raise TypeError(f"model.tts: {e}; valid fields: {', '.join(FastSpeech2Config.__dataclass_fields__)}") from None
     return FastSpeech2(vocab_size, n_mels, cfg)
+
+
+fastspeech2.config_class = FastSpeech2Config  # the dataclass its keyword arguments are fields of

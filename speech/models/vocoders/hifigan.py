@@ -423,14 +423,12 @@ def _remove_parametrizations(module: nn.Module) -> None:
                 parametrize.remove_parametrizations(m, name, leave_parametrized=True)
 
 
-def hifigan_generator(n_mels: int, preset: str = "v1", hop_length: int = 256, **overrides) -> HiFiGANGenerator:
-    """Factory (for Hydra): :func:`hifigan_preset` ``(preset, hop_length)`` with any
-    :class:`HiFiGANConfig` fields in ``overrides`` replaced (e.g. ``upsample_initial_channel=32``
-    for a narrow test model). An unknown field raises a TypeError naming it; invalid values a
-    ValueError naming the fields.
-
-    ``n_mels`` / ``hop_length``: the feature config's ``FbankConfig.n_mels`` / ``hop_length``.
-    """
+def hifigan_config(preset: str = "v1", hop_length: int = 256, **overrides) -> HiFiGANConfig:
+    """:func:`hifigan_preset` ``(preset, hop_length)`` with any :class:`HiFiGANConfig` fields in
+    ``overrides`` replaced (e.g. ``upsample_initial_channel=32`` for a narrow test model); new
+    ``upsample_rates`` without kernel sizes get kernels of twice the rate. An unknown field raises a
+    TypeError naming it; invalid values a ValueError naming the fields. Builds nothing, so configs
+    can be checked before training."""
     cfg = hifigan_preset(preset, hop_length)
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(HiFiGANConfig)})
     if unknown:
@@ -438,8 +436,18 @@ def hifigan_generator(n_mels: int, preset: str = "v1", hop_length: int = 256, **
                         f"{', '.join(f.name for f in dataclasses.fields(HiFiGANConfig))}")
     if "upsample_rates" in overrides and "upsample_kernel_sizes" not in overrides:
         overrides["upsample_kernel_sizes"] = [2 * int(u) for u in overrides["upsample_rates"]]
-    fields = {**dataclasses.asdict(cfg), **overrides}
-    return HiFiGANGenerator(n_mels, HiFiGANConfig(**fields))
+    return HiFiGANConfig(**{**dataclasses.asdict(cfg), **overrides})
+
+
+def hifigan_generator(n_mels: int, preset: str = "v1", hop_length: int = 256, **overrides) -> HiFiGANGenerator:
+    """Factory (for Hydra): a generator of :func:`hifigan_config` ``(preset, hop_length, **overrides)``.
+
+    ``n_mels`` / ``hop_length``: the feature config's ``FbankConfig.n_mels`` / ``hop_length``.
+    """
+    return HiFiGANGenerator(n_mels, hifigan_config(preset, hop_length, **overrides))
+
+
+hifigan_generator.config_class = HiFiGANConfig  # the dataclass its keyword overrides are fields of
 
 
 # ----------------------------------------------------------------------------------------------
