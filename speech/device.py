@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["DeviceError", "resolve_device"]
+__all__ = ["DeviceError", "parse_device", "resolve_device"]
 
 
 class DeviceError(RuntimeError, ValueError):
@@ -24,15 +24,10 @@ def resolve_device(name: str | torch.device, local_rank: int = 0, key: str = "--
     Raises:
         DeviceError: one line naming ``key`` when the device is malformed or missing here.
     """
-    if isinstance(name, torch.device):
-        name = str(name)
     name = str(name).strip()
     if name == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        device = torch.device(f"cuda:{local_rank}") if name == "cuda" else torch.device(name)
-    except (RuntimeError, ValueError, TypeError):
-        raise DeviceError(f"{key}: {name!r} is not a device; expected auto, cpu, cuda or cuda:N") from None
+    device = parse_device(name, local_rank, key)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise DeviceError(f"{key}: {name} requested but CUDA is not available on this machine; "
@@ -41,6 +36,21 @@ def resolve_device(name: str | torch.device, local_rank: int = 0, key: str = "--
         if device.index is not None and device.index >= count:
             raise DeviceError(f"{key}: {device} requested but this machine has {count} GPU(s) "
                               f"(cuda:0..cuda:{count - 1})")
-    elif device.type not in ("cpu", "cuda"):
+    return device
+
+
+def parse_device(name: str | torch.device, local_rank: int = 0, key: str = "--device") -> torch.device:
+    """The device a name stands for, without asking whether this machine has it (configs for a GPU
+    compose on a CPU machine); ``auto`` is not resolved here.
+
+    Raises:
+        DeviceError: one line naming ``key`` when the name is not a cpu or cuda device.
+    """
+    name = str(name).strip()
+    try:
+        device = torch.device(f"cuda:{local_rank}") if name == "cuda" else torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise DeviceError(f"{key}: {name!r} is not a device; expected auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
         raise DeviceError(f"{key}: {name!r}: this toolkit runs on cpu or cuda devices")
     return device

@@ -30,6 +30,8 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from speech.data.sampler import BucketBatchSampler
+from speech.config import GE0, GE1, check_ranges, rule
+from speech.device import parse_device
 from speech.device import resolve_device as _resolve_device
 from speech.train import distributed
 from speech.fileio import remove_stale_tmp
@@ -98,39 +100,23 @@ class TrainerConfig:
 
     def __post_init__(self) -> None:
         """Range checks; each message names the field as ``trainer.<field>`` (the config key)."""
-        def bad(name: str, expected: str) -> ValueError:
-            return ValueError(f"trainer.{name}: {getattr(self, name)!r} is out of range; expected {expected}")
-
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"trainer.precision: {self.precision!r} is not a precision; expected fp32, bf16 or fp16")
         if self.schedule not in self.SCHEDULES:
             raise ValueError(f"trainer.schedule: {self.schedule!r} is not a schedule; expected "
                              f"{', '.join(self.SCHEDULES)}")
-        if self.device != "auto":
-            try:
-                torch.device(self.device)
-            except (RuntimeError, ValueError, TypeError):
-                raise ValueError(f"trainer.device: {self.device!r} is not a device; expected auto, cpu, cuda or "
-                                 "cuda:N") from None
-        for name in ("max_epochs", "max_steps", "reference_batch", "warmup_steps", "val_every_steps",
-                     "checkpoint_every_steps", "keep_best", "num_threads", "seed"):
-            if getattr(self, name) < 0:
-                raise bad(name, ">= 0")
-        for name in ("accumulate_grad_batches", "log_every"):
-            if getattr(self, name) < 1:
-                raise bad(name, ">= 1")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise bad("lr", "a number > 0, e.g. 1e-3")
-        if not self.eps > 0:
-            raise bad("eps", "> 0, e.g. 1e-8")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise bad("weight_decay", ">= 0")
-        if not self.grad_clip >= 0:
-            raise bad("grad_clip", ">= 0 (0 = off)")
-        if not 0 <= self.final_lr_ratio <= 1:
-            raise bad("final_lr_ratio", "a fraction in [0, 1]")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise bad("betas", "two numbers in [0, 1), e.g. [0.9, 0.98]")
+        if self.device != "auto":  # the name only: a GPU config composes on a CPU machine
+            parse_device(self.device, key="trainer.device")
+        counts = ("max_epochs", "max_steps", "reference_batch", "warmup_steps", "val_every_steps",
+                  "checkpoint_every_steps", "keep_best", "num_threads", "seed")
+        check_ranges("trainer", self, **dict.fromkeys(counts, GE0), accumulate_grad_batches=GE1, log_every=GE1,
+                     lr=rule(lambda v: v > 0 and math.isfinite(v), "a number > 0, e.g. 1e-3"),
+                     eps=rule(lambda v: v > 0, "> 0, e.g. 1e-8"),
+                     weight_decay=rule(lambda v: v >= 0 and math.isfinite(v), ">= 0"),
+                     grad_clip=rule(lambda v: v >= 0, ">= 0 (0 = off)"),
+                     final_lr_ratio=rule(lambda v: 0 <= v <= 1, "a fraction in [0, 1]"),
+                     betas=rule(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v),
+                                "two numbers in [0, 1), e.g. [0.9, 0.98]"))
         if self.max_epochs < 1 and self.max_steps < 1:
             raise ValueError("trainer.max_epochs: 0 and trainer.max_steps: 0 leave nothing to train; expected "
                              "max_epochs >= 1 or max_steps >= 1")
@@ -157,13 +143,6 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         DeviceError: one line when the device named is not on this machine (CUDA missing, or fewer GPUs).
     """
     return _resolve_device(name, local_rank, key="trainer.device")
-
-
-def check_device(name: str) -> None:
-    """Fail early, in one line, when ``trainer.device`` is not available here (see :func:`resolve_device`).
-
-    Call it right after composing a training config, before any data work."""
-    resolve_device(name)
 
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:

@@ -36,7 +36,7 @@ from speech.data.dataset import split_by_hash
 from speech.features import FbankConfig
 from speech.fileio import atomic_write_bytes, atomic_write_text
 from speech.text.phonemes import PhonemeTokenizer
-from speech.train.trainer import FitResult, Trainer, TrainerConfig, check_device
+from speech.train.trainer import FitResult, Trainer, TrainerConfig, resolve_device
 from speech.tts.aligner import AlignerConfig, align_examples, plot_alignment, train_aligner
 from speech.tts.corpus import read_tts_corpus, split_heldout
 from speech.tts.data import MelCache, TtsDataset, TtsExample, collate_tts, encode_texts
@@ -228,7 +228,7 @@ def build_tts(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResu
         raise ValueError("tts.corpus: not set; point it at a corpus folder (audio + .txt, or LJSpeech layout)")
     fbank: FbankConfig = instantiate(cfg.features.fbank)
     tcfg: TrainerConfig = instantiate(cfg.trainer)
-    check_device(tcfg.device)  # before the target stages, not after them
+    resolve_device(tcfg.device)  # before the target stages, not after them
     out_dir = Path(cfg.output_dir)
     work = Path(data.work_dir) if data.work_dir else out_dir / "data"
     aligner_trainer = dataclasses.replace(tcfg, max_epochs=data.aligner_epochs, max_steps=0, lr=data.aligner_lr,

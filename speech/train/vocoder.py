@@ -375,7 +375,7 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
     from speech.config import instantiate
     from speech.models.vocoders import hifigan_generator
     from speech.train.checkpoint import load_checkpoint, seed_everything
-    from speech.train.trainer import Trainer, TrainerConfig, check_device
+    from speech.train.trainer import Trainer, TrainerConfig, resolve_device
     from speech.tts.corpus import read_tts_corpus, split_heldout
     from speech.tts.data import MelCache, TtsExample
 
@@ -384,7 +384,7 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
     fbank: FbankConfig = instantiate(cfg.features.fbank)
     base: TrainerConfig = instantiate(cfg.trainer)
     tcfg = dataclasses.replace(base, **(vc.trainer or {}))
-    check_device(tcfg.device)  # before the mels and audio are loaded
+    resolve_device(tcfg.device)  # before the mels and audio are loaded
     out_dir = Path(vc.output_dir or Path(cfg.output_dir) / "vocoder")
     work = Path(tts.get("work_dir") or Path(cfg.output_dir) / "data")
     if not tts.get("corpus"):
