@@ -267,6 +267,10 @@ def _header_truncation(p: str) -> tuple[int, int] | None:
     return (promised, held) if promised > held else None
 
 
+# soundfile's names of the containers whose header sizes _declared_data parses (others are not re-read)
+_SIZED_FORMATS = ("WAV", "WAVEX", "AIFF", "AU")
+
+
 def _header_warnings(p: str, sr: int) -> tuple[str, ...]:
     """The truncation warning for :attr:`AudioInfo.warnings`, if any."""
     cut = _header_truncation(p)
@@ -430,7 +434,7 @@ def info(path: PathLike) -> AudioInfo:
                                    "expected a positive sample rate and channel count")
     return AudioInfo(sample_rate=int(i.samplerate), num_frames=int(i.frames), channels=int(i.channels),
                      duration=int(i.frames) / int(i.samplerate), format=str(i.format),
-                     warnings=_header_warnings(p, int(i.samplerate)))
+                     warnings=_header_warnings(p, int(i.samplerate)) if i.format in _SIZED_FORMATS else ())
 
 
 # --------------------------------------------------------------------------------------------
@@ -541,22 +545,20 @@ def load(path: PathLike, sample_rate: int | None = None, *, start: float | None 
                                      "expected a segment inside the audio")
         raise EmptyAudioError(p, "contains zero samples; expected non-empty audio")
     wav = np.ascontiguousarray(wav, dtype=np.float32)
-    _check_finite(p, wav)
+    _check_finite(p, wav)  # before resampling: finite samples in, finite samples out
     if sample_rate is not None and sample_rate != sr:
         wav = resample(wav, sr, sample_rate)
         sr = sample_rate
-        _check_finite(p, wav)
     return wav, sr
 
 
 def _check_finite(p: str, wav: np.ndarray) -> None:
     """NaN / infinite samples (float files) would turn every feature into NaN downstream."""
-    finite = np.isfinite(wav)
-    if not finite.all():
-        n = int(wav.size - np.count_nonzero(finite))
+    peak = float(np.max(np.abs(wav))) if wav.size else 0.0  # one pass: NaN and inf show up in the peak
+    if not np.isfinite(peak):
+        n = int(wav.size - np.count_nonzero(np.isfinite(wav)))
         raise NonFiniteAudioError(p, f"{n} sample{'s are' if n != 1 else ' is'} NaN or infinite; "
                                      "expected finite audio")
-    peak = float(np.max(np.abs(wav))) if wav.size else 0.0
     if peak > _MAX_ABS_SAMPLE:
         raise NonFiniteAudioError(p, f"samples reach {peak:.3g}; expected audio within [-1, 1] "
                                      f"(float samples beyond {_MAX_ABS_SAMPLE:g} are not audio)")

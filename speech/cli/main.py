@@ -165,7 +165,7 @@ def add_segment_args(p: argparse.ArgumentParser) -> None:
                    help="pause: cut long recordings at every pause (energy voice activity); window: fixed "
                         "windows cut at their quietest point")
     p.add_argument("--min-pause", type=_SECONDS, default=0.3, help="shortest pause (seconds) that separates segments")
-    p.add_argument("--speech-floor", type=_number(float, -200.0, 0.0), default=-70.0, metavar="DB",
+    p.add_argument("--speech-floor", type=_number(float, -120.0, 0.0, low_open=True), default=-70.0, metavar="DB",
                    help="audio whose loudest 20 ms frame is below this level (dBFS) holds no speech and is not "
                         "decoded (default -70; lower it for very quiet recordings)")
     p.add_argument("--segment-pad", type=_number(float, 0.0), default=0.1,

@@ -179,10 +179,11 @@ def _parse(line: str | None) -> dict | str:
     return problem[1] if problem else d
 
 
-def _read(path: Path, on_issue, normalize: bool) -> list[tuple[Utterance, str]]:
-    """Parse every line; (utterance, raw text) of the good ones; ``on_issue(lineno, id, problem)`` for the rest."""
+def _read(path: Path, on_issue, normalize: bool) -> list[tuple[int, Utterance, str]]:
+    """Parse every line; (line number, utterance, raw text) of the good ones; ``on_issue(lineno, id,
+    problem)`` for the rest."""
     folder = path.resolve().parent
-    out: list[tuple[Utterance, str]] = []
+    out: list[tuple[int, Utterance, str]] = []
     first_line: dict[str, int] = {}
     for lineno, line in _lines(path):
         d = _parse(line)
@@ -201,7 +202,7 @@ def _read(path: Path, on_issue, normalize: bool) -> list[tuple[Utterance, str]]:
         if not os.path.isabs(utt.audio):
             utt.audio = os.path.normpath(os.path.join(folder, utt.audio))
         utt.origin = f"{path}:{lineno}"
-        out.append((utt, raw))
+        out.append((lineno, utt, raw))
     return out
 
 
@@ -236,7 +237,7 @@ def read_manifest(path: str | os.PathLike, normalize: bool = False) -> list[Utte
     def stop(lineno: int, uid: str | None, problem: str) -> None:
         raise ManifestError(f"{path}:{lineno}: {problem}")
 
-    return [u for u, _ in _read(path, stop, normalize)]
+    return [u for _, u, _ in _read(path, stop, normalize)]
 
 
 @dataclass
@@ -349,21 +350,21 @@ def check_manifest(path: str | os.PathLike, *, normalize: bool = True, require_t
         issues.append(ManifestIssue(where, lineno, problem, uid))
 
     parsed = _read(path, note, normalize)
-    problems = [_text_problem(raw, utt.text, normalize, require_text, alphabet) for utt, raw in parsed]
+    problems = [_text_problem(raw, utt.text, normalize, require_text, alphabet) for _, utt, raw in parsed]
     if check_audio:
         import speech.audio  # noqa: F401 - once, before the threads (it brings torch)
 
-        todo = [utt for (utt, _), p in zip(parsed, problems) if p is None]
+        todo = [utt for (_, utt, _), p in zip(parsed, problems) if p is None]
         # headers are read in threads: soundfile and ffprobe (for formats only ffmpeg reads) wait on I/O
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
             found = iter(list(pool.map(lambda u: _audio_problem(u, tolerance), todo, chunksize=64)))
         problems = [next(found) if p is None else p for p in problems]
     good: list[Utterance] = []
-    for (utt, _), problem in zip(parsed, problems):
+    for (lineno, utt, _), problem in zip(parsed, problems):
         if problem is None:
             good.append(utt)
         else:
-            note(int(utt.origin.rsplit(":", 1)[1]), utt.id, problem)
+            note(lineno, utt.id, problem)
     issues.sort(key=lambda i: i.line)
     return ManifestCheck(where, good, issues)
 

@@ -79,7 +79,7 @@ class SegmentConfig:
             raise ValueError(f"segment.pad_seconds: {self.pad_seconds}; expected 0 <= pad_seconds <= min_pause")
         if not 0 <= self.min_seconds < self.max_seconds:
             raise ValueError(f"segment.min_seconds: {self.min_seconds}; expected 0 <= min_seconds < max_seconds")
-        if not -120.0 < self.speech_floor_db < 0.0:
+        if not -120.0 < self.speech_floor_db <= 0.0:
             raise ValueError(f"segment.speech_floor_db: {self.speech_floor_db}; expected a level in dB "
                              "between -120 and 0 (e.g. -70)")
 
@@ -190,9 +190,6 @@ def segments(path: str | Path, sample_rate: int, cfg: SegmentConfig | None = Non
     frame = max(1, int(round(cfg.frame_seconds * sample_rate)))
     pad = int(round(cfg.pad_seconds * sample_rate))
 
-    def speech(piece: np.ndarray) -> bool:
-        return loudest_frame_db(piece, frame) >= cfg.speech_floor_db
-
     while pos < duration - 1e-6:
         end = min(pos + cfg.max_seconds, duration)
         found: list[str] = []
@@ -207,7 +204,7 @@ def segments(path: str | Path, sample_rate: int, cfg: SegmentConfig | None = Non
                 warnings.extend(found)
                 reported = True
         last_window = end >= duration or len(wav) < sample_rate * cfg.max_seconds * 0.5
-        if not speech(wav):  # nothing to transcribe here: skip the window
+        if not has_speech(wav, sample_rate, cfg):  # nothing to transcribe here: skip the window
             if last_window:
                 return
             keep = pad if cfg.method == "pause" else 0  # the next window starts with some of the silence
@@ -220,7 +217,7 @@ def segments(path: str | Path, sample_rate: int, cfg: SegmentConfig | None = Non
                                          min_pause=int(round(cfg.min_pause * sample_rate)))
             if pieces or last_window:
                 for a, b in pieces:
-                    if speech(wav[a:b]):
+                    if has_speech(wav[a:b], sample_rate, cfg):
                         yield pos + a / sample_rate, wav[a:b]
                 if last_window:
                     return
@@ -232,6 +229,6 @@ def segments(path: str | Path, sample_rate: int, cfg: SegmentConfig | None = Non
             return
         lo = max(skip, len(wav) - int(cfg.search_seconds * sample_rate))
         cut = quietest_cut(wav, sample_rate, lo, frame)
-        if speech(wav[skip:cut]):
+        if has_speech(wav[skip:cut], sample_rate, cfg):
             yield pos + skip / sample_rate, wav[skip:cut]
         pos += cut / sample_rate
