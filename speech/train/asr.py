@@ -20,7 +20,7 @@ from speech.data.dataset import AsrDataset, BadUtteranceError, DataConfig, colla
 from speech.data.alignments import alignment_tokenizer_path, read_alignments
 from speech.data.manifest import ManifestIssue, Utterance, check_manifest, issues_error, write_issues
 from speech.features import compute_cmvn_stats
-from speech.pipelines.package import save_asr_package
+from speech.packages.asr import save_asr_package
 from speech.text.tokenizer import CharTokenizer
 from speech.train import distributed
 from speech.train.checkpoint import load_checkpoint, seed_everything

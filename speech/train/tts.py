@@ -37,10 +37,11 @@ from speech.features import FbankConfig
 from speech.fileio import atomic_write_bytes, atomic_write_text
 from speech.text.phonemes import PhonemeTokenizer
 from speech.train.trainer import FitResult, Trainer, TrainerConfig, resolve_device
-from speech.tts.aligner import AlignerConfig, align_examples, plot_alignment, train_aligner
-from speech.tts.corpus import read_tts_corpus, split_heldout
-from speech.tts.data import MelCache, TtsDataset, TtsExample, collate_tts, encode_texts
-from speech.tts.targets import TargetCache, TargetStats, phoneme_average
+from speech.train.tts_aligner import AlignerConfig, align_examples, plot_alignment, train_aligner
+from speech.data.prepare.tts_corpus import read_tts_corpus, split_heldout
+from speech.data.tts import MelCache, TtsDataset, TtsExample, collate_tts, encode_texts
+from speech.data.prosody_cache import TargetCache
+from speech.features.prosody import TargetStats, phoneme_average
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class TtsDataConfig:
     """Where the synthesis corpus is and how its targets are made (config group ``tts``)."""
 
     corpus: str = ""
-    """Corpus folder in its own layout (see speech.tts.corpus)."""
+    """Corpus folder in its own layout (see speech.data.prepare.tts_corpus)."""
     layout: str = "auto"
     """auto | folder (audio + same-name .txt) | ljspeech (metadata.csv + wavs/)."""
     heldout_fraction: float = 0.05
@@ -64,7 +65,7 @@ class TtsDataConfig:
     max_utterances: int = 0
     """Use only the first N training utterances (0 = all): quick runs and tests."""
     pitch_method: str = "yin"
-    """pyin (accurate, ~0.2 s per second of audio) | yin (~50x faster; see speech.tts.targets)."""
+    """pyin (accurate, ~0.2 s per second of audio) | yin (~50x faster; see speech.features.prosody)."""
     fmin: float = 65.0
     fmax: float = 600.0
     batch_size: int = 16
@@ -215,8 +216,8 @@ class FastSpeech2Task:
 def build_tts(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResult, Path | None]:
     """Train a synthesis model from a composed config (``model/tts`` set); returns the fit result and
     the package path."""
-    from speech.models.tts import FastSpeech2Loss
-    from speech.pipelines.tts_package import save_tts_package
+    from speech.losses.tts import FastSpeech2Loss
+    from speech.packages.voice import save_tts_package
     from speech.train.checkpoint import load_checkpoint, seed_everything
 
     if cfg.model.get("tts") is None:

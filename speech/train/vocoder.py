@@ -22,20 +22,19 @@ gets an audio sample and a mel plot at each validation.
 """
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from speech.config import GE0, GE1, GT0, check_ranges, rule
+from speech.config import GE0, GT0, check_ranges, rule
 from speech.features import FbankConfig
 from speech.features.functional import log_mel
-from speech.fileio import atomic_write_text
+from speech.data.audio_mel import AudioMelDataset, VocoderDataConfig, _load_wavs, collate_audio_mel
+from speech.packages.vocoder import save_vocoder_package
 
 log = logging.getLogger(__name__)
 
@@ -43,91 +42,15 @@ __all__ = ["AudioMelDataset", "HiFiGANDiscriminator", "HiFiGANTask", "VocoderDat
            "save_vocoder_package", "train_vocoder"]
 
 
-@dataclass
-class VocoderDataConfig:
-    """Vocoder training data (config ``vocoder.data``)."""
-
-    segment_frames: int = 32
-    """Mel frames per training crop (32 x 256 samples = 0.37 s at 22.05 kHz)."""
-    batch_size: int = 16
-    dev_utterances: int = 8
-    """Held-out training-corpus utterances for validation."""
-    max_dev_seconds: float = 4.0
-    """Validation utterances are cut to this length."""
-
-    def __post_init__(self) -> None:
-        check_ranges("vocoder.data", self, segment_frames=GE1, batch_size=GE1, dev_utterances=GE1,
-                     max_dev_seconds=GT0)
-
-
-class AudioMelDataset(torch.utils.data.Dataset):
-    """(mel (T, n_mels), waveform (>= T * hop,)) pairs -> random aligned crops.
-
-    ``segment_frames=0`` returns whole utterances (validation)."""
-
-    def __init__(self, pairs: Sequence[tuple[str, np.ndarray, np.ndarray]], hop: int, segment_frames: int):
-        self.items = []
-        for uid, mel, wav in pairs:
-            t = mel.shape[0]
-            if len(wav) < t * hop:
-                wav = np.pad(wav, (0, t * hop - len(wav)))
-            if segment_frames and t < segment_frames:
-                continue
-            self.items.append((uid, torch.from_numpy(np.ascontiguousarray(mel, dtype=np.float32)),
-                               torch.from_numpy(np.ascontiguousarray(wav[: t * hop], dtype=np.float32))))
-        if not self.items:
-            raise ValueError(f"no utterance has {segment_frames} mel frames or more; lower vocoder.data.segment_frames")
-        self.hop, self.segment_frames = hop, segment_frames
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @property
-    def durations(self) -> list[float]:
-        return [float(self.segment_frames or m.shape[0]) for _, m, _ in self.items]
-
-    def __getitem__(self, i: int) -> dict:
-        uid, mel, wav = self.items[i]
-        f = self.segment_frames
-        if f:
-            s = int(torch.randint(0, mel.shape[0] - f + 1, ()).item())
-            mel, wav = mel[s:s + f], wav[s * self.hop:(s + f) * self.hop]
-        return {"id": uid, "mel": mel, "wav": wav}
-
-
-@dataclass
-class AudioMelBatch:
-    ids: list[str]
-    mels: torch.Tensor
-    """(B, T, n_mels)"""
-    mel_lens: torch.Tensor
-    wavs: torch.Tensor
-    """(B, T * hop)"""
-
-    def to(self, device, non_blocking: bool = False) -> "AudioMelBatch":
-        return AudioMelBatch(self.ids, self.mels.to(device, non_blocking=non_blocking), self.mel_lens.to(device),
-                             self.wavs.to(device, non_blocking=non_blocking))
-
-    def pin_memory(self) -> "AudioMelBatch":
-        return self
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-def collate_audio_mel(items: Sequence[dict]) -> AudioMelBatch:
-    mels = torch.nn.utils.rnn.pad_sequence([it["mel"] for it in items], batch_first=True)
-    wavs = torch.nn.utils.rnn.pad_sequence([it["wav"] for it in items], batch_first=True)
-    return AudioMelBatch([it["id"] for it in items], mels,
-                         torch.tensor([it["mel"].shape[0] for it in items]), wavs)
-
-
 class HiFiGANDiscriminator(nn.Module):
     """Multi-period and multi-scale discriminators side by side: ``(scores, feature_maps)`` of both."""
 
     def __init__(self, periods=(2, 3, 5, 7, 11), channel_scale: float = 1.0):
         super().__init__()
-        from speech.models.vocoders import MultiPeriodDiscriminator, MultiScaleDiscriminator
+        from speech.models.vocoders import (
+            MultiPeriodDiscriminator,
+            MultiScaleDiscriminator,
+        )
 
         self.mpd = MultiPeriodDiscriminator(periods=tuple(periods), channel_scale=channel_scale)
         self.msd = MultiScaleDiscriminator(channel_scale=channel_scale)
@@ -171,7 +94,7 @@ class HiFiGANTask:
         return model(batch.mels).squeeze(1)  # (B, T, n_mels) -> (B, 1, T * hop) -> (B, T * hop)
 
     def discriminator_step(self, model, discriminator, batch) -> dict[str, torch.Tensor]:
-        from speech.models.vocoders.losses import discriminator_loss
+        from speech.losses.gan import discriminator_loss
 
         if not self.adversarial:
             return None
@@ -185,7 +108,11 @@ class HiFiGANTask:
         return {"loss": loss}
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
-        from speech.models.vocoders.losses import feature_matching_loss, generator_adversarial_loss, mel_l1_loss
+        from speech.losses.gan import (
+            feature_matching_loss,
+            generator_adversarial_loss,
+            mel_l1_loss,
+        )
 
         fake = self._fake if self._fake is not None else self._generate(model, batch)
         self._fake = None
@@ -248,21 +175,6 @@ class HiFiGANTask:
             pass
 
 
-def save_vocoder_package(out_dir: str | Path, fbank: FbankConfig, generator_cfg: dict, state: dict,
-                         meta: dict | None = None) -> Path:
-    """A vocoder package: ``config.yaml`` (mel config + generator), ``model.pt``, ``meta.json``."""
-    from omegaconf import OmegaConf
-
-    from speech.pipelines.package import write_weights_and_meta
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg = {"features": {"fbank": {"_target_": "speech.features.FbankConfig", **asdict(fbank)}},
-           "vocoder": {"kind": "hifigan", "generator": generator_cfg}}
-    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)))
-    return write_weights_and_meta(out, state, "speech-vocoder-package", "vocoder", meta)
-
-
 @dataclass
 class VocoderTrainConfig:
     """HiFi-GAN training (config group ``vocoder``); the mel config is ``features.fbank``."""
@@ -308,24 +220,10 @@ class VocoderTrainConfig:
             raise ValueError("vocoder.acoustic_model: mels=teacher_forced needs a voice package path")
 
 
-def _load_wavs(utts, sr: int, progress: bool) -> dict[str, np.ndarray]:
-    from tqdm.auto import tqdm
-
-    from speech.audio import load
-
-    out = {}
-    for u in tqdm(utts, desc="audio", disable=not progress, unit="utt"):
-        try:
-            out[u.id], _ = load(u.audio, sample_rate=sr)
-        except (OSError, ValueError, RuntimeError) as e:
-            log.warning("%s: %s; skipped", u.audio, str(e).splitlines()[0])
-    return out
-
-
 @torch.no_grad()
 def teacher_forced_mels(package_path: str | Path, examples) -> dict[str, np.ndarray]:
     """The voice's log-mel for each prepared example, with its true durations/pitch/energy."""
-    from speech.pipelines.tts_package import load_tts_package
+    from speech.packages.voice import load_tts_package
 
     pkg = load_tts_package(package_path)
     out = {}
@@ -373,11 +271,11 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
     from omegaconf import OmegaConf
 
     from speech.config import instantiate
+    from speech.data.prepare.tts_corpus import read_tts_corpus, split_heldout
+    from speech.data.tts import MelCache, TtsExample
     from speech.models.vocoders import hifigan_generator
     from speech.train.checkpoint import load_checkpoint, seed_everything
     from speech.train.trainer import Trainer, TrainerConfig, resolve_device
-    from speech.tts.corpus import read_tts_corpus, split_heldout
-    from speech.tts.data import MelCache, TtsExample
 
     vc = VocoderTrainConfig(**OmegaConf.to_container(cfg.vocoder, resolve=True))
     tts = OmegaConf.to_container(cfg.tts, resolve=True)
@@ -427,14 +325,14 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
     if vc.channels:
         gen_overrides["upsample_initial_channel"] = vc.channels
     if vc.init_from:
-        from speech.vocoders.hifigan import read_vocoder_config
+        from speech.packages.vocoder import read_vocoder_config
 
         vc.preset, gen_overrides = read_vocoder_config(vc.init_from)
     seed_everything(tcfg.seed)
     generator = hifigan_generator(fbank.n_mels, vc.preset, hop, **gen_overrides)
     disc = HiFiGANDiscriminator(vc.periods, vc.discriminator_channel_scale)
     if vc.init_from:
-        from speech.pipelines.package import load_weights
+        from speech.packages.format import load_weights
 
         load_weights(generator, Path(vc.init_from) / "model.pt")
         _continue_discriminator(disc, Path(vc.init_from))

@@ -69,7 +69,7 @@ def test_debug_before_the_command_is_kept(monkeypatch, capsys):
 
 def test_audio_and_package_errors_are_bad_input():
     from speech.audio import CorruptAudioError
-    from speech.pipelines.package import PackageError
+    from speech.packages.format import PackageError
 
     assert classify(CorruptAudioError("a.wav", "not audio; expected a WAV file"))[0] == BAD_INPUT
     assert classify(PackageError("pkg/config.yaml: nope"))[0] == BAD_INPUT

@@ -4,14 +4,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from speech.models.tts import (
-    FastSpeech2Loss,
-    FastSpeech2LossConfig,
-    FastSpeech2Output,
-    fastspeech2,
-    length_regulate,
-    semitones_to_normalized,
-)
+from speech.losses.tts import FastSpeech2Loss, FastSpeech2LossConfig
+from speech.models.tts import FastSpeech2Output, fastspeech2, length_regulate, semitones_to_normalized
 
 V, M = 12, 8  # vocabulary (id 0 = padding) and mel bins of the tiny test models
 CONF = Path(__file__).resolve().parents[2] / "conf" / "model" / "tts" / "fastspeech2.yaml"

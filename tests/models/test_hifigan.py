@@ -5,22 +5,9 @@ import torch
 from torch.nn.utils import parametrize
 
 from speech.features.functional import log_mel
-from speech.models.vocoders import (
-    FM_WEIGHT,
-    MEL_WEIGHT,
-    HiFiGANConfig,
-    HiFiGANGenerator,
-    MultiPeriodDiscriminator,
-    MultiScaleDiscriminator,
-    discriminator_loss,
-    factorize_hop,
-    feature_matching_loss,
-    generator_adversarial_loss,
-    hifigan_generator,
-    hifigan_preset,
-    mel_l1_loss,
-)
-from speech.tts.data import TTS_FBANK
+from speech.losses.gan import FM_WEIGHT, MEL_WEIGHT, discriminator_loss, feature_matching_loss, generator_adversarial_loss, mel_l1_loss
+from speech.models.vocoders import HiFiGANConfig, HiFiGANGenerator, MultiPeriodDiscriminator, MultiScaleDiscriminator, factorize_hop, hifigan_generator, hifigan_preset
+from speech.data.tts import TTS_FBANK
 
 M = 80
 

@@ -174,8 +174,8 @@ def kathleen(data_root) -> Path:
 
 @pytest.fixture(scope="module")
 def fast_vocoder():
-    from speech.tts.data import TTS_FBANK
-    from speech.vocoders import load_vocoder
+    from speech.data.tts import TTS_FBANK
+    from speech.packages.vocoder import load_vocoder
 
     return load_vocoder("griffin-lim", TTS_FBANK, n_iter=2)
 
@@ -214,7 +214,7 @@ def test_evaluate_tts_cli_writes_report_and_wavs(voice, kathleen, tmp_path, caps
 
 
 def test_evaluate_voice_with_a_recognizer_and_limit(voice, kathleen, fast_vocoder, tmp_path):
-    from speech.pipelines.tts_eval import evaluate_voice
+    from speech.pipelines.evaluate_tts import evaluate_voice
 
     rec = FakeRecognizer()
     r = evaluate_voice(voice, kathleen, ids=KATHLEEN_IDS, out_dir=tmp_path / "ev", vocoder=fast_vocoder,

@@ -217,7 +217,7 @@ def test_long_recording_aligns_segment_by_segment(trained, data_root, tmp_path, 
 
 
 def test_word_alignment_matches_and_deletions():
-    from speech.pipelines.aligner import word_alignment
+    from speech.pipelines.alignment import word_alignment
 
     assert word_alignment("a b c".split(), "a b c".split()) == [0, 1, 2]
     assert word_alignment("a b c".split(), "b c".split()) == [-1, 0, 1]

@@ -10,9 +10,10 @@ import torch
 
 from speech.features import FbankConfig
 from speech.train.trainer import Trainer, TrainerConfig
-from speech.train.vocoder import (AudioMelDataset, HiFiGANDiscriminator, HiFiGANTask, collate_audio_mel,
-                                  save_vocoder_package)
-from speech.tts.data import TTS_FBANK
+from speech.data.audio_mel import AudioMelDataset, collate_audio_mel
+from speech.train.vocoder import HiFiGANDiscriminator, HiFiGANTask
+from speech.packages.vocoder import save_vocoder_package
+from speech.data.tts import TTS_FBANK
 
 HOP = TTS_FBANK.hop_length
 
@@ -112,8 +113,8 @@ def vocoder_package(tmp_path_factory):
 
 
 def test_vocoder_package_behind_load_vocoder(vocoder_package):
-    from speech.pipelines.package import PackageError
-    from speech.vocoders import load_vocoder
+    from speech.packages.format import PackageError
+    from speech.packages.vocoder import load_vocoder
 
     path, gen = vocoder_package
     voc = load_vocoder(str(path), TTS_FBANK)
@@ -151,7 +152,7 @@ def test_vocode_command(vocoder_package, tmp_path, capsys):
 
 
 def test_copy_synthesis_evaluation(data_root, vocoder_package, tmp_path):
-    from speech.pipelines.tts_eval import evaluate_copy_synthesis
+    from speech.pipelines.evaluate_tts import evaluate_copy_synthesis
 
     corpus = data_root / "kathleen"
     uid = "arctic_a0001_1592748574"
@@ -171,7 +172,7 @@ def test_overfitting_one_second_beats_griffin_lim(data_root, tmp_path):
     from speech.audio import load
     from speech.features.functional import log_mel
     from speech.models.vocoders import hifigan_generator
-    from speech.vocoders import GriffinLimVocoder
+    from speech.models.vocoders.griffin_lim import GriffinLimVocoder
 
     wav, _ = load(data_root / "kathleen" / "audio" / "arctic_a0001_1592748574.flac", sample_rate=22050)
     wav = wav[11025:11025 + 22050]  # 0.5 s to 1.5 s: speech throughout

@@ -7,9 +7,8 @@ from speech.models.tts.fastspeech2 import (
     length_regulate,
     semitones_to_normalized,
 )
-from speech.models.tts.losses import FastSpeech2Loss, FastSpeech2LossConfig
 
 __all__ = [
-    "FastSpeech2", "FastSpeech2Config", "FastSpeech2Loss", "FastSpeech2LossConfig", "FastSpeech2Output",
+    "FastSpeech2", "FastSpeech2Config", "FastSpeech2Output",
     "fastspeech2", "length_regulate", "semitones_to_normalized",
 ]

@@ -26,7 +26,7 @@ leaky ReLUs inside the blocks have slope 0.1; all kernels are odd, with "same" p
 Mel-frame alignment: the toolkit's frames are not centred -- frame ``t`` of
 :func:`speech.features.log_mel` covers samples ``[t * hop, t * hop + win)``. The generator maps
 frame ``t`` to output samples ``[t * hop, (t + 1) * hop)``, i.e. output sample ``i`` lines up with
-sample ``i`` of the analysed waveform (the convention of :mod:`speech.vocoders.base`); the frame's
+sample ``i`` of the analysed waveform (the convention of :mod:`speech.models.vocoders.base`); the frame's
 content is centred ``win / 2`` samples after its first output sample, an offset the non-causal
 network learns (its receptive field spans many frames on either side). Training must crop
 accordingly: for a segment of ``F`` frames starting at frame ``t0`` (mels computed on the whole
@@ -57,7 +57,7 @@ the generator, are gone (``bench/vocoder_rtf.py`` measures the difference).
 Discriminators (each ``(B, 1, N) -> (scores, feature_maps)``; ``scores`` a list with one
 ``(B, n_i)`` tensor per sub-discriminator, ``feature_maps`` a list with one list of activations per
 sub-discriminator -- the inputs of the least-squares and feature-matching losses in
-:mod:`speech.models.vocoders.losses`):
+:mod:`speech.losses.gan`):
 
 * :class:`MultiPeriodDiscriminator`: one 2-D conv stack per period ``p`` in ``(2, 3, 5, 7, 11)`` on
   the waveform reshaped to ``(B, 1, N / p, p)`` (reflect-padded to a multiple of ``p``); 6 feature

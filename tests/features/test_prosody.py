@@ -10,19 +10,10 @@ import pytest
 import soundfile as sf
 import torch
 
-import speech.tts.targets as targets_mod
+import speech.data.prosody_cache as targets_mod
 from speech.features.functional import FbankConfig, log_mel, num_frames
-from speech.tts.targets import (
-    TargetCache,
-    TargetStats,
-    TargetStatsAccumulator,
-    _interpolate_unvoiced,
-    frame_energy,
-    frame_pitch,
-    median_f0,
-    phoneme_average,
-    semitone_shift_ratio,
-)
+from speech.data.prosody_cache import TargetCache
+from speech.features.prosody import TargetStats, TargetStatsAccumulator, _interpolate_unvoiced, frame_energy, frame_pitch, median_f0, phoneme_average, semitone_shift_ratio
 
 SR = 22050
 FB = FbankConfig(sample_rate=SR)

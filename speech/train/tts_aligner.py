@@ -3,7 +3,7 @@
 A small BiLSTM-CTC phoneme recognizer (:class:`speech.models.asr.BiLSTMCTC`) is trained on the
 synthesis corpus itself, on the same log-mel frames the acoustic model predicts, then every
 utterance is force-aligned to its own phoneme sequence with the Viterbi kernel
-(``kernels/align`` via :func:`speech.tts.durations.align_durations`).
+(``kernels/align`` via :func:`speech.decoding.durations.align_durations`).
 
 Aligner labels (:class:`AlignerVocab`): phonemes without stress (39), one ``pau`` label for the
 three pause tokens, blank = 0. ``<wb>`` and ``<eos>`` are not aligned: they get 0 frames (word
@@ -31,8 +31,8 @@ from speech.config import FRACTION, GE1, check_ranges
 from tqdm.auto import tqdm
 
 from speech.text.phonemes import PAUSES, PHONEMES, PhonemeTokenizer
-from speech.tts.data import TtsExample
-from speech.tts.durations import align_durations
+from speech.data.tts import TtsExample
+from speech.decoding.durations import align_durations
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ Layout::
 
 Loading builds only ``features.fbank`` (``speech.features.FbankConfig``) and ``model.tts``
 (``speech.models.tts.fastspeech2``), each checked against the allow-list of
-:mod:`speech.pipelines.package` (:data:`~speech.pipelines.package.ALLOWED_TARGETS`) before anything is
+:mod:`speech.packages.format` (:data:`~speech.packages.format.ALLOWED_TARGETS`) before anything is
 called: no other target, no Hydra keys (``_args_``, ``_partial_``, ...), no nested ``_target_``, no
 ``${...}`` interpolation, plain values only. ``frontend`` is read as data. Weights are read with
 ``torch.load(weights_only=True)`` and must be a mapping of names to tensors that fits the model.
-Every refusal is one :class:`~speech.pipelines.package.PackageError` line naming the file and key.
+Every refusal is one :class:`~speech.packages.format.PackageError` line naming the file and key.
 """
 from __future__ import annotations
 
@@ -27,17 +27,17 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from speech.features import FbankConfig
+from speech.features.prosody import TargetStats
 from speech.fileio import atomic_write_text
-from speech.pipelines.package import (
+from speech.packages.format import (
     PackageError,
     build_node,
-    check_node,
     build_with_weights,
+    check_node,
     open_package,
     write_weights_and_meta,
 )
 from speech.text.phonemes import PhonemeTokenizer
-from speech.tts.targets import TargetStats
 
 FORMAT = "speech-tts-package"
 FORMAT_VERSION = 1

@@ -143,31 +143,3 @@ class Vocoder(abc.ABC):
                 f"hop={c.hop_length}, win={c.win_length}, n_fft={c.fft_size})")
 
 
-def load_vocoder(spec: str, fbank: FbankConfig, **kwargs) -> Vocoder:
-    """Build a vocoder by name.
-
-    Args:
-        spec: ``"griffin-lim"`` (no trained weights; see :class:`GriffinLimVocoder`), or the path of
-            a vocoder package (a trained HiFi-GAN, :class:`speech.vocoders.hifigan.HiFiGANVocoder`;
-            ``kwargs`` may give ``device``); its mel config must match ``fbank``.
-        fbank: the mel config the features were computed with.
-        **kwargs: passed to the vocoder's constructor (e.g. ``n_iter=64``).
-
-    Raises:
-        ValueError: ``spec`` is not a known vocoder.
-    """
-    from pathlib import Path
-
-    name = str(spec).strip().lower().replace("_", "-")
-    if name not in ("griffin-lim", "griffinlim", "gl") and (Path(str(spec)).exists() or "/" in str(spec)):
-        from speech.vocoders.hifigan import HiFiGANVocoder
-
-        voc = HiFiGANVocoder.from_package(spec, device=kwargs.get("device", "cpu"))  # Griffin-Lim options ignored
-        voc.check_compatible(fbank)
-        return voc
-    if name in ("griffin-lim", "griffinlim", "gl"):
-        from speech.vocoders.griffin_lim import GriffinLimVocoder
-
-        return GriffinLimVocoder(fbank, **kwargs)
-    raise ValueError(f"load_vocoder: unknown vocoder spec={spec!r}; expected one of {list(VOCODER_NAMES)} "
-                     "or the folder of a trained vocoder package (speech train-vocoder)")

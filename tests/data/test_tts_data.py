@@ -9,14 +9,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from speech.pipelines.package import PackageError
+from speech.packages.format import PackageError
 from speech.pipelines.synthesizer import Synthesizer, _split_long
-from speech.pipelines.tts_package import load_tts_package, save_tts_package
+from speech.packages.voice import load_tts_package, save_tts_package
 from speech.text.phonemes import PhonemeTokenizer
-from speech.tts.aligner import AlignerVocab
-from speech.tts.corpus import prompt_key, read_tts_corpus, split_heldout
-from speech.tts.data import TTS_FBANK, TtsDataset, TtsExample, collate_tts, encode_texts, MelCache
-from speech.tts.targets import TargetStats
+from speech.train.tts_aligner import AlignerVocab
+from speech.data.prepare.tts_corpus import prompt_key, read_tts_corpus, split_heldout
+from speech.data.tts import TTS_FBANK, TtsDataset, TtsExample, collate_tts, encode_texts, MelCache
+from speech.features.prosody import TargetStats
 
 
 def _wav(path, seconds=0.5, sr=22050, f=220.0):
@@ -38,7 +38,7 @@ def test_folder_corpus_keeps_verbatim_text_and_groups_takes(tmp_path):
 
 
 def test_heldout_split_is_by_prompt_and_fixed():
-    from speech.tts.corpus import TtsUtterance
+    from speech.data.prepare.tts_corpus import TtsUtterance
 
     utts = [TtsUtterance(f"p{i}_{take}", "x.wav", f"prompt number {i}", group=prompt_key(f"prompt number {i}"))
             for i in range(400) for take in range(3)]
@@ -79,7 +79,7 @@ def test_aligner_labels_drop_stress_map_pauses_and_skip_boundaries():
 
 
 def test_encode_texts_reports_unknown_and_drops_empty():
-    from speech.tts.corpus import TtsUtterance
+    from speech.data.prepare.tts_corpus import TtsUtterance
 
     tok = PhonemeTokenizer()
     utts = [TtsUtterance("a", "", "Hello ☃ world."), TtsUtterance("b", "", "?!..."), TtsUtterance("c", "", "Yes.")]
@@ -127,7 +127,8 @@ def test_dataset_normalizes_and_collate_pads():
 
 
 def test_fastspeech2_task_learns_a_batch():
-    from speech.models.tts import FastSpeech2Loss, fastspeech2
+    from speech.losses.tts import FastSpeech2Loss
+    from speech.models.tts import fastspeech2
     from speech.train.tts import FastSpeech2Task
 
     rng = np.random.default_rng(1)

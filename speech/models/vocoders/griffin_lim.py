@@ -20,7 +20,7 @@ Pipeline (each step mirrors :func:`speech.features.log_mel` exactly):
    (``seed``), so results are deterministic and a batch row equals the same input alone.
 5. If ``fbank.preemphasis = a > 0``: de-emphasis ``y[n] = x[n] + a * y[n - 1]`` (the exact inverse
    of ``log_mel``'s ``x[n] - a * x[n - 1]``).
-6. Output length ``T * hop`` (see :mod:`speech.vocoders.base`); scaled down only if it would clip.
+6. Output length ``T * hop`` (see :mod:`speech.models.vocoders.base`); scaled down only if it would clip.
 
 Choices (CPU; log-mel L1 = mean ``|log_mel(vocoded) - log_mel(original)|`` over frames and mels,
 natural log; clip LJ001-0002, 1.9 s, at 22.05 kHz with hop 256, n_fft = win = 1024, 80 mels,
@@ -36,7 +36,7 @@ f_max 8 kHz, no pre-emphasis):
 * Normaliser floor 0.01 / 0.1 / 0.3 of the interior value: same L1 (0.182 / 0.181 / 0.182); peak of
   the first 300 samples 0.29 / 0.10 / 0.04 (the clip starts in near-silence). Default 0.1.
 
-Benchmark (``nice -n 10 .venv/bin/python -m speech.vocoders.griffin_lim --threads 1``; RTF = best of
+Benchmark (``nice -n 10 .venv/bin/python -m speech.models.vocoders.griffin_lim --threads 1``; RTF = best of
 5 runs on 5 s of mels, i.e. LJ001-0002's mels tiled to 5 s; the 16 kHz rows resample the clip and
 use the toolkit's default ``FbankConfig()``: 25/10 ms, n_fft 512, 80 mels, pre-emphasis 0.97;
 5 s of 22,050 Hz mels take 0.19 s with n_iter=32):
@@ -64,7 +64,7 @@ import torch
 from torch import Tensor
 
 from speech.features.functional import FbankConfig, _analysis_tensors
-from speech.vocoders.base import Vocoder
+from speech.models.vocoders.base import Vocoder
 
 __all__ = ["GriffinLimVocoder", "mel_to_linear_power"]
 
@@ -222,50 +222,3 @@ def _deemphasize(x: Tensor, coef: float) -> Tensor:
     bcoef = torch.tensor([1.0, 0.0], dtype=torch.float64, device=x.device)
     return AF.lfilter(x.double(), a, bcoef, clamp=False).float()
 
-
-def _benchmark(argv: list[str] | None = None) -> None:
-    """Print the module docstring's numbers: RTF on 5 s of mels (a real clip's log-mels, tiled to 5 s)
-    and copy-synthesis log-mel L1 on that clip."""
-    import argparse
-    import os
-    import time
-    from pathlib import Path
-
-    from speech.audio import load
-    from speech.features.functional import log_mel
-
-    root = Path(os.environ.get("SPEECH_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
-    ap = argparse.ArgumentParser(prog="python -m speech.vocoders.griffin_lim")
-    ap.add_argument("--clip", default=str(root / "LJSpeech-subset" / "wavs" / "LJ001-0002.wav"))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    wav22, _ = load(args.clip, sample_rate=22050)
-    wav16, _ = load(args.clip, sample_rate=16000)
-    wav22, wav16 = torch.from_numpy(wav22), torch.from_numpy(wav16)
-    cfg22 = FbankConfig(sample_rate=22050, n_mels=80, win_ms=1024 / 22.05, hop_ms=256 / 22.05, n_fft=1024,
-                        f_min=0.0, f_max=8000.0, preemphasis=0.0)
-    cfg16 = FbankConfig()  # toolkit default: 16 kHz, 25/10 ms, pre-emphasis 0.97
-    print(f"clip {args.clip}: {wav22.numel() / 22050:.2f} s; threads {args.threads}")
-    for name, cfg, x in (("22.05k hop256 nfft1024 fmax8k pre0", cfg22, wav22), ("16k default fbank", cfg16, wav16)):
-        feats = log_mel(x, cfg)
-        reps = math.ceil(5.0 * cfg.sample_rate / cfg.hop_length / feats.shape[0])
-        five_s = feats.repeat(reps, 1)[: round(5.0 * cfg.sample_rate / cfg.hop_length)]
-        for n_iter in (16, 32, 64):
-            voc = GriffinLimVocoder(cfg, n_iter=n_iter)
-            voc(five_s[:10])  # warm-up
-            times = []
-            for _ in range(args.repeats):
-                t0 = time.perf_counter()
-                voc(five_s)
-                times.append(time.perf_counter() - t0)
-            out = voc(feats)
-            back = log_mel(out, cfg)
-            t = min(back.shape[0], feats.shape[0])
-            l1 = (back[:t] - feats[:t]).abs().mean().item()
-            print(f"{name}: n_iter={n_iter:3d}  RTF(5 s)={min(times) / 5.0:.3f}  copy-synthesis log-mel L1={l1:.3f}")
-
-
-if __name__ == "__main__":
-    _benchmark()

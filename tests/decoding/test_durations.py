@@ -6,13 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from speech.tts.durations import (
-    align_durations,
-    min_frames,
-    path_to_durations,
-    states_to_token_index,
-    upsample_durations,
-)
+from speech.decoding.durations import align_durations, min_frames, path_to_durations, states_to_token_index, upsample_durations
 
 B = 0  # blank
 

@@ -42,7 +42,7 @@ def test_training_writes_targets_package_and_summary(trained_voice):
     meta = json.loads((package / "meta.json").read_text())
     assert meta["task"] == "tts" and meta["steps"] == result.steps
     # the held-out prompts are not among the training utterances
-    from speech.tts.corpus import read_tts_corpus
+    from speech.data.prepare.tts_corpus import read_tts_corpus
 
     test_ids = set(meta["test_ids"])
     utts = {u.id: u for u in read_tts_corpus(meta["corpus"])}
@@ -71,7 +71,7 @@ def test_speed_one_and_a_half_shortens_by_a_third(synth):
 
 
 def test_pitch_shift_two_semitones_raises_median_f0(synth):
-    from speech.tts.targets import median_f0
+    from speech.features.prosody import median_f0
 
     base = synth.synthesize(TEXT)
     up = synth.synthesize(TEXT, pitch_shift=2.0)

@@ -19,8 +19,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from speech.pipelines.package import PackageError, load_asr_package, read_weights
-from speech.pipelines.tts_package import load_tts_package, save_tts_package
+from speech.packages.format import PackageError, read_weights
+from speech.packages.asr import load_asr_package
+from speech.packages.voice import load_tts_package, save_tts_package
 
 DANGEROUS = [
     "speech.fileio.atomic_write_text", "speech.fileio.atomic_write_bytes", "speech.fileio.os.system",
@@ -325,8 +326,8 @@ def voice(tiny_voice) -> Path:
 @pytest.fixture(scope="module")
 def vocoder(tmp_path_factory) -> Path:
     from speech.models.vocoders import hifigan_generator
-    from speech.train.vocoder import save_vocoder_package
-    from speech.tts.data import TTS_FBANK
+    from speech.packages.vocoder import save_vocoder_package
+    from speech.data.tts import TTS_FBANK
 
     torch.manual_seed(0)
     gen = hifigan_generator(80, "v3", TTS_FBANK.hop_length, upsample_initial_channel=8)
@@ -335,7 +336,7 @@ def vocoder(tmp_path_factory) -> Path:
 
 
 def test_voice_and_vocoder_packages_still_load(voice, vocoder):
-    from speech.vocoders.hifigan import HiFiGANVocoder, read_vocoder_config
+    from speech.packages.vocoder import HiFiGANVocoder, read_vocoder_config
 
     assert type(load_tts_package(voice).model).__name__ == "FastSpeech2"
     assert read_vocoder_config(vocoder) == ("v3", {"upsample_initial_channel": 8})
@@ -361,7 +362,7 @@ def test_voice_package_attacks_are_refused(voice, tmp_path):
 
 
 def test_vocoder_package_attacks_are_refused(vocoder, tmp_path):
-    from speech.vocoders.hifigan import HiFiGANVocoder, read_vocoder_config
+    from speech.packages.vocoder import HiFiGANVocoder, read_vocoder_config
 
     victim = tmp_path / "victim"
     for i, change in enumerate([

@@ -34,7 +34,7 @@ import io
 import json
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -43,7 +43,6 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from speech.features import FbankConfig
-from speech.text.tokenizer import CharTokenizer
 from speech.fileio import atomic_write_text
 
 FORMAT = "speech-asr-package"
@@ -458,44 +457,3 @@ def build_with_weights(build: Callable[[], torch.nn.Module], path: Path) -> torc
     return load_weights(build(), path, state)
 
 
-def save_asr_package(out_dir: str | Path, cfg: DictConfig, tokenizer: CharTokenizer, model_state: dict,
-                     meta: dict | None = None) -> Path:
-    """Write a package folder (each file atomically) and return its path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    tokenizer.save(out / "tokenizer.json")
-    return write_weights_and_meta(out, model_state, FORMAT, "asr", meta)
-
-
-@dataclass
-class AsrPackage:
-    """A loaded ASR package: model in eval mode plus what is needed to feed it."""
-
-    path: Path
-    model: torch.nn.Module
-    tokenizer: CharTokenizer
-    fbank: FbankConfig
-    config: DictConfig
-    meta: dict = field(default_factory=dict)
-
-    @property
-    def sample_rate(self) -> int:
-        return self.fbank.sample_rate
-
-
-def load_asr_package(path: str | Path, device: str | torch.device = "cpu") -> AsrPackage:
-    """Load a package folder written by :func:`save_asr_package`: only ``features.fbank`` and
-    ``model.asr`` are built, through :data:`ALLOWED_TARGETS`."""
-    p, pc, meta = open_package(path, "model", ("config.yaml", "tokenizer.json", "model.pt"),
-                               wrong_task=("tts", "vocoder"))
-    if not (pc.has("model.asr") and pc.has("features.fbank")):
-        raise PackageError(f"{pc.file}: expected sections model.asr and features.fbank")
-    check_node(pc, "features.fbank")  # every built node is checked before anything is called
-    check_node(pc, "model.asr", ("input_dim", "vocab_size", "specaugment"))
-    tokenizer = CharTokenizer.load(p / "tokenizer.json")
-    fbank = build_node(pc, "features.fbank")
-    model = build_with_weights(lambda: build_node(pc, "model.asr", input_dim=fbank.n_mels, vocab_size=len(tokenizer),
-                                                  specaugment=None), p / "model.pt")
-    model.to(device).eval()
-    return AsrPackage(p, model, tokenizer, fbank, pc.cfg, meta)

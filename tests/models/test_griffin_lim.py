@@ -8,7 +8,9 @@ import torch
 
 from speech.audio import load
 from speech.features import FbankConfig, log_mel
-from speech.vocoders import GriffinLimVocoder, Vocoder, load_vocoder
+from speech.models.vocoders.griffin_lim import GriffinLimVocoder
+from speech.models.vocoders.base import Vocoder
+from speech.packages.vocoder import load_vocoder
 
 CFG16 = FbankConfig()  # toolkit default: 16 kHz, 25/10 ms, n_fft 512, pre-emphasis 0.97
 CFG22 = FbankConfig(sample_rate=22050, n_mels=80, win_ms=1024 / 22.05, hop_ms=256 / 22.05, n_fft=1024,

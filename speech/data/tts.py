@@ -2,7 +2,7 @@
 
 Every utterance becomes a :class:`TtsExample`: phoneme ids (the :class:`PhonemeTokenizer`'s, with
 ``<wb>``, pause tokens and ``<eos>``), the log-mel target on the shared synthesis feature config,
-and -- once :mod:`speech.tts.aligner` and :mod:`speech.tts.targets` have run -- integer durations
+and -- once :mod:`speech.train.tts_aligner` and :mod:`speech.features.prosody` have run -- integer durations
 (mel frames per token, summing to the mel length), and normalized pitch and energy per token.
 
 Mels are cached on disk under ``<cache>/mels/<config hash>/<id>.npy`` (the hash covers every
@@ -25,8 +25,9 @@ from tqdm.auto import tqdm
 
 from speech.features import FbankConfig
 from speech.fileio import atomic_write_bytes
-from speech.text.phonemes import PAUSES, PhonemeTokenizer, text_to_ids
-from speech.tts.corpus import TtsUtterance
+from speech.text.phonemes import PAUSES, PhonemeTokenizer
+from speech.text.frontend import text_to_ids
+from speech.data.prepare.tts_corpus import TtsUtterance
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ TTS_FBANK = FbankConfig(sample_rate=22050, n_mels=80, win_ms=1024 / 22.05, hop_m
                         f_min=0.0, f_max=8000.0, log_floor=1e-5, preemphasis=0.0)
 """The synthesis mel config (``conf/features/tts22k.yaml``): 22.05 kHz, 1024-sample window and FFT,
 256-sample hop (11.6 ms), 80 mel bands 0-8 kHz, no pre-emphasis. Shared by the acoustic model and
-the vocoders (:meth:`speech.vocoders.Vocoder.check_compatible`)."""
+the vocoders (:meth:`speech.models.vocoders.base.Vocoder.check_compatible`)."""
 
 
 @dataclass

@@ -53,8 +53,8 @@ def main(name: str, corpus_dir: str, readme: Path, doc: str, argv: list[str] | N
         return 2
 
     from speech.config import compose
-    from speech.pipelines.tts_eval import evaluate_voice
-    from speech.recipe_utils import machine_summary, write_results_block
+    from speech.pipelines.evaluate_tts import evaluate_voice
+    from speech.recipes.common import machine_summary, write_results_block
     from speech.train.tts import build_tts
 
     cfg = compose([f"experiment={name}", f"tts.corpus={args.data}", f"output_dir={args.exp}", *args.overrides])
@@ -103,9 +103,9 @@ def _vocoder_stage(cfg, args, voice_package) -> dict:
     copy synthesis (the recordings' own mels) and synthesis with the voice."""
     from omegaconf import OmegaConf
 
-    from speech.pipelines.tts_eval import evaluate_copy_synthesis, evaluate_voice
-    from speech.pipelines.tts_package import load_tts_package
-    from speech.recipe_utils import machine_summary
+    from speech.pipelines.evaluate_tts import evaluate_copy_synthesis, evaluate_voice
+    from speech.packages.voice import load_tts_package
+    from speech.recipes.common import machine_summary
     from speech.train.vocoder import train_vocoder
 
     gt_cfg = copy.deepcopy(cfg)

@@ -9,18 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from speech.tts.evaluate import (
-    MCD_CONST,
-    PocketSphinxRecognizer,
-    SynthesisItem,
-    dtw_path,
-    evaluate_synthesis,
-    f0_metrics,
-    mcd_dtw,
-    mel_cepstrum,
-    recognizer_wer,
-    write_report,
-)
+from speech.features.quality import MCD_CONST, dtw_path, f0_metrics, mcd_dtw, mel_cepstrum
+from speech.pipelines.evaluate_tts import PocketSphinxRecognizer, SynthesisItem, evaluate_synthesis, recognizer_wer, write_report
 
 SR = 16000
 

@@ -13,7 +13,7 @@ from speech.audio import AudioError, load
 from speech.data.alignments import alignment_tokenizer_path, write_alignments
 from speech.data.manifest import read_manifest
 from speech.features import log_mel
-from speech.pipelines.package import AsrPackage, load_asr_package
+from speech.packages.asr import AsrPackage, load_asr_package
 
 log = logging.getLogger(__name__)
 

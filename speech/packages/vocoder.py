@@ -1,6 +1,6 @@
-"""HiFi-GAN behind the :class:`~speech.vocoders.Vocoder` interface, loaded from a vocoder package.
+"""HiFi-GAN behind the :class:`~speech.models.vocoders.base.Vocoder` interface, loaded from a vocoder package.
 
-A vocoder package (written by :func:`speech.train.vocoder.save_vocoder_package`)::
+A vocoder package (written by :func:`speech.packages.vocoder.save_vocoder_package`)::
 
     config.yaml   features.fbank (the mel config it was trained on), vocoder.generator (preset + overrides)
     model.pt      generator weights (state_dict of tensors, weight-norm parametrized)
@@ -8,7 +8,7 @@ A vocoder package (written by :func:`speech.train.vocoder.save_vocoder_package`)
 
 Loading builds only ``features.fbank`` (``speech.features.FbankConfig``) and the generator
 (``speech.models.vocoders.hifigan_generator``; ``vocoder.generator`` names no class, only a preset and
-HiFiGANConfig fields), each checked first against the allow-list of :mod:`speech.pipelines.package`
+HiFiGANConfig fields), each checked first against the allow-list of :mod:`speech.packages.format`
 (no Hydra keys, no interpolation, plain values only). Weights are read with
 ``torch.load(weights_only=True)`` and must be a mapping of names to tensors. Weight norm is folded
 into plain weights and the generator runs under ``torch.inference_mode`` (a lean inference path: no
@@ -16,13 +16,15 @@ autograd state kept).
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from speech.features import FbankConfig
-from speech.vocoders.base import Vocoder
+from speech.fileio import atomic_write_text
+from speech.models.vocoders.base import VOCODER_NAMES, Vocoder
 
 __all__ = ["HiFiGANVocoder", "is_vocoder_package", "read_vocoder_config"]
 
@@ -35,7 +37,7 @@ def is_vocoder_package(path: str | Path) -> bool:
 def _load_config(path: Path):
     """Open a vocoder package and check (without building anything) its ``features.fbank`` and
     ``vocoder.generator`` nodes; returns ``(PackageConfig, meta)``."""
-    from speech.pipelines.package import PackageError, check_node, open_package
+    from speech.packages.format import PackageError, check_node, open_package
 
     p, pc, meta = open_package(path, "vocoder", ("config.yaml", "model.pt"), wrong_task=("tts", "asr"))
     if not (pc.has("vocoder.generator") and pc.has("features.fbank")):
@@ -51,7 +53,7 @@ def _load_config(path: Path):
 
 def read_vocoder_config(path: str | Path) -> tuple[str, dict]:
     """``(preset, generator overrides)`` of a vocoder package (checked against the allow-list)."""
-    from speech.pipelines.package import check_node
+    from speech.packages.format import check_node
 
     pc, _ = _load_config(Path(path))
     gen = dict(check_node(pc, "vocoder.generator", ("n_mels", "hop_length"))[2])
@@ -71,7 +73,7 @@ class HiFiGANVocoder(Vocoder):
 
     @classmethod
     def from_package(cls, path: str | Path, device: str | torch.device = "cpu") -> "HiFiGANVocoder":
-        from speech.pipelines.package import build_node, build_with_weights
+        from speech.packages.format import build_node, build_with_weights
 
         p = Path(path)
         pc, meta = _load_config(p)
@@ -87,3 +89,48 @@ class HiFiGANVocoder(Vocoder):
         idx = torch.arange(wav.shape[1], device=wav.device)
         wav = wav * (idx[None, :] < (lengths.to(wav.device) * hop)[:, None])
         return wav.to(log_mel.device)
+
+
+def load_vocoder(spec: str, fbank: FbankConfig, **kwargs) -> Vocoder:
+    """Build a vocoder by name.
+
+    Args:
+        spec: ``"griffin-lim"`` (no trained weights; see :class:`GriffinLimVocoder`), or the path of
+            a vocoder package (a trained HiFi-GAN, :class:`speech.packages.vocoder.HiFiGANVocoder`;
+            ``kwargs`` may give ``device``); its mel config must match ``fbank``.
+        fbank: the mel config the features were computed with.
+        **kwargs: passed to the vocoder's constructor (e.g. ``n_iter=64``).
+
+    Raises:
+        ValueError: ``spec`` is not a known vocoder.
+    """
+    from pathlib import Path
+
+    name = str(spec).strip().lower().replace("_", "-")
+    if name not in ("griffin-lim", "griffinlim", "gl") and (Path(str(spec)).exists() or "/" in str(spec)):
+        from speech.packages.vocoder import HiFiGANVocoder
+
+        voc = HiFiGANVocoder.from_package(spec, device=kwargs.get("device", "cpu"))  # Griffin-Lim options ignored
+        voc.check_compatible(fbank)
+        return voc
+    if name in ("griffin-lim", "griffinlim", "gl"):
+        from speech.models.vocoders.griffin_lim import GriffinLimVocoder
+
+        return GriffinLimVocoder(fbank, **kwargs)
+    raise ValueError(f"load_vocoder: unknown vocoder spec={spec!r}; expected one of {list(VOCODER_NAMES)} "
+                     "or the folder of a trained vocoder package (speech train-vocoder)")
+
+
+def save_vocoder_package(out_dir: str | Path, fbank: FbankConfig, generator_cfg: dict, state: dict,
+                         meta: dict | None = None) -> Path:
+    """A vocoder package: ``config.yaml`` (mel config + generator), ``model.pt``, ``meta.json``."""
+    from omegaconf import OmegaConf
+
+    from speech.packages.format import write_weights_and_meta
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = {"features": {"fbank": {"_target_": "speech.features.FbankConfig", **asdict(fbank)}},
+           "vocoder": {"kind": "hifigan", "generator": generator_cfg}}
+    atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(cfg)))
+    return write_weights_and_meta(out, state, "speech-vocoder-package", "vocoder", meta)
