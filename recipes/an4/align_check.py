@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     import soundfile as sf
 
     from speech.decoding.align import to_json, to_textgrid
-    from speech.pipelines.aligner import align_audio
-    from speech.pipelines.package import load_asr_package
+    from speech.pipelines.alignment import align_audio
+    from speech.packages.asr import load_asr_package
     from speech.text.normalize import normalize_asr_text
 
     meta = {row[0]: row[-1] for row in csv.reader(open(args.data / "metadata.csv", encoding="utf-8"),

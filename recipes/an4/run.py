@@ -57,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     from speech.config import compose
     from speech.data.prepare import prepare
     from speech.decoding.lm import build_lm
-    from speech.evaluate import evaluate_manifest
+    from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.pipelines import Transcriber
-    from speech.pipelines.aligner import align_manifest
-    from speech.recipe_utils import machine_summary, write_results_block
+    from speech.pipelines.alignment import align_manifest
+    from speech.recipes.common import machine_summary, write_results_block
     from speech.train.asr import build_asr
 
     exp = args.exp

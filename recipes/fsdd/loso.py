@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     from speech.data.manifest import read_manifest, write_manifest
     from speech.data.prepare import prepare
     from speech.decoding.beam import BeamSearchConfig, CTCPrefixBeamSearch
-    from speech.evaluate import evaluate_manifest
+    from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.pipelines import Transcriber
-    from speech.recipe_utils import machine_summary, write_results_block
+    from speech.recipes.common import machine_summary, write_results_block
     from speech.train.asr import build_asr
 
     splits = prepare("fsdd", args.data, args.exp / "data")

@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from speech.config import compose
     from speech.data.prepare import prepare
-    from speech.evaluate import evaluate_manifest
-    from speech.recipe_utils import machine_summary, write_results_block
+    from speech.pipelines.evaluate_asr import evaluate_manifest
+    from speech.recipes.common import machine_summary, write_results_block
     from speech.train import distributed
     from speech.train.asr import build_asr
 

@@ -6,12 +6,12 @@
     python recipes/kathleen/run.py trainer=gpu trainer.max_epochs=400   # the same recipe on a GPU
 
 Holds out a fixed 5% of the prompts (all takes of a prompt on one side) as the test set; see
-speech/tts/recipe.py for the stages. Re-running resumes training and reuses cached targets.
+speech/recipes/voice.py for the stages. Re-running resumes training and reuses cached targets.
 """
 import sys
 from pathlib import Path
 
-from speech.tts.recipe import main
+from speech.recipes.voice import main
 
 if __name__ == "__main__":
     from speech.cli.errors import guarded_main  # one line per error (SPEECH_DEBUG=1: traceback)

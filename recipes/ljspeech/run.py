@@ -4,12 +4,12 @@
     python recipes/ljspeech/run.py --data /path/to/LJSpeech-1.1 trainer=gpu trainer.max_epochs=200   # full corpus, GPU
     python recipes/ljspeech/run.py                    # $SPEECH_DATA/LJSpeech-subset (49 clips: a smoke run)
 
-Holds out a fixed 5% of the prompts as the test set; see speech/tts/recipe.py for the stages.
+Holds out a fixed 5% of the prompts as the test set; see speech/recipes/voice.py for the stages.
 """
 import sys
 from pathlib import Path
 
-from speech.tts.recipe import main
+from speech.recipes.voice import main
 
 if __name__ == "__main__":
     from speech.cli.errors import guarded_main  # one line per error (SPEECH_DEBUG=1: traceback)
