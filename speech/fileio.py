@@ -1,29 +1,35 @@
 """Writing files so that a crash never leaves a half-written one behind."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 _IMPORT_TIME = time.time()
 
 
-def atomic_write_text(path: str | Path, text: str, mode: int = 0o644) -> Path:
-    """Write ``text`` (UTF-8, ``\\n`` newlines) to a temporary file beside ``path``, then rename it over
-    ``path``: readers see the old file or the new one, never a partial one. Creates parent folders."""
-    return atomic_write_bytes(path, text.encode("utf-8"), mode)
+@contextlib.contextmanager
+def atomic_writer(path: str | Path, mode: int = 0o644, durable: bool = True) -> Iterator[BinaryIO]:
+    """The one atomic writer: yields a binary file that becomes ``path`` only when the block ends cleanly.
 
-
-def atomic_write_bytes(path: str | Path, data: bytes, mode: int = 0o644) -> Path:
-    """:func:`atomic_write_text` for bytes."""
+    The data goes to a temporary file beside ``path`` (``.<name>.<8 random characters>.tmp``), is
+    flushed and (``durable=True``) fsynced, then renamed over ``path`` and the folder fsynced, so
+    readers and a crash at any point see the old file or the new one, never a partial one. An
+    exception inside the block removes the temporary file and leaves ``path`` untouched. Parent
+    folders are created. Every file the toolkit writes goes through here."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
         os.chmod(tmp, mode)  # mkstemp creates 0600; these files are meant to be shared
         os.replace(tmp, path)
     except BaseException:
@@ -32,10 +38,37 @@ def atomic_write_bytes(path: str | Path, data: bytes, mode: int = 0o644) -> Path
         except FileNotFoundError:
             pass
         raise
-    return path
+    if durable:
+        _fsync_dir(path.parent)
 
 
-# mkstemp names written by the atomic writers here and by speech.train.checkpoint.atomic_save:
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (a no-op where directories cannot be opened)."""
+    try:
+        dfd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, mode: int = 0o644) -> Path:
+    """Write ``data`` to ``path`` through :func:`atomic_writer`; returns the path."""
+    with atomic_writer(path, mode) as f:
+        f.write(data)
+    return Path(path)
+
+
+def atomic_write_text(path: str | Path, text: str, mode: int = 0o644) -> Path:
+    """Write ``text`` (UTF-8, ``\\n`` newlines) to ``path`` through :func:`atomic_writer`."""
+    return atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+# mkstemp names written by atomic_writer:
 # ".<final name>.<8 random characters>.tmp"
 _TMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
