@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Vocoder speed on the CPU: real-time factor of the HiFi-GAN generators V1, V2, V3 and Griffin-Lim.
 
-Synthesizes ``--seconds`` of audio (22.05 kHz, hop 256: the ``TTS_FBANK`` synthesis features) from
+Synthesizes ``--seconds`` of audio (22.05 kHz, hop 256: the ``tts_fbank()`` synthesis features) from
 random log-mels with each HiFi-GAN preset (random weights: speed does not depend on training; weight
 norm removed, ``torch.inference_mode``) and, as the reference in the same run, with
 ``GriffinLimVocoder`` (``--gl-iters`` iterations, default 32). Prints a markdown table: parameters,
@@ -43,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     from speech.models.vocoders import hifigan_generator
-    from speech.data.tts import TTS_FBANK
+    from speech.features import tts_fbank
     from speech.models.vocoders.griffin_lim import GriffinLimVocoder
 
-    fb = TTS_FBANK
+    fb = tts_fbank()
     frames = round(args.seconds * fb.sample_rate / fb.hop_length)
     audio_s = frames * fb.hop_length / fb.sample_rate
     torch.manual_seed(0)

@@ -65,7 +65,7 @@ def tiny_voice(tmp_path_factory) -> Path:
     from speech.models.tts import fastspeech2
     from speech.packages.voice import save_tts_package
     from speech.text.phonemes import PhonemeTokenizer
-    from speech.data.tts import TTS_FBANK
+    from speech.features import tts_fbank
     from speech.features.prosody import TargetStats
 
     tok = PhonemeTokenizer()
@@ -73,7 +73,7 @@ def tiny_voice(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = fastspeech2(vocab_size=len(tok), n_mels=80, **kw)
     return save_tts_package(
-        tmp_path_factory.mktemp("voice") / "model", fbank=TTS_FBANK,
+        tmp_path_factory.mktemp("voice") / "model", fbank=tts_fbank(),
         model_cfg={"_target_": "speech.models.tts.fastspeech2", **kw}, tokenizer=tok, state=model.state_dict(),
         stats=TargetStats(pitch_mean=5.3, pitch_std=0.2, energy_mean=0.0, energy_std=1.0),
         mel_mean=np.zeros(80), mel_std=np.ones(80), meta={"corpus": "nowhere"})

@@ -76,23 +76,23 @@ _FINITE = _number(float)
 # ----------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
     from speech.config import compose, to_yaml
-    from speech.train.asr import build_asr
+    from speech.train.asr import train_asr
 
     cfg = compose(list(args.overrides) + (["data.skip_bad=true"] if args.skip_bad else []))
     if args.print_config:
         print(to_yaml(cfg), end="")
         return 0
     if cfg.model.get("tts") is not None:
-        from speech.train.tts import build_tts
+        from speech.train.tts import train_tts
 
-        result, package = build_tts(cfg)
+        result, package = train_tts(cfg)
         if package is not None:
             print(f"voice package: {package}")
             if result.best_metric is not None:
                 print(f"best dev mel L1 (normalized): {result.best_metric:.4f} after {result.steps} steps, "
                       f"{result.seconds / 60:.1f} min")
         return 0
-    result, package = build_asr(cfg)
+    result, package = train_asr(cfg)
     if package is not None:
         print(f"model package: {package}")
         if result.best_metric is not None:
@@ -583,12 +583,12 @@ def cmd_vocode(args: argparse.Namespace) -> int:
 
     from speech.audio import load, save
     from speech.features.functional import log_mel
-    from speech.data.tts import TTS_FBANK
+    from speech.features import tts_fbank
     from speech.packages.vocoder import load_vocoder
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    vocoder = load_vocoder(args.vocoder, TTS_FBANK) if args.vocoder.lower() in ("griffin-lim", "gl") else None
+    vocoder = load_vocoder(args.vocoder, tts_fbank()) if args.vocoder.lower() in ("griffin-lim", "gl") else None
     if vocoder is None:
         from speech.packages.vocoder import HiFiGANVocoder
 

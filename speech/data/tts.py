@@ -23,16 +23,15 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from speech.data.prepare.tts_corpus import TtsUtterance
 from speech.features import FbankConfig
 from speech.fileio import atomic_write_bytes
-from speech.text.phonemes import PAUSES, PhonemeTokenizer
 from speech.text.frontend import text_to_ids
-from speech.data.prepare.tts_corpus import TtsUtterance
+from speech.text.phonemes import PAUSES, PhonemeTokenizer
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "TTS_FBANK",
     "MelCache",
     "TtsBatch",
     "TtsDataset",
@@ -41,11 +40,6 @@ __all__ = [
     "encode_texts",
 ]
 
-TTS_FBANK = FbankConfig(sample_rate=22050, n_mels=80, win_ms=1024 / 22.05, hop_ms=256 / 22.05, n_fft=1024,
-                        f_min=0.0, f_max=8000.0, log_floor=1e-5, preemphasis=0.0)
-"""The synthesis mel config (``conf/features/tts22k.yaml``): 22.05 kHz, 1024-sample window and FFT,
-256-sample hop (11.6 ms), 80 mel bands 0-8 kHz, no pre-emphasis. Shared by the acoustic model and
-the vocoders (:meth:`speech.models.vocoders.base.Vocoder.check_compatible`)."""
 
 
 @dataclass

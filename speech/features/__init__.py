@@ -5,8 +5,20 @@ Pure functions live in :mod:`speech.features.functional`; the Modules wrap them 
 """
 
 from speech.features.cmvn import STD_FLOOR, GlobalCMVN, compute_cmvn_stats
-from speech.features.functional import FbankConfig, LogMelFbank, log_mel, mel_filterbank, num_frames
-from speech.features.specaugment import SpecAugment, SpecAugmentConfig, spec_augment_masks
+from speech.features.functional import (
+    FbankConfig,
+    LogMelFbank,
+    fbank_preset,
+    log_mel,
+    mel_filterbank,
+    num_frames,
+    tts_fbank,
+)
+from speech.features.specaugment import (
+    SpecAugment,
+    SpecAugmentConfig,
+    spec_augment_masks,
+)
 
 __all__ = [
     "STD_FLOOR",
@@ -16,8 +28,10 @@ __all__ = [
     "SpecAugment",
     "SpecAugmentConfig",
     "compute_cmvn_stats",
+    "fbank_preset",
     "log_mel",
     "mel_filterbank",
     "num_frames",
     "spec_augment_masks",
+    "tts_fbank",
 ]

@@ -93,6 +93,29 @@ class FbankConfig:
                          self.win_length, self.n_fft)
 
 
+
+@functools.lru_cache(maxsize=8)
+def fbank_preset(name: str) -> FbankConfig:
+    """The ``fbank`` node of ``conf/features/<name>.yaml`` as an :class:`FbankConfig`: the YAML is the one
+    place a named feature setting is written down (e.g. ``"tts22k"``, the synthesis mels shared by the
+    acoustic model and every vocoder). Read with a plain YAML parser, no Hydra; cached."""
+    import importlib.resources
+
+    import yaml
+
+    text = importlib.resources.files("speech.conf").joinpath("features", f"{name}.yaml").read_text("utf-8")
+    node = dict((yaml.safe_load(text) or {}).get("fbank") or {})
+    node.pop("_target_", None)
+    return FbankConfig(**node)
+
+
+def tts_fbank() -> FbankConfig:
+    """The synthesis mel config (``conf/features/tts22k.yaml``): 22.05 kHz, 1024-sample window and FFT,
+    256-sample hop (11.6 ms), 80 mel bands 0-8 kHz, no pre-emphasis. Shared by the acoustic model and
+    the vocoders (:meth:`speech.models.vocoders.base.Vocoder.check_compatible`)."""
+    return fbank_preset("tts22k")
+
+
 def _empty_filters(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample_rate: int) -> int:
     fb = _mel_fbanks_cpu(n_freqs, f_min, f_max, n_mels, sample_rate)
     return int((fb.amax(dim=0) == 0).sum())

@@ -79,7 +79,7 @@ def mel_l1_loss(wav_fake: Tensor, wav_real: Tensor, fbank: FbankConfig) -> Tenso
     Args:
         wav_fake / wav_real: ``(B, 1, N)`` or ``(B, N)`` waveforms of the same shape (``N >= 1``),
             at ``fbank.sample_rate``; gradients flow through ``wav_fake``.
-        fbank: the feature config (the generator's input features, e.g. ``TTS_FBANK``).
+        fbank: the feature config (the generator's input features, e.g. ``tts_fbank()``).
     """
     if wav_fake.shape != wav_real.shape or wav_fake.shape[-1] < 1:
         raise ValueError(f"mel_l1_loss: wav_fake {tuple(wav_fake.shape)} and wav_real {tuple(wav_real.shape)}; "

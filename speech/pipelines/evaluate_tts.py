@@ -440,7 +440,7 @@ def evaluate_copy_synthesis(vocoder: Any, corpus: str | Path, ids: Sequence[str]
 
     from speech.audio.io import load, save
     from speech.data.prepare.tts_corpus import read_tts_corpus
-    from speech.data.tts import TTS_FBANK
+    from speech.features import tts_fbank
     from speech.models.vocoders.base import Vocoder
     from speech.packages.vocoder import load_vocoder
     from speech.pipelines.evaluate_tts import (
@@ -449,7 +449,7 @@ def evaluate_copy_synthesis(vocoder: Any, corpus: str | Path, ids: Sequence[str]
         write_report,
     )
 
-    voc = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(str(vocoder), TTS_FBANK)
+    voc = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(str(vocoder), tts_fbank())
     by_id = {u.id: u for u in read_tts_corpus(corpus, layout)}
     missing = [i for i in ids if i not in by_id]
     if missing or not ids:

@@ -55,11 +55,11 @@ def main(name: str, corpus_dir: str, readme: Path, doc: str, argv: list[str] | N
     from speech.config import compose
     from speech.pipelines.evaluate_tts import evaluate_voice
     from speech.recipes.common import machine_summary, write_results_block
-    from speech.train.tts import build_tts
+    from speech.train.tts import train_tts
 
     cfg = compose([f"experiment={name}", f"tts.corpus={args.data}", f"output_dir={args.exp}", *args.overrides])
     t0 = time.time()
-    result, package = build_tts(cfg)
+    result, package = train_tts(cfg)
     train_minutes = (time.time() - t0) / 60
     summary = json.loads((args.exp / "train_summary.json").read_text())
 

@@ -96,7 +96,7 @@ def _cmvn_features(train_set: AsrDataset, skip_bad: bool):
                 raise
 
 
-def build_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResult, Path | None]:
+def train_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResult, Path | None]:
     """Train an ASR model from a composed config; returns the fit result and the package path (rank 0)."""
     tcfg: TrainerConfig = instantiate(cfg.trainer)
     data: DataConfig = instantiate(cfg.data)

@@ -45,7 +45,7 @@ from speech.features.prosody import TargetStats, phoneme_average
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FastSpeech2Task", "PreparedTts", "TtsDataConfig", "build_tts", "prepare_tts"]
+__all__ = ["FastSpeech2Task", "PreparedTts", "TtsDataConfig", "train_tts", "prepare_tts"]
 
 
 @dataclass
@@ -213,7 +213,7 @@ class FastSpeech2Task:
         return {k[:-4]: v / n for k, v in sums.items() if k.endswith("_sum")}
 
 
-def build_tts(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResult, Path | None]:
+def train_tts(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResult, Path | None]:
     """Train a synthesis model from a composed config (``model/tts`` set); returns the fit result and
     the package path."""
     from speech.losses.tts import FastSpeech2Loss

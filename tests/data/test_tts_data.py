@@ -9,14 +9,15 @@ import pytest
 import soundfile as sf
 import torch
 
+from speech.data.prepare.tts_corpus import prompt_key, read_tts_corpus, split_heldout
+from speech.data.tts import MelCache, TtsDataset, TtsExample, collate_tts, encode_texts
+from speech.features import tts_fbank
+from speech.features.prosody import TargetStats
 from speech.packages.format import PackageError
-from speech.pipelines.synthesizer import Synthesizer, _split_long
 from speech.packages.voice import load_tts_package, save_tts_package
+from speech.pipelines.synthesizer import Synthesizer, _split_long
 from speech.text.phonemes import PhonemeTokenizer
 from speech.train.tts_aligner import AlignerVocab
-from speech.data.prepare.tts_corpus import prompt_key, read_tts_corpus, split_heldout
-from speech.data.tts import TTS_FBANK, TtsDataset, TtsExample, collate_tts, encode_texts, MelCache
-from speech.features.prosody import TargetStats
 
 
 def _wav(path, seconds=0.5, sr=22050, f=220.0):
@@ -92,7 +93,7 @@ def test_encode_texts_reports_unknown_and_drops_empty():
 def test_mel_cache_writes_and_rereads(tmp_path):
     _wav(tmp_path / "x.wav", seconds=0.3)
     ex = TtsExample("x/1", "hi", np.array([1]), audio=str(tmp_path / "x.wav"))
-    cache = MelCache(tmp_path / "mels", TTS_FBANK)
+    cache = MelCache(tmp_path / "mels", tts_fbank())
     assert cache.fill([ex]) == []
     assert ex.mel.shape[1] == 80 and cache.path("x/1").is_file() and "/" not in cache.path("x/1").name
     first = ex.mel.copy()
@@ -163,14 +164,14 @@ def random_voice(tmp_path_factory):
            "encoder_layers": 1, "decoder_layers": 1}
     model = fastspeech2(len(tok), 80, **{k: v for k, v in cfg.items() if k != "_target_"})
     stats = TargetStats(pitch_mean=5.3, pitch_std=0.2, energy_mean=0.0, energy_std=1.0)
-    return save_tts_package(tmp_path_factory.mktemp("voice") / "model", fbank=TTS_FBANK, model_cfg=cfg,
+    return save_tts_package(tmp_path_factory.mktemp("voice") / "model", fbank=tts_fbank(), model_cfg=cfg,
                             tokenizer=tok, state=model.state_dict(), stats=stats, mel_mean=np.zeros(80),
                             mel_std=np.ones(80), meta={"steps": 0})
 
 
 def test_package_round_trip_and_errors(random_voice, tmp_path, tiny_package):
     pkg = load_tts_package(random_voice)
-    assert pkg.fbank == TTS_FBANK and pkg.sample_rate == 22050 and len(pkg.tokenizer) == 75
+    assert pkg.fbank == tts_fbank() and pkg.sample_rate == 22050 and len(pkg.tokenizer) == 75
     ids = torch.tensor([[5, 6, 7, pkg.tokenizer.eos_id]])
     a = pkg.model(ids, torch.tensor([4]))
     b = load_tts_package(random_voice).model(ids, torch.tensor([4]))

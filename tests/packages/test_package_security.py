@@ -327,11 +327,11 @@ def voice(tiny_voice) -> Path:
 def vocoder(tmp_path_factory) -> Path:
     from speech.models.vocoders import hifigan_generator
     from speech.packages.vocoder import save_vocoder_package
-    from speech.data.tts import TTS_FBANK
+    from speech.features import tts_fbank
 
     torch.manual_seed(0)
-    gen = hifigan_generator(80, "v3", TTS_FBANK.hop_length, upsample_initial_channel=8)
-    return save_vocoder_package(tmp_path_factory.mktemp("voc") / "model", TTS_FBANK,
+    gen = hifigan_generator(80, "v3", tts_fbank().hop_length, upsample_initial_channel=8)
+    return save_vocoder_package(tmp_path_factory.mktemp("voc") / "model", tts_fbank(),
                                 {"preset": "v3", "upsample_initial_channel": 8}, gen.state_dict())
 
 

@@ -174,10 +174,10 @@ def kathleen(data_root) -> Path:
 
 @pytest.fixture(scope="module")
 def fast_vocoder():
-    from speech.data.tts import TTS_FBANK
+    from speech.features import tts_fbank
     from speech.packages.vocoder import load_vocoder
 
-    return load_vocoder("griffin-lim", TTS_FBANK, n_iter=2)
+    return load_vocoder("griffin-lim", tts_fbank(), n_iter=2)
 
 
 class FakeRecognizer:

@@ -19,7 +19,7 @@ def trained_voice(data_root, tmp_path_factory):
     if not (data_root / "kathleen" / "audio").is_dir():
         pytest.fail(f"{data_root / 'kathleen'}: Kathleen corpus missing from the shared data")
     from speech.config import compose
-    from speech.train.tts import build_tts
+    from speech.train.tts import train_tts
 
     out = tmp_path_factory.mktemp("kathleen")
     cfg = compose(["experiment=kathleen", f"tts.corpus={data_root / 'kathleen'}", f"output_dir={out}",
@@ -27,7 +27,7 @@ def trained_voice(data_root, tmp_path_factory):
                    "tts.aligner.num_layers=2", "model.tts.hidden_size=128", "model.tts.variance_hidden=128",
                    "trainer.max_epochs=30", "trainer.warmup_steps=50", "trainer.progress=false",
                    "trainer.checkpoint_every_steps=1000", "trainer.lr=3e-3"])
-    result, package = build_tts(cfg)
+    result, package = train_tts(cfg)
     return out, package, result
 
 

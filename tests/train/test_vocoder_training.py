@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from speech.features import FbankConfig
-from speech.train.trainer import Trainer, TrainerConfig
 from speech.data.audio_mel import AudioMelDataset, collate_audio_mel
-from speech.train.vocoder import HiFiGANDiscriminator, HiFiGANTask
+from speech.features import tts_fbank
 from speech.packages.vocoder import save_vocoder_package
-from speech.data.tts import TTS_FBANK
+from speech.train.trainer import Trainer, TrainerConfig
+from speech.train.vocoder import HiFiGANDiscriminator, HiFiGANTask
 
-HOP = TTS_FBANK.hop_length
+HOP = tts_fbank().hop_length
 
 
 def test_crops_pair_mel_frames_with_their_samples():
@@ -47,7 +46,7 @@ def _tiny_setup(tmp_path, name):
     for i in range(6):
         wav = (0.3 * np.sin(2 * np.pi * (150 + 40 * i) * np.arange(24 * HOP + 768) / 22050)
                + 0.01 * rng.normal(size=24 * HOP + 768)).astype(np.float32)
-        mel = __import__("speech.features.functional", fromlist=["log_mel"]).log_mel(torch.from_numpy(wav), TTS_FBANK)
+        mel = __import__("speech.features.functional", fromlist=["log_mel"]).log_mel(torch.from_numpy(wav), tts_fbank())
         pairs.append((f"u{i}", mel.numpy(), wav))
     train = AudioMelDataset(pairs[:4], HOP, segment_frames=8)
     dev = AudioMelDataset(pairs[4:], HOP, segment_frames=0)
@@ -61,7 +60,7 @@ def _tiny_setup(tmp_path, name):
 
 def test_adversarial_training_resumes_exactly(tmp_path):
     gen, disc, train, dev, cfg, out = _tiny_setup(tmp_path, "full")
-    res = Trainer(cfg, HiFiGANTask(disc, TTS_FBANK), out).fit(gen, train, dev, collate_audio_mel, 2)
+    res = Trainer(cfg, HiFiGANTask(disc, tts_fbank()), out).fit(gen, train, dev, collate_audio_mel, 2)
     assert res.steps == 4 and res.best_metric is not None and np.isfinite(res.best_metric)
     ref_g = {k: v.clone() for k, v in gen.state_dict().items()}
     ref_d = {k: v.clone() for k, v in disc.state_dict().items()}
@@ -70,10 +69,10 @@ def test_adversarial_training_resumes_exactly(tmp_path):
     assert (out / "tensorboard").is_dir()
 
     gen2, disc2, train2, dev2, cfg2, out2 = _tiny_setup(tmp_path, "interrupted")
-    Trainer(cfg2, HiFiGANTask(disc2, TTS_FBANK), out2).fit(gen2, train2, dev2, collate_audio_mel, 2, stop_at_step=2)
+    Trainer(cfg2, HiFiGANTask(disc2, tts_fbank()), out2).fit(gen2, train2, dev2, collate_audio_mel, 2, stop_at_step=2)
     gen3, disc3, train3, dev3, _, _ = _tiny_setup(tmp_path, "unused")  # fresh objects, as a new process
     torch.manual_seed(123)  # whatever the RNG now holds, resume restores it
-    Trainer(cfg2, HiFiGANTask(disc3, TTS_FBANK), out2).fit(gen3, train3, dev3, collate_audio_mel, 2)
+    Trainer(cfg2, HiFiGANTask(disc3, tts_fbank()), out2).fit(gen3, train3, dev3, collate_audio_mel, 2)
     for k, v in gen3.state_dict().items():
         assert torch.equal(v, ref_g[k]), k
     for k, v in disc3.state_dict().items():
@@ -84,7 +83,7 @@ def test_mel_pretraining_leaves_the_discriminators_alone(tmp_path):
     gen, disc, train, dev, cfg, out = _tiny_setup(tmp_path, "pre")
     d0 = {k: v.clone() for k, v in disc.state_dict().items()}
     cfg2 = dataclasses.replace(cfg, max_steps=2)
-    task = HiFiGANTask(disc, TTS_FBANK, adversarial_start_step=2)
+    task = HiFiGANTask(disc, tts_fbank(), adversarial_start_step=2)
     Trainer(cfg2, task, out).fit(gen, train, dev, collate_audio_mel, 2)
     assert not task.adversarial
     assert all(torch.equal(v, d0[k]) for k, v in disc.state_dict().items())
@@ -92,14 +91,14 @@ def test_mel_pretraining_leaves_the_discriminators_alone(tmp_path):
     assert task.adversarial
     assert not all(torch.equal(v, d0[k]) for k, v in disc.state_dict().items())
     with pytest.raises(ValueError, match="adversarial_start_step"):
-        HiFiGANTask(disc, TTS_FBANK, adversarial_start_step=-1)
+        HiFiGANTask(disc, tts_fbank(), adversarial_start_step=-1)
 
 
 def test_gan_training_refuses_gradient_accumulation(tmp_path):
     gen, disc, train, dev, cfg, out = _tiny_setup(tmp_path, "acc")
     cfg = dataclasses.replace(cfg, accumulate_grad_batches=2)
     with pytest.raises(ValueError, match="accumulate_grad_batches"):
-        Trainer(cfg, HiFiGANTask(disc, TTS_FBANK), out).fit(gen, train, dev, collate_audio_mel, 2)
+        Trainer(cfg, HiFiGANTask(disc, tts_fbank()), out).fit(gen, train, dev, collate_audio_mel, 2)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +107,7 @@ def vocoder_package(tmp_path_factory):
 
     torch.manual_seed(0)
     gen = hifigan_generator(80, "v3", HOP, upsample_initial_channel=16)
-    return save_vocoder_package(tmp_path_factory.mktemp("voc") / "model", TTS_FBANK,
+    return save_vocoder_package(tmp_path_factory.mktemp("voc") / "model", tts_fbank(),
                                 {"preset": "v3", "upsample_initial_channel": 16}, gen.state_dict(), {"steps": 0}), gen
 
 
@@ -117,7 +116,7 @@ def test_vocoder_package_behind_load_vocoder(vocoder_package):
     from speech.packages.vocoder import load_vocoder
 
     path, gen = vocoder_package
-    voc = load_vocoder(str(path), TTS_FBANK)
+    voc = load_vocoder(str(path), tts_fbank())
     mel = torch.randn(2, 20, 80) - 5
     wav = voc(mel, torch.tensor([20, 12]))
     assert wav.shape == (2, 20 * HOP)
@@ -125,11 +124,11 @@ def test_vocoder_package_behind_load_vocoder(vocoder_package):
     with torch.no_grad():
         ref = gen.eval()(mel[:1]).squeeze(1).clamp(-1, 1)
     assert torch.allclose(wav[:1], ref, atol=1e-5)  # weight norm folded: same function
-    other = dataclasses.replace(TTS_FBANK, f_max=7600.0)
+    other = dataclasses.replace(tts_fbank(), f_max=7600.0)
     with pytest.raises(ValueError, match="f_max"):
         load_vocoder(str(path), other)
     with pytest.raises(PackageError, match="vocoder package not found"):
-        load_vocoder(str(path.parent / "missing"), TTS_FBANK)
+        load_vocoder(str(path.parent / "missing"), tts_fbank())
 
 
 def test_vocode_command(vocoder_package, tmp_path, capsys):
@@ -176,16 +175,16 @@ def test_overfitting_one_second_beats_griffin_lim(data_root, tmp_path):
 
     wav, _ = load(data_root / "kathleen" / "audio" / "arctic_a0001_1592748574.flac", sample_rate=22050)
     wav = wav[11025:11025 + 22050]  # 0.5 s to 1.5 s: speech throughout
-    mel = log_mel(torch.from_numpy(wav), TTS_FBANK)
+    mel = log_mel(torch.from_numpy(wav), tts_fbank())
     t = mel.shape[0]
-    target = log_mel(torch.from_numpy(wav[: t * HOP]), TTS_FBANK)  # what the generated T * hop samples can show
+    target = log_mel(torch.from_numpy(wav[: t * HOP]), tts_fbank())  # what the generated T * hop samples can show
 
     def l1(audio: torch.Tensor) -> float:
-        m = log_mel(audio.float(), TTS_FBANK)
+        m = log_mel(audio.float(), tts_fbank())
         n = min(len(m), len(target))
         return float((m[:n] - target[:n]).abs().mean())
 
-    gl = l1(GriffinLimVocoder(TTS_FBANK)(mel))
+    gl = l1(GriffinLimVocoder(tts_fbank())(mel))
     torch.manual_seed(0)
     gen = hifigan_generator(80, "v3", HOP)
     disc = HiFiGANDiscriminator(channel_scale=1 / 32)
@@ -196,7 +195,7 @@ def test_overfitting_one_second_beats_griffin_lim(data_root, tmp_path):
     with torch.no_grad():
         before = l1(gen.eval()(mel[None]).reshape(-1))
     gen.train()
-    task = HiFiGANTask(disc, TTS_FBANK, adversarial_start_step=500)
+    task = HiFiGANTask(disc, tts_fbank(), adversarial_start_step=500)
     Trainer(cfg, task, tmp_path / "overfit").fit(gen, clip, None, collate_audio_mel, 1)
     assert task.adversarial  # the last 100 steps trained against the discriminators
     with torch.no_grad():
