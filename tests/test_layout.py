@@ -51,3 +51,18 @@ def test_cli_is_thin():
     too_long = [f"{rel}: {n} lines" for rel, n in _sizes() if rel.startswith("speech/cli/") and n > MAX_CLI_LINES]
     assert not too_long, (f"CLI modules over {MAX_CLI_LINES} lines (work belongs in speech/pipelines): "
                           + "; ".join(too_long))
+
+
+def test_architecture_picture_is_current():
+    """docs/architecture.png is drawn from the import graph; redraw it when the graph changes."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("architecture", ROOT / "docs" / "architecture.py")
+    arch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(arch)
+    live, drawn = arch.import_edges(), arch.recorded_edges()
+    added, gone = sorted(set(live) - set(drawn)), sorted(set(drawn) - set(live))
+    assert not added and not gone, (f"docs/architecture.png is out of date (new imports {added}, gone {gone}): "
+                                    "run python docs/architecture.py")
+    rows = {pkg: i for i, (_, pkgs) in enumerate(arch.LAYERS) for pkg in pkgs}
+    assert set(rows) >= {p for edge in live for p in edge}, "a package of speech/ is missing from LAYERS"
