@@ -1,23 +1,28 @@
 """Audio input/output: :func:`load`, :func:`save`, :func:`info`, :func:`resample` and typed errors.
 
-See :mod:`speech.audio.io` for details. Everything that reads or writes audio in the toolkit goes
-through here (soundfile, with ffmpeg as a fallback decoder).
+Everything that reads or writes audio in the toolkit goes through here (soundfile, with ffmpeg as
+a fallback decoder). By role:
+
+- :mod:`speech.audio.read` — :func:`info`, :func:`load`, :func:`resample` and
+  :data:`AUDIO_EXTENSIONS`, the one list of the file extensions the toolkit reads;
+- :mod:`speech.audio.write` — :func:`save`, through :func:`speech.fileio.atomic_writer`;
+- :mod:`speech.audio.ffmpeg` — decoding and probing what libsndfile cannot open;
+- :mod:`speech.audio.headers` — WAV / AIFF / AU header sizes (truncation warnings);
+- :mod:`speech.audio.errors` — :class:`AudioError` and its subclasses, one line each.
+
+``import speech.audio`` does not import torch; :func:`resample` loads it when first called.
 """
 
-from speech.audio.io import (
-    AUDIO_EXTENSIONS,
+from speech.audio.errors import (
     AudioError,
-    AudioInfo,
     AudioNotFoundError,
     CorruptAudioError,
     EmptyAudioError,
     NonFiniteAudioError,
     UnsupportedAudioError,
-    info,
-    load,
-    resample,
-    save,
 )
+from speech.audio.read import AUDIO_EXTENSIONS, AudioInfo, info, load, resample
+from speech.audio.write import save
 
 __all__ = [
     "AUDIO_EXTENSIONS",

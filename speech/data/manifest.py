@@ -399,9 +399,9 @@ def write_issues(path: str | os.PathLike, issues: Iterable[ManifestIssue]) -> Pa
 def write_manifest(path: str | os.PathLike, utts: Iterable[Utterance]) -> Path:
     """Write utterances as JSON lines, atomically.
 
-    The file is written to a temporary file in the same folder and moved into place with
-    ``os.replace``, so readers never see half a manifest. Parent folders are created. Paths are
-    written exactly as given (absolute or relative).
+    The file goes through :func:`speech.fileio.atomic_write_text` (temporary file in the same
+    folder, fsync, rename), so readers never see half a manifest. Parent folders are created.
+    Paths are written exactly as given (absolute or relative).
 
     Args:
         path: the manifest to (over)write.

@@ -40,8 +40,8 @@ class TargetCache:
     """Per-utterance ``.npz`` targets under ``root/<config hash>/<utt_id>.npz``.
 
     The config hash covers every :class:`FbankConfig` field, ``method``, ``fmin``, ``fmax`` and an
-    internal version, so changing any of them computes fresh targets in a new folder. Writes are
-    atomic (temporary file + ``os.replace``). A cache file that cannot be read or is inconsistent is
+    internal version, so changing any of them computes fresh targets in a new folder. Writes go
+    through :func:`speech.fileio.atomic_write_bytes`. A cache file that cannot be read or is inconsistent is
     recomputed with a warning naming it. The cache does not notice edits to the audio files
     themselves: delete the folder after changing audio.
     """

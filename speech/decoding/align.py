@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
 from speech.fileio import atomic_write_text
 
 
@@ -151,7 +151,7 @@ def to_textgrid(words: Sequence[Span], tokens: Sequence[Span], duration: float, 
 
     Each tier's intervals tile ``[0, duration]`` (gaps become empty intervals); labels are quoted
     Praat-style (``"`` doubled). Spans must be ordered, non-overlapping and end by ``duration``.
-    Written atomically (temp file + ``os.replace``), UTF-8.
+    Written through :func:`speech.fileio.atomic_write_text` (temporary file, fsync, rename), UTF-8.
     """
     duration = float(duration)
     if not duration > 0:

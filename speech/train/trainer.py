@@ -10,16 +10,17 @@ A run writes into ``out_dir``::
 Launch under ``torchrun --nproc_per_node N`` and the same code trains data-parallel (DDP):
 each process reads its shard of every global batch, gradients are averaged, the learning rate
 follows the linear scaling rule over the global batch with gradual warmup.
+
+Beside it: the settings and result types (:mod:`speech.train.trainer_config`, re-exported here),
+resuming from checkpoints (:mod:`speech.train.resume`) and the curves plot (:mod:`speech.train.curves`).
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import math
-import re
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -30,119 +31,19 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from speech.data.sampler import BucketBatchSampler
-from speech.config import GE0, GE1, check_ranges, rule
-from speech.device import parse_device
-from speech.device import resolve_device as _resolve_device
-from speech.train import distributed
 from speech.fileio import remove_stale_tmp
-from speech.train.checkpoint import (
-    CheckpointError,
-    atomic_save,
-    load_checkpoint,
-    rng_state,
-    set_aside,
-    set_rng_state,
-)
+from speech.train import distributed
+from speech.train.checkpoint import atomic_save, rng_state
+from speech.train.curves import plot_training_curves
+from speech.train.resume import RunState
+from speech.train.resume import resume as resume_run
 from speech.train.schedule import scaled_lr, warmup_decay
 from speech.train.tasks import Task
+from speech.train.trainer_config import FitResult, TrainerConfig, resolve_device
+
+__all__ = ["FitResult", "Trainer", "TrainerConfig", "resolve_device"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainerConfig:
-    """Optimization and bookkeeping settings (config group ``trainer/``)."""
-
-    max_epochs: int = 20
-    """Passes over the training set."""
-    max_steps: int = 0
-    """Stop after this many optimizer steps (0 = no limit besides max_epochs); also sets the schedule length."""
-    lr: float = 1e-3
-    """Peak learning rate for ``reference_batch`` utterances per step."""
-    reference_batch: int = 0
-    """Linear scaling rule: peak lr = lr x global_batch / reference_batch (0 = use lr as given)."""
-    weight_decay: float = 0.01
-    """AdamW decoupled weight decay (not applied to biases and 1-D parameters)."""
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
-    """AdamW betas."""
-    eps: float = 1e-8
-    """AdamW epsilon."""
-    warmup_steps: int = 200
-    """Gradual warmup: the learning rate rises linearly over this many steps."""
-    schedule: str = "cosine"
-    """Decay after warmup: constant, linear or cosine."""
-    final_lr_ratio: float = 0.05
-    """Learning rate at the last step as a fraction of the peak."""
-    grad_clip: float = 5.0
-    """Clip the global gradient norm to this value (0 = off)."""
-    accumulate_grad_batches: int = 1
-    """Batches whose gradients are summed before each optimizer step."""
-    precision: str = "fp32"
-    """fp32, bf16 or fp16 (mixed precision with autocast; only used on CUDA)."""
-    device: str = "auto"
-    """auto (CUDA when available), cpu, cuda or cuda:N."""
-    log_every: int = 20
-    """Log training scalars every this many steps."""
-    val_every_steps: int = 0
-    """Validate every this many steps (0 = at the end of each epoch)."""
-    checkpoint_every_steps: int = 200
-    """Write checkpoints/last.pt every this many steps (and always at the end of an epoch and of training)."""
-    keep_best: int = 3
-    """Keep this many best checkpoints by the validation metric."""
-    seed: int = 0
-    """Seed for model initialization, data order and augmentation."""
-    num_threads: int = 0
-    """torch intra-op threads per process (0 = torch's default)."""
-    progress: bool = True
-    """Show tqdm progress bars."""
-
-    SCHEDULES = ("constant", "linear", "cosine")
-
-    def __post_init__(self) -> None:
-        """Range checks; each message names the field as ``trainer.<field>`` (the config key)."""
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"trainer.precision: {self.precision!r} is not a precision; expected fp32, bf16 or fp16")
-        if self.schedule not in self.SCHEDULES:
-            raise ValueError(f"trainer.schedule: {self.schedule!r} is not a schedule; expected "
-                             f"{', '.join(self.SCHEDULES)}")
-        if self.device != "auto":  # the name only: a GPU config composes on a CPU machine
-            parse_device(self.device, key="trainer.device")
-        counts = ("max_epochs", "max_steps", "reference_batch", "warmup_steps", "val_every_steps",
-                  "checkpoint_every_steps", "keep_best", "num_threads", "seed")
-        check_ranges("trainer", self, **dict.fromkeys(counts, GE0), accumulate_grad_batches=GE1, log_every=GE1,
-                     lr=rule(lambda v: v > 0 and math.isfinite(v), "a number > 0, e.g. 1e-3"),
-                     eps=rule(lambda v: v > 0, "> 0, e.g. 1e-8"),
-                     weight_decay=rule(lambda v: v >= 0 and math.isfinite(v), ">= 0"),
-                     grad_clip=rule(lambda v: v >= 0, ">= 0 (0 = off)"),
-                     final_lr_ratio=rule(lambda v: 0 <= v <= 1, "a fraction in [0, 1]"),
-                     betas=rule(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v),
-                                "two numbers in [0, 1), e.g. [0.9, 0.98]"))
-        if self.max_epochs < 1 and self.max_steps < 1:
-            raise ValueError("trainer.max_epochs: 0 and trainer.max_steps: 0 leave nothing to train; expected "
-                             "max_epochs >= 1 or max_steps >= 1")
-
-
-@dataclass
-class FitResult:
-    """What :meth:`Trainer.fit` produced."""
-
-    last_checkpoint: Path
-    best_checkpoint: Path | None
-    best_metric: float | None
-    steps: int
-    epochs_completed: int
-    seconds: float
-    """Training wall time of the whole run: a resumed run adds its time to the checkpoint's."""
-    history: dict = field(default_factory=dict)
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``trainer.device`` -> a torch device; ``auto`` picks CUDA when there is one.
-
-    Raises:
-        DeviceError: one line when the device named is not on this machine (CUDA missing, or fewer GPUs).
-    """
-    return _resolve_device(name, local_rank, key="trainer.device")
 
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -255,11 +156,11 @@ class Trainer:
         last_path = self.ckpt_dir / "last.pt"
         if main:
             self._remove_stale_tmp()
-        restored = None
         if resume and last_path.is_file():
-            restored = self._resume(last_path, model, optimizer, scheduler, scaler, state, steps_per_epoch)
-        if restored is not None:
-            state = restored
+            run = RunState(model, optimizer, scheduler, scaler, dist_info, seed=cfg.seed, keep_best=cfg.keep_best,
+                           accumulate_grad_batches=cfg.accumulate_grad_batches, monitor=self.task.monitor,
+                           extra=self._extra)
+            state, self._prior_seconds = resume_run(last_path, run, state, steps_per_epoch)
         else:
             # Processes share the initial weights (DDP broadcasts rank 0's) but draw different
             # dropout / augmentation noise.
@@ -374,7 +275,7 @@ class Trainer:
         if writer is not None:
             writer.close()
         if main:
-            self._plot(state["history"])
+            plot_training_curves(state["history"], self.out_dir / "training_curves.png")
         distributed.barrier()
         best = state["best"][0] if state["best"] else None
         return FitResult(
@@ -468,124 +369,3 @@ class Trainer:
             if n:
                 log.info("%s: removed %d temporary file(s) left by interrupted writes (%.1f MB freed)", folder, n,
                          freed / 1e6)
-
-    def _resume(self, last_path, model, optimizer, scheduler, scaler, state, steps_per_epoch) -> dict | None:
-        """State to continue from: ``last.pt``, or when that is unreadable, the newest intact best checkpoint.
-
-        A broken file is renamed ``<name>.corrupt-<time>`` (never deleted). Returns None to start fresh
-        (nothing to resume); raises a one-line CheckpointError when no checkpoint is intact."""
-        main = self.dist.is_main
-        try:
-            ckpt = load_checkpoint(last_path, map_location="cpu")
-        except CheckpointError as e:
-            why = str(e).split("cannot read checkpoint: ", 1)[-1]
-        else:
-            state = self._restore(last_path, model, optimizer, scheduler, scaler, state, ckpt=ckpt)
-            if main:
-                log.info("resumed from %s at step %d (epoch %d, batch %d)", last_path, state["step"], state["epoch"],
-                         state["batch_in_epoch"])
-            return state
-
-        # last.pt is unreadable: every process has seen that before it is moved; all read the same candidates.
-        def step_of(p: Path) -> int:
-            m = re.fullmatch(r"best-step(\d+)\.pt", p.name)
-            return int(m.group(1)) if m else -1
-
-        candidates = sorted((p for p in self.ckpt_dir.glob("best-step*.pt") if step_of(p) >= 0), key=step_of,
-                            reverse=True)
-        intact: list[tuple[Path, dict]] = []
-        broken: list[Path] = []
-        for p in candidates:
-            try:
-                intact.append((p, load_checkpoint(p, map_location="cpu")))
-            except CheckpointError:
-                broken.append(p)
-        distributed.barrier()
-        moved = set_aside(last_path) if main else last_path
-        moved_broken = [set_aside(p) for p in broken] if main else broken
-        moved = Path(distributed.all_gather_objects(str(moved))[0])
-        if not intact:
-            kept = ", ".join(p.name for p in [moved, *moved_broken])
-            raise CheckpointError(
-                f"{last_path}: cannot resume: {why}; no intact best-step*.pt beside it either. Kept in "
-                f"{self.ckpt_dir}: {kept}. To start fresh remove {self.ckpt_dir} or set output_dir to a new folder")
-        src, ckpt = intact[0]
-        try:
-            model.load_state_dict(ckpt["model"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            detail = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), str(e).splitlines()[0])
-            raise ValueError(f"{src}: cannot resume, the checkpoint was written for a different model ({detail}); "
-                             f"train into a new output_dir or move {self.ckpt_dir} away") from None
-        step = int(ckpt["step"])
-        acc = self.cfg.accumulate_grad_batches
-        epoch = int(ckpt.get("epoch", step // steps_per_epoch))
-        batch = int(ckpt.get("batch_in_epoch", (step % steps_per_epoch) * acc))
-        for sched, opt in [(scheduler, optimizer)] + [(v, self._extra.get(k.replace("_scheduler", "_optimizer")))
-                                                      for k, v in self._extra.items() if k.endswith("_scheduler")]:
-            sched.last_epoch = step  # the schedule continues where the run was, the optimizer's moments start anew
-            for g, base, fn in zip(opt.param_groups, sched.base_lrs, sched.lr_lambdas):
-                g["lr"] = base * fn(step)
-            sched._last_lr = [g["lr"] for g in opt.param_groups]
-        best = sorted(([float(c["metrics"][self.task.monitor]), int(c["step"]), p.name] for p, c in intact
-                       if self.task.monitor in c.get("metrics", {})), key=lambda b: (b[0], -b[1]))
-        self._prior_seconds = float(ckpt.get("train_seconds", 0.0))
-        torch.manual_seed(self.cfg.seed + 1000 * step + self.dist.rank)
-        if main:
-            log.warning("%s is unreadable (%s): kept as %s; resuming from %s at step %d (optimizer state starts "
-                        "afresh)", last_path, why, moved.name, src, step)
-        return {"step": step, "epoch": epoch, "batch_in_epoch": batch, "best": best[: max(self.cfg.keep_best, 0)],
-                "history": {"train": [], "val": []}}
-
-    def _restore(self, path, model, optimizer, scheduler, scaler, state, ckpt: dict | None = None) -> dict:
-        if ckpt is None:
-            ckpt = load_checkpoint(path, map_location="cpu")
-        try:
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            detail = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), str(e).splitlines()[0])
-            raise ValueError(f"{path}: cannot resume, the checkpoint was written for a different model or "
-                             f"optimizer ({detail}); train into a new output_dir or delete {path.parent}") from None
-        scheduler.load_state_dict(ckpt["scheduler"])
-        for k, obj in getattr(self, "_extra", {}).items():
-            if k not in ckpt:
-                raise ValueError(f"{path}: cannot resume, the checkpoint has no {k} state (it was not written by "
-                                 "an adversarial run); train into a new output_dir")
-            obj.load_state_dict(ckpt[k])
-        if ckpt.get("scaler"):
-            scaler.load_state_dict(ckpt["scaler"])
-        self._prior_seconds = float(ckpt.get("train_seconds", 0.0))
-        rngs = ckpt["rng"]
-        if len(rngs) == self.dist.world_size:
-            set_rng_state(rngs[self.dist.rank])
-        else:  # resumed with a different number of processes: same data order, fresh noise
-            log.warning("%s was written by %d processes, resuming with %d: augmentation noise will differ",
-                        path, len(rngs), self.dist.world_size)
-            set_rng_state(rngs[0])
-            torch.manual_seed(self.cfg.seed + 1000 * ckpt["step"] + self.dist.rank)
-        return {k: ckpt[k] for k in state} | {"history": ckpt.get("history", state["history"])}
-
-    def _plot(self, history: dict) -> None:
-        if not history.get("train"):
-            return
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except Exception:  # noqa: BLE001 - plotting is a convenience
-            return
-        fig, ax = plt.subplots(1, 2, figsize=(10, 3.5))
-        tr = history["train"]
-        ax[0].plot([r[0] for r in tr], [r[1] for r in tr])
-        ax[0].set(xlabel="step", ylabel="training loss", yscale="log", title="training loss")
-        if history.get("val"):
-            keys = history.get("val_keys", [])
-            for j, k in enumerate(keys):
-                if k != "loss":
-                    ax[1].plot([r[0] for r in history["val"]], [r[1 + j] for r in history["val"]], marker="o", label=k)
-            ax[1].set(xlabel="step", ylabel="error rate", title="validation")
-            ax[1].legend()
-        fig.tight_layout()
-        fig.savefig(self.out_dir / "training_curves.png", dpi=100)
-        plt.close(fig)

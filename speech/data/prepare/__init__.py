@@ -5,7 +5,7 @@ Each importer is ``prepare_<corpus>(src, out_dir, *, force=False) -> {split: out
 - re-runnable: a stamp ``out_dir/.prepared.json`` records the source, a signature of its listing
   and the manifest sizes; a second call with nothing changed returns the manifests without
   touching the audio (``force=True`` redoes the work);
-- audio paths are written absolute; durations come from the audio headers (soundfile);
+- audio paths are written absolute; durations come from the audio headers (:func:`speech.audio.info`);
 - text goes through :func:`speech.text.normalize_asr_text`;
 - a missing or unreadable audio file is logged (one warning line naming it, logger
   ``speech.data.prepare``) and skipped; the rest is still imported;

@@ -16,9 +16,9 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import soundfile
-
+from speech.audio import AudioError, EmptyAudioError, info
 from speech.data.manifest import Utterance, write_manifest
+from speech.fileio import atomic_write_text
 
 log = logging.getLogger("speech.data.prepare")
 
@@ -27,7 +27,8 @@ _STAMP_VERSION = 1
 
 
 def audio_duration(path: str | os.PathLike, *, where: str = "") -> float | None:
-    """Duration of an audio file in seconds, read from its header with ``soundfile.info``.
+    """Duration of an audio file in seconds, read from its header with :func:`speech.audio.info`
+    (soundfile; ffprobe for the formats only ffmpeg reads).
 
     Returns None, after logging one warning line naming the file, when the file is missing,
     unreadable or empty; the importers then skip the utterance.
@@ -36,9 +37,11 @@ def audio_duration(path: str | os.PathLike, *, where: str = "") -> float | None:
         log.warning("skipping %s%s: audio file is missing", path, where)
         return None
     try:
-        duration = soundfile.info(str(path)).duration
-    except Exception as e:  # soundfile raises RuntimeError / LibsndfileError for bad files
-        log.warning("skipping %s%s: unreadable audio (%s)", path, where, str(e).splitlines()[0] if str(e) else type(e).__name__)
+        duration = info(path).duration
+    except EmptyAudioError:
+        duration = 0.0
+    except AudioError as e:
+        log.warning("skipping %s%s: unreadable audio (%s)", path, where, e.message)
         return None
     if not duration > 0:
         log.warning("skipping %s%s: audio is empty", path, where)
@@ -81,10 +84,10 @@ def cached(out_dir: str | os.PathLike, corpus: str, src: Path, signature: str) -
     if not isinstance(splits, dict) or not splits:
         return None
     result: dict[str, Path] = {}
-    for split, info in splits.items():
+    for split, entry in splits.items():
         path = out_dir / f"{split}.jsonl"
         try:
-            if _count_lines(path) != info["count"]:
+            if _count_lines(path) != entry["count"]:
                 return None
         except (OSError, KeyError, TypeError):
             return None
@@ -109,9 +112,7 @@ def finish(out_dir: str | os.PathLike, corpus: str, src: Path, signature: str,
         log.info("%s: wrote %d utterances to %s", corpus, len(utts), result[split])
     stamp = {"version": _STAMP_VERSION, "corpus": corpus, "src": str(src), "signature": signature,
              "splits": {s: {"count": len(splits[s])} for s in result}}
-    tmp = stamp_path.with_name(STAMP_NAME + ".tmp")
-    tmp.write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, stamp_path)
+    atomic_write_text(stamp_path, json.dumps(stamp, indent=1) + "\n")
     return result
 
 

@@ -1,12 +1,15 @@
 """Importer for a plain folder of recordings with same-name transcripts.
 
-Every audio file under ``src`` (recursively; extensions ``.wav .flac .ogg .mp3 .opus .m4a``,
-any case; hidden folders skipped) is paired with a transcript of the same stem::
+Every audio file under ``src`` (recursively; the extensions :func:`speech.audio.load` reads,
+:data:`speech.audio.AUDIO_EXTENSIONS`: ``.wav .flac .ogg .mp3 .opus .m4a .aac .wma .sph .aiff
+.aif .au``, any case; hidden folders skipped) is paired with a transcript of the same stem::
 
     src/<...>/x.flac + src/<...>/x.txt          transcript beside the audio, or
     src/<...>/audio/x.flac + src/<...>/text/x.txt   in a sibling folder (any name; must be unique)
 
 ``.lab`` files (the Montreal Forced Aligner convention) are accepted where no ``.txt`` exists.
+Of two audio files with the same stem in one folder (``x.wav`` and ``x.flac``), the first in name
+order is used and the other skipped with a warning.
 Audio without a transcript is skipped, with one warning giving the count. Text is the file's
 content (lines joined), normalized. One split, "all".
 
@@ -15,8 +18,9 @@ extension, "/"-separated) is used instead. Speaker = the nearest folder between 
 file whose name is not a generic container name (audio, wav, wavs, flac, recordings, clips, train,
 test, ...): ``src/alice/wav/1.wav`` -> "alice", ``src/audio/1.flac`` -> None, ``src/1.wav`` -> None.
 
-Audio that soundfile cannot read (e.g. ``.m4a``, or ``.opus`` with an old libsndfile) is skipped
-with a warning naming the file; durations are always measured, never 0.
+Audio that :func:`speech.audio.info` cannot read (e.g. ``.m4a`` when ffmpeg is not installed, or
+``.opus`` with an old libsndfile) is skipped with a warning naming the file; durations are always
+measured, never 0.
 """
 
 from __future__ import annotations
@@ -24,15 +28,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from speech.audio import AUDIO_EXTENSIONS
 from speech.data.manifest import Utterance
 from speech.data.prepare._common import audio_duration, cached, finish, listing_signature, log, read_text
 from speech.text.normalize import normalize_asr_text
 
-__all__ = ["prepare_folder", "AUDIO_EXTENSIONS"]
+__all__ = ["prepare_folder"]
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".m4a")
-"""Audio file extensions the folder importer picks up (of two files with the same stem in one
-folder, the first in name order is used and the other skipped with a warning)."""
 _TEXT_EXTENSIONS = (".txt", ".lab")
 _GENERIC_DIRS = {
     "audio", "audios", "wav", "wavs", "wave", "waves", "flac", "mp3", "ogg", "opus", "m4a", "recordings",

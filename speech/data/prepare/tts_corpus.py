@@ -5,10 +5,13 @@ readers keep the transcript verbatim instead of the ASR-normalized manifest text
 
 Layouts (``layout="auto"`` picks by what is in ``root``):
 
-- ``folder``: every audio file under ``root`` (recursively) with a same-name ``.txt`` beside it,
-  e.g. Kathleen's ``audio/<id>.flac`` + ``audio/<id>.txt``.
+- ``folder``: every audio file under ``root`` (recursively; the extensions :func:`speech.audio.load`
+  reads, :data:`speech.audio.AUDIO_EXTENSIONS`) with a same-name ``.txt`` beside it, e.g.
+  Kathleen's ``audio/<id>.flac`` + ``audio/<id>.txt``.
 - ``ljspeech``: ``metadata.csv`` (``id|text|normalized text``) + ``wavs/<id>.wav``; the third
-  column (numbers already spelled out by the corpus) is used when present.
+  column (numbers already spelled out by the corpus) is used when present. Parsed by
+  :func:`speech.data.prepare.ljspeech.read_ljspeech_metadata`, as for the ASR importer; a malformed
+  or repeated line is an error naming ``metadata.csv:<line>``.
 
 Held-out split (:func:`split_heldout`): by prompt, not by take. Utterances are grouped by their
 text reduced to lower-case letters and digits, so every take of a prompt lands on the same side,
@@ -17,13 +20,13 @@ machines, and independent of the corpus' file order.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from speech.data.prepare.folder import AUDIO_EXTENSIONS
+from speech.audio import AUDIO_EXTENSIONS
+from speech.data.prepare.ljspeech import read_ljspeech_metadata
 
 __all__ = ["TtsUtterance", "prompt_key", "read_tts_corpus", "split_heldout"]
 
@@ -74,20 +77,17 @@ def _read_folder(root: Path) -> list[TtsUtterance]:
 
 def _read_ljspeech(root: Path) -> list[TtsUtterance]:
     meta = root / "metadata.csv"
+    rows, problems = read_ljspeech_metadata(meta)
+    if problems:
+        raise ValueError(problems[0])
     utts = []
-    with open(meta, encoding="utf-8", newline="") as f:
-        for n, row in enumerate(csv.reader(f, delimiter="|", quoting=csv.QUOTE_NONE), 1):
-            if not row or not row[0].strip():
-                continue
-            if len(row) < 2:
-                raise ValueError(f"{meta}:{n}: expected 'id|text|normalized text', got {'|'.join(row)!r}")
-            uid = row[0].strip()
-            text = (row[2] if len(row) > 2 and row[2].strip() else row[1]).strip()
-            wav = root / "wavs" / f"{uid}.wav"
-            if not wav.is_file():
-                raise FileNotFoundError(f"{meta}:{n}: audio {wav} not found")
-            if text:
-                utts.append(TtsUtterance(uid, str(wav), text, group=prompt_key(text)))
+    for row in rows:
+        text = row.text.strip()
+        wav = root / "wavs" / f"{row.id}.wav"
+        if not wav.is_file():
+            raise FileNotFoundError(f"{meta}:{row.line}: audio {wav} not found")
+        if text:
+            utts.append(TtsUtterance(row.id, str(wav), text, group=prompt_key(text)))
     return utts
 
 
@@ -95,8 +95,8 @@ def read_tts_corpus(root: str | Path, layout: str = "auto") -> list[TtsUtterance
     """Read a synthesis corpus (see the module docstring for the layouts).
 
     Raises:
-        FileNotFoundError: ``root`` is missing. ValueError: unknown layout, duplicate ids, a
-        malformed line, or no utterance found.
+        FileNotFoundError: ``root`` is missing, or a ``metadata.csv`` line names missing audio.
+        ValueError: unknown layout, duplicate ids, a malformed line, or no utterance found.
     """
     root = Path(root)
     if not root.is_dir():
