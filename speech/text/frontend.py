@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from speech.text.g2p import G2P, default_g2p
 from speech.text.phonemes import PhonemeTokenizer
+from speech.text.tts_normalize import normalize_for_tts
 
 
 @dataclass
@@ -30,7 +32,7 @@ class TextToIdsInfo:
     guessed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def text_to_ids(text: str, g2p=None, tokenizer: PhonemeTokenizer | None = None,
+def text_to_ids(text: str, g2p: G2P | None = None, tokenizer: PhonemeTokenizer | None = None,
                 add_eos: bool = True) -> tuple[list[int], TextToIdsInfo]:
     """Raw text -> phoneme ids: :func:`normalize_for_tts`, then :class:`G2P`, then the tokenizer.
 
@@ -39,10 +41,10 @@ def text_to_ids(text: str, g2p=None, tokenizer: PhonemeTokenizer | None = None,
         g2p: a :class:`speech.text.g2p.G2P` (default: a shared one with the default fallback).
         tokenizer: default ``PhonemeTokenizer()`` (with stress).
         add_eos: append ``<eos>``.
-    """
-    from speech.text.g2p import default_g2p  # noqa: PLC0415 - g2p imports this module
-    from speech.text.tts_normalize import normalize_for_tts  # noqa: PLC0415
 
+    Returns:
+        ``(ids, info)``: the token ids (``<eos>`` last when ``add_eos``) and :class:`TextToIdsInfo`.
+    """
     norm = normalize_for_tts(text)
     result = (g2p or default_g2p()).convert(norm.text)
     tokenizer = tokenizer or PhonemeTokenizer()

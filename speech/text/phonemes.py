@@ -15,23 +15,22 @@ the output of :class:`speech.text.g2p.G2P`. Stress is kept by default: it is che
 and tells the acoustic model which syllable to lengthen.
 
     tok = PhonemeTokenizer()
-    ids, info = text_to_ids("Dr. Smith paid $5.20.")   # normalize -> G2P -> ids (+ <eos>)
+    ids, info = text_to_ids("Dr. Smith paid $5.20.")   # speech.text.frontend: normalize -> G2P -> ids
     tok.decode(ids)                                     # ['D', 'AA1', 'K', 'T', 'ER0', '<wb>', ...]
     tok.save("phonemes.json"); PhonemeTokenizer.load("phonemes.json")
 """
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from speech.text.tokenizer import TokenizerError
+from speech.text.tokenizer import Tokenizer, TokenizerError
 
 __all__ = [
     "CONSONANTS", "EOS", "PAD", "PAUSES", "PAU_LONG", "PAU_MID", "PAU_SHORT", "PHONEMES", "PHONEMES_STRESSED",
-    "PhonemeTokenizer", "TextToIdsInfo", "VOWELS", "WB", "text_to_ids",
+    "PUNCT_TO_PAUSE", "PhonemeTokenizer", "SPECIALS", "VOWELS", "WB",
 ]
 
 VOWELS = ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW")
@@ -54,31 +53,25 @@ PUNCT_TO_PAUSE = {",": PAU_SHORT, ";": PAU_MID, ":": PAU_MID, "-": PAU_MID, ".":
 SPECIALS = (WB, PAU_SHORT, PAU_MID, PAU_LONG, EOS)
 
 
-class PhonemeTokenizer:
-    """Maps phoneme / boundary / pause tokens to ids and back.
+class PhonemeTokenizer(Tokenizer):
+    """Maps phoneme / boundary / pause tokens to ids and back (file: ``phonemes.json``).
 
     Attributes:
         stress: whether vowels carry their stress digit (69 phonemes) or not (39).
         vocab: index -> symbol; ``vocab[0] == PAD``.
     """
 
+    TYPE = "phoneme"
+    FILE_HINT = '{"type": "phoneme", ...}'
     pad_id = 0
 
     def __init__(self, stress: bool = True):
         self.stress = bool(stress)
         phones = PHONEMES_STRESSED if self.stress else PHONEMES
-        self.vocab: list[str] = [PAD, *phones, *SPECIALS]
-        self._ids = {s: i for i, s in enumerate(self.vocab)}
-
-    def __len__(self) -> int:
-        """Vocabulary size including the padding id (= embedding table size)."""
-        return len(self.vocab)
+        self._set_vocab([PAD, *phones, *SPECIALS])
 
     def __repr__(self) -> str:
         return f"PhonemeTokenizer(stress={self.stress}, {len(self)} symbols)"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PhonemeTokenizer) and self.vocab == other.vocab
 
     @property
     def eos_id(self) -> int:
@@ -117,47 +110,17 @@ class PhonemeTokenizer:
         Raises:
             TokenizerError: for an id outside ``0..len(self)-1``.
         """
-        out = []
-        for i in ids:
-            i = int(i)
-            if not 0 <= i < len(self.vocab):
-                raise TokenizerError(f"id {i} is out of range; expected 0..{len(self.vocab) - 1}")
-            if i != self.pad_id:
-                out.append(self.vocab[i])
-        return out
+        return self._symbols(ids)
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write ``{"type": "phoneme", "stress": ..., "vocab": [...]}`` (UTF-8 JSON); returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"type": "phoneme", "stress": self.stress, "vocab": self.vocab}, indent=1) + "\n",
-                       encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+    def _to_json(self) -> dict[str, Any]:
+        """``{"type": "phoneme", "stress": ..., "vocab": [...]}``."""
+        return {"type": self.TYPE, "stress": self.stress, "vocab": self.vocab}
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> PhonemeTokenizer:
-        """Read a tokenizer written by :meth:`save`; the stored vocab must match this inventory.
-
-        Raises:
-            FileNotFoundError: when ``path`` does not exist.
-            TokenizerError: one line naming the file when it is not JSON, not of type "phoneme",
-                or its vocab differs from the built-in inventory (an incompatible model).
-        """
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise TokenizerError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); "
-                                 f'expected {{"type": "phoneme", ...}}') from None
-        if not isinstance(data, dict) or data.get("type") != "phoneme":
-            found = data.get("type") if isinstance(data, dict) else type(data).__name__
-            raise TokenizerError(f'{path}: tokenizer type is {found!r}; expected "phoneme"')
+    def _from_json(cls, path: Path, data: dict[str, Any]) -> PhonemeTokenizer:
+        """The stored vocab must match this inventory; else one line: an incompatible model."""
         tok = cls(stress=bool(data.get("stress", True)))
         if data.get("vocab") != tok.vocab:
             raise TokenizerError(f"{path}: vocab differs from the built-in phoneme inventory "
                                  f"(stress={tok.stress}); the file was written by an incompatible version")
         return tok
-
-

@@ -1,4 +1,12 @@
-"""Character tokenizer for CTC acoustic models.
+"""Tokenizers: the shared base (:class:`Tokenizer`) and the character tokenizer for CTC acoustic models.
+
+:class:`Tokenizer` holds what every tokenizer of the toolkit does the same way: the vocabulary
+(index -> symbol, id 0 reserved: the CTC blank here, the padding in
+:class:`speech.text.phonemes.PhonemeTokenizer`), decoding ids with a range check, and the JSON file
+(``{"type": ..., "vocab": [...], ...}``) written through :func:`speech.fileio.atomic_write_text`
+and read back with one-line :class:`TokenizerError` messages naming the file.
+
+:class:`CharTokenizer`:
 
 Id 0 is always the CTC blank ``<blank>``; the word separator is the symbol ``|`` in the vocabulary
 while texts use a plain space. Texts are expected to be normalized already (see
@@ -17,8 +25,11 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any, ClassVar
 
-__all__ = ["CharTokenizer", "TokenizerError"]
+from speech.fileio import atomic_write_text
+
+__all__ = ["CharTokenizer", "Tokenizer", "TokenizerError"]
 
 
 class TokenizerError(ValueError):
@@ -29,7 +40,93 @@ class TokenizerError(ValueError):
     """
 
 
-class CharTokenizer:
+class Tokenizer:
+    """Base of the toolkit's tokenizers: symbols <-> ids and the JSON file that stores them.
+
+    Subclasses set :attr:`TYPE` (the file's ``"type"``) and :attr:`FILE_HINT` (the shape named in
+    the error for a file that is not JSON), call :meth:`_set_vocab` in ``__init__``, and implement
+    ``encode`` / ``decode``, :meth:`_to_json` and :meth:`_from_json`. Id 0 is reserved (blank or
+    padding): :meth:`_symbols` skips it.
+
+    Attributes:
+        vocab: index -> symbol.
+    """
+
+    TYPE: ClassVar[str] = ""
+    """The ``"type"`` field of the JSON file."""
+    FILE_HINT: ClassVar[str] = ""
+    """What a file of this type looks like, for the error on a file that is not JSON."""
+
+    vocab: list[str]
+
+    def _set_vocab(self, vocab: Sequence[str]) -> None:
+        self.vocab = list(vocab)
+        self._ids: dict[str, int] = {sym: i for i, sym in enumerate(self.vocab)}
+
+    def __len__(self) -> int:
+        """Vocabulary size including id 0 (= number of model outputs / embedding rows)."""
+        return len(self.vocab)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, type(self)) and self.vocab == other.vocab
+
+    def _symbols(self, ids: Iterable[int]) -> list[str]:
+        """The symbols of ``ids`` (ints, or items ``int()`` accepts, e.g. a 1-D tensor), id 0 skipped.
+
+        Raises:
+            TokenizerError: for an id outside ``0..len(self)-1``.
+        """
+        out: list[str] = []
+        n = len(self.vocab)
+        for i in ids:
+            i = int(i)
+            if not 0 <= i < n:
+                raise TokenizerError(f"id {i} is out of range; expected 0..{n - 1}")
+            if i:
+                out.append(self.vocab[i])
+        return out
+
+    # -- file ------------------------------------------------------------------------------
+
+    def _to_json(self) -> dict[str, Any]:
+        """The JSON object :meth:`save` writes (``"type"`` first)."""
+        raise NotImplementedError
+
+    @classmethod
+    def _from_json(cls, path: Path, data: dict[str, Any]) -> Tokenizer:
+        """A tokenizer from a file's JSON object whose ``"type"`` is :attr:`TYPE`; errors name ``path``."""
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the tokenizer as UTF-8 JSON to ``path`` (atomically, parent folders created); returns the path."""
+        text = json.dumps(self._to_json(), ensure_ascii=False, indent=1) + "\n"
+        return atomic_write_text(path, text)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Tokenizer:
+        """Read a tokenizer written by :meth:`save`.
+
+        Raises:
+            FileNotFoundError: when ``path`` does not exist.
+            TokenizerError: one line naming the file when it is not UTF-8 JSON, not of this
+                tokenizer's type, or its content does not make this tokenizer.
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise TokenizerError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); "
+                                 f"expected {cls.FILE_HINT}") from None
+        except UnicodeDecodeError:
+            raise TokenizerError(f"{path}: not UTF-8 text; expected {cls.FILE_HINT}") from None
+        if not isinstance(data, dict) or data.get("type") != cls.TYPE:
+            found = data.get("type") if isinstance(data, dict) else type(data).__name__
+            raise TokenizerError(f'{path}: tokenizer type is {found!r}; expected "{cls.TYPE}"')
+        return cls._from_json(path, data)
+
+
+
+class CharTokenizer(Tokenizer):
     """Maps normalized text to character ids and back.
 
     Attributes:
@@ -38,6 +135,8 @@ class CharTokenizer:
         blank_id: id of the CTC blank, always 0.
     """
 
+    TYPE = "char"
+    FILE_HINT = '{"type": "char", "vocab": [...]}'
     BLANK = "<blank>"
     """CTC blank symbol, always id 0."""
     SPACE = "|"
@@ -71,8 +170,7 @@ class CharTokenizer:
             if sym in seen:
                 raise TokenizerError(f"tokenizer symbol {sym!r} appears twice; expected unique symbols")
             seen.add(sym)
-        self.vocab: list[str] = [self.BLANK] + symbols
-        self._ids: dict[str, int] = {sym: i for i, sym in enumerate(self.vocab)}
+        self._set_vocab([self.BLANK] + symbols)
         self._space_id: int | None = self._ids.get(self.SPACE)
 
     # -- construction -----------------------------------------------------------------------
@@ -104,15 +202,8 @@ class CharTokenizer:
 
     # -- properties -------------------------------------------------------------------------
 
-    def __len__(self) -> int:
-        """Vocabulary size including the blank (= number of model outputs)."""
-        return len(self.vocab)
-
     def __repr__(self) -> str:
         return f"CharTokenizer({len(self)} symbols: {''.join(self.vocab[1:])!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, CharTokenizer) and self.vocab == other.vocab
 
     @property
     def space_id(self) -> int | None:
@@ -171,47 +262,17 @@ class CharTokenizer:
         Raises:
             TokenizerError: for an id outside ``0..len(self)-1``.
         """
-        out: list[str] = []
-        n = len(self.vocab)
-        for i in ids:
-            i = int(i)
-            if not 0 <= i < n:
-                raise TokenizerError(f"id {i} is out of range; expected 0..{n - 1}")
-            if i == self.blank_id:
-                continue
-            out.append(" " if i == self._space_id else self.vocab[i])
-        return " ".join("".join(out).split())
+        text = "".join(" " if sym == self.SPACE else sym for sym in self._symbols(ids))
+        return " ".join(text.split())
 
-    # -- persistence ------------------------------------------------------------------------
+    # -- file ------------------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write ``{"type": "char", "vocab": [...]}`` (UTF-8 JSON) to ``path``; returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps({"type": "char", "vocab": self.vocab}, ensure_ascii=False, indent=1) + "\n",
-                       encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+    def _to_json(self) -> dict[str, Any]:
+        """``{"type": "char", "vocab": [...]}``: the vocabulary with the blank first."""
+        return {"type": self.TYPE, "vocab": self.vocab}
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> CharTokenizer:
-        """Read a tokenizer written by :meth:`save`.
-
-        Raises:
-            FileNotFoundError: when ``path`` does not exist.
-            TokenizerError: one line naming the file when it is not JSON, not of type "char",
-                or its vocab is not a list of strings starting with the blank.
-        """
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise TokenizerError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); "
-                                 f'expected {{"type": "char", "vocab": [...]}}') from None
-        if not isinstance(data, dict) or data.get("type") != "char":
-            found = data.get("type") if isinstance(data, dict) else type(data).__name__
-            raise TokenizerError(f'{path}: tokenizer type is {found!r}; expected "char"')
+    def _from_json(cls, path: Path, data: dict[str, Any]) -> CharTokenizer:
         vocab = data.get("vocab")
         if not isinstance(vocab, list) or not all(isinstance(s, str) for s in vocab):
             raise TokenizerError(f"{path}: 'vocab' is missing or not a list of strings; expected a list of symbols")

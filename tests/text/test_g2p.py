@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import warnings
+
 import pytest
 
+from speech.text import g2p as g2p_module
 from speech.text.g2p import G2P, evaluate_g2p, load_g2p_model, rule_g2p, train_g2p
+from speech.text.g2p_neural import ctc_collapse
 from speech.text.phonemes import PHONEMES_STRESSED, PhonemeTokenizer
 from speech.text.tts_normalize import normalize_for_tts
 
@@ -141,7 +147,46 @@ def test_load_rejects_other_files(tmp_path, monkeypatch):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")
     monkeypatch.setenv("SPEECH_G2P_MODEL", str(broken))
-    assert G2P().fallback_name == "rules"  # a broken default file falls back to the rules
+    monkeypatch.setattr(g2p_module, "_WARNED", set())
+    with pytest.warns(RuntimeWarning) as record:
+        assert G2P().fallback_name == "rules"  # a broken default file falls back to the rules...
+    message = str(record[0].message)
+    assert len(record) == 1 and str(broken) in message and "rules" in message and "\n" not in message
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert G2P().fallback_name == "rules"  # ... and says so once per process
+    with pytest.raises(ValueError, match="not a torch zip archive"):
+        G2P(fallback=broken)  # a file the caller names is not replaced silently
+
+
+def test_load_rejects_weights_that_do_not_fit(tmp_path):
+    import torch
+
+    model, _ = train_g2p(None, limit=60, epochs=1, emb=4, hidden=4, layers=1, threads=None, log=lambda *_: None)
+    state = model.net.state_dict()
+    state["out.weight"] = torch.zeros(3, 3)
+    path = tmp_path / "mismatch.pt"
+    torch.save({"format": "speech-g2p-ctc", "version": 1, "config": model.config, "state_dict": state}, path)
+    with pytest.raises(ValueError, match="do not make a G2P network") as err:
+        load_g2p_model(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    torch.save({"format": "speech-g2p-ctc", "version": 1, "state_dict": state}, path)
+    with pytest.raises(ValueError, match="KeyError: 'config'"):
+        load_g2p_model(path)
+
+
+def test_ctc_collapse():
+    assert ctc_collapse([1, 1, 0, 1, 2, 2, 0, 0]) == [1, 1, 2]
+    assert ctc_collapse([0, 0]) == [] and ctc_collapse([]) == []
+    assert ctc_collapse([3, 3, 3], blank=3) == []
+
+
+def test_text_layer_imports_no_torch_and_no_upper_layer():
+    code = ("import sys, speech.text, speech.text.frontend, speech.text.g2p; "
+            "bad = [m for m in sys.modules if m == 'torch' or m.split('.')[:2] in "
+            "(['speech', 'decoding'], ['speech', 'models'], ['speech', 'data'])]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_words_the_normalizer_emits_are_all_in_the_lexicon(g2p):

@@ -1,4 +1,4 @@
-"""Tests for speech.text.tokenizer.CharTokenizer."""
+"""Tests for speech.text.tokenizer: CharTokenizer and the base it shares with PhonemeTokenizer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from speech.text.normalize import normalize_asr_text
-from speech.text.tokenizer import CharTokenizer, TokenizerError
+from speech.text.phonemes import PhonemeTokenizer
+from speech.text.tokenizer import CharTokenizer, Tokenizer, TokenizerError
 
 TEXTS = ["hello world", "don't stop", "zero one two"]
 
@@ -107,3 +108,44 @@ def test_load_rejects_malformed_files(tmp_path, content, message):
     with pytest.raises(TokenizerError, match=message) as e:
         CharTokenizer.load(path)
     assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+# -- the shared base: one file format, one set of messages ------------------------------------
+
+OLD_CHAR_FILE = '{\n "type": "char",\n "vocab": [\n  "<blank>",\n  "|",\n  "\'",\n  "a",\n  "b",\n  "\u00e9"\n ]\n}\n'
+
+
+def test_files_written_before_the_base_class_load_and_save_byte_for_byte(tmp_path):
+    path = tmp_path / "tokenizer.json"
+    path.write_text(OLD_CHAR_FILE, encoding="utf-8")
+    tok = CharTokenizer.load(path)
+    assert tok.vocab == ["<blank>", "|", "'", "a", "b", "\u00e9"] and tok.decode(tok.encode("ab \u00e9")) == "ab \u00e9"
+    assert tok.save(tmp_path / "again.json").read_text(encoding="utf-8") == OLD_CHAR_FILE
+    for stress in (True, False):
+        ph = PhonemeTokenizer(stress)
+        data = {"type": "phoneme", "stress": stress, "vocab": ph.vocab}
+        saved = ph.save(tmp_path / "phonemes.json").read_text(encoding="utf-8")
+        assert saved == json.dumps(data, indent=1) + "\n"
+        assert PhonemeTokenizer.load(tmp_path / "phonemes.json") == ph
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.json", "phonemes.json", "tokenizer.json"]
+
+
+def test_both_tokenizers_share_the_base_and_its_messages(tmp_path):
+    char, ph = CharTokenizer.build(TEXTS), PhonemeTokenizer()
+    assert isinstance(char, Tokenizer) and isinstance(ph, Tokenizer)
+    assert char != CharTokenizer(char.vocab[2:]) and ph != PhonemeTokenizer(stress=False)
+    assert char != ph
+    for tok in (char, ph):
+        with pytest.raises(TokenizerError, match=rf"^id -1 is out of range; expected 0\.\.{len(tok) - 1}$"):
+            tok.decode([-1])
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\xff\xfe\x00junk")
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"type": "bpe"}', encoding="utf-8")
+    for cls, kind in ((CharTokenizer, "char"), (PhonemeTokenizer, "phoneme")):
+        with pytest.raises(TokenizerError, match="not UTF-8 text") as e:
+            cls.load(binary)
+        assert str(e.value).startswith(f"{binary}: ") and "\n" not in str(e.value)
+        with pytest.raises(TokenizerError) as e:
+            cls.load(wrong)
+        assert str(e.value) == f"{wrong}: tokenizer type is 'bpe'; expected \"{kind}\""
