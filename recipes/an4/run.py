@@ -53,15 +53,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"an4 recipe: {args.data}: no etc/an4_train.transcription found. {CORPUS_HELP}", file=sys.stderr)
         return 2
 
-    from speech.cli.main import beam_decoder
     from speech.config import compose
     from speech.data.prepare import prepare
     from speech.decoding.lm import build_lm
     from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.pipelines import Transcriber
     from speech.pipelines.alignment import align_manifest
+    from speech.pipelines.transcriber import decoding_config
     from speech.recipes.common import machine_summary, write_results_block
-    from speech.train.asr import build_asr
+    from speech.train.asr import train_asr
 
     exp = args.exp
     # the user's overrides checked first: a bad one is one line before any data work
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = compose(["experiment=an4", f"data.root={args.data}", f"data.manifest_dir={exp / 'data'}",
                        f"output_dir={out}", "trainer.progress=false", *overrides])
         t0 = time.time()
-        _, package = build_asr(cfg)
+        _, package = train_asr(cfg)
         timings[name] = (time.time() - t0) / 60
         return package
 
@@ -89,14 +89,13 @@ def main(argv: list[str] | None = None) -> int:
 
         train_text.write_text("".join(u.text + "\n" for u in read_manifest(splits["train"])))
         build_lm(train_text, lm_path, order=args.lm_order, normalize=False)
-    dec_args = argparse.Namespace(lm=str(lm_path), beam_size=args.beam_size, lm_weight=args.lm_weight,
-                                  word_bonus=args.word_bonus, lexicon=None)
+    decodings = {"greedy": decoding_config(["decoding=greedy"]),
+                 "LM beam": decoding_config(["decoding=beam"], beam_size=args.beam_size, lm_weight=args.lm_weight,
+                                            word_bonus=args.word_bonus, lm=str(lm_path))}
 
     def score(label: str, package: Path, minutes: float) -> None:
-        for decoding in ("greedy", "LM beam"):
-            tr = Transcriber(package, batch_size=16)
-            if decoding != "greedy":
-                tr.decoder = beam_decoder(tr.pkg.tokenizer, dec_args)
+        for decoding, dec_cfg in decodings.items():
+            tr = Transcriber(package, batch_size=16, decoding=dec_cfg)
             rep = evaluate_manifest(tr, splits["test"], output=exp / f"hyps_{label}_{decoding.split()[0]}.jsonl",
                                     progress=False)
             rows.append({"model": label, "decoding": decoding, "wer": rep.wer, "cer": rep.cer, "rtf": rep.rtf,

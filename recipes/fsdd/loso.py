@@ -40,11 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     from speech.config import compose
     from speech.data.manifest import read_manifest, write_manifest
     from speech.data.prepare import prepare
-    from speech.decoding.beam import BeamSearchConfig, CTCPrefixBeamSearch
     from speech.pipelines.evaluate_asr import evaluate_manifest
-    from speech.pipelines import Transcriber
+    from speech.pipelines.transcriber import decoding_config
     from speech.recipes.common import machine_summary, write_results_block
-    from speech.train.asr import build_asr
+    from speech.train.asr import train_asr
 
     splits = prepare("fsdd", args.data, args.exp / "data")
     utts = read_manifest(splits["train"]) + read_manifest(splits["test"])
@@ -63,17 +62,16 @@ def main(argv: list[str] | None = None) -> int:
         cfg = compose(["experiment=fsdd", f"data.train_manifest={train_m}", f"data.test_manifest={test_m}",
                        f"output_dir={d}", "trainer.progress=false", *args.overrides])
         t0 = time.time()
-        _, package = build_asr(cfg)
+        _, package = train_asr(cfg)
         minutes = (time.time() - t0) / 60
         rep = evaluate_manifest(package, test_m, output=d / "test_hyps.jsonl", progress=False)
         row = {"speaker": spk, "utts": rep.utterances, "wer": rep.wer, "cer": rep.cer, "minutes": minutes}
         if args.lexicon:  # the training transcripts' words as a lexicon: output is always a digit word
             lex = d / "lexicon.txt"
             lex.write_text("\n".join(sorted({w for u in utts if u.speaker != spk for w in u.text.split()})) + "\n")
-            tr = Transcriber(package, batch_size=16)
-            tr.decoder = CTCPrefixBeamSearch(tr.pkg.tokenizer.vocab, cfg=BeamSearchConfig(beam_size=8, lexicon=str(lex)),
-                                             blank=tr.pkg.tokenizer.blank_id)
-            row["wer_lexicon"] = evaluate_manifest(tr, test_m, output=d / "test_hyps_lexicon.jsonl", progress=False).wer
+            beam = decoding_config(["decoding=beam", "decoding.beam_size=8"], lexicon=str(lex))
+            row["wer_lexicon"] = evaluate_manifest(package, test_m, output=d / "test_hyps_lexicon.jsonl",
+                                                   progress=False, decoding=beam).wer
         rows.append(row)
         logging.info("held-out %s: WER %.2f%% (lexicon %.2f%%)", spk, 100 * rep.wer, 100 * row.get("wer_lexicon", -0.01))
     mean = sum(r["wer"] for r in rows) / len(rows)

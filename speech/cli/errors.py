@@ -82,7 +82,7 @@ def first_line(e: BaseException) -> str:
 def _user_error_types() -> tuple[type, ...]:
     """Exceptions whose message is written for the user: they are bad input (status 2)."""
     types: list[type] = [ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, UnicodeError]
-    for mod, name in (("speech.audio.io", "AudioError"), ("speech.config", "ConfigError"),
+    for mod, name in (("speech.audio", "AudioError"), ("speech.config", "ConfigError"),
                       ("speech.packages.format", "PackageError")):
         m = sys.modules.get(mod)  # a class that was never imported cannot have been raised
         if m is not None and hasattr(m, name):

@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from speech.config import GE1, check_ranges, rule
+from speech.config import GE1, check_ranges, instantiate, rule
+from speech.decoding.greedy import GreedyCTCDecoder
 from speech.decoding.lm import ArpaLM
 
-__all__ = ["BeamSearchConfig", "CTCPrefixBeamSearch", "Lexicon", "load_lexicon"]
+__all__ = ["BeamSearchConfig", "CTCPrefixBeamSearch", "GreedyTextDecoder", "Lexicon", "build_decoder", "load_lexicon"]
 
 _LN10 = math.log(10.0)
 _NEG_INF = float("-inf")
@@ -50,6 +51,8 @@ class BeamSearchConfig:
             (a negative number) may extend a prefix; blank / repeat continuations are always kept.
         lexicon: path to a word list (first whitespace-separated field of each line); when given,
             only its words can be produced.
+        lm: path to a word n-gram LM in ARPA format (``speech lm``), loaded by :func:`build_decoder`;
+            None: no LM (acoustics and word bonus only).
     """
 
     beam_size: int = 16
@@ -57,6 +60,7 @@ class BeamSearchConfig:
     word_bonus: float = 1.0
     prune_logp: float = -10.0
     lexicon: str | None = None
+    lm: str | None = None
 
     def __post_init__(self) -> None:
         check_ranges("decoding", self, beam_size=GE1, prune_logp=rule(lambda v: v <= 0, "<= 0"))
@@ -295,3 +299,57 @@ class CTCPrefixBeamSearch:
         b, t, _ = log_probs.shape
         lens = [t] * b if lengths is None else [int(x) for x in lengths]
         return [self.decode(log_probs[i], lens[i])[0][0] for i in range(b)]
+
+
+class GreedyTextDecoder:
+    """Best-path CTC decoding to text: ``decoder(log_probs (B, T, V), lengths (B,)) -> B strings``."""
+
+    def __init__(self, greedy: GreedyCTCDecoder, tokenizer):
+        self.greedy = greedy
+        self.tokenizer = tokenizer
+
+    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        return [self.tokenizer.decode(ids) for ids in self.greedy(log_probs, lengths)]
+
+
+def _existing(key: str, path, what: str) -> str:
+    if not Path(str(path)).is_file():
+        raise FileNotFoundError(f"{key}: {path}: not found; expected {what}")
+    return str(path)
+
+
+def build_decoder(cfg, tokenizer, lm: ArpaLM | None = None):
+    """The decoder a decoding config (config group ``decoding/``) describes, for a model's tokenizer.
+
+    Args:
+        cfg: the ``decoding`` node of a composed config (a ``_target_`` and its fields, e.g.
+            :func:`speech.pipelines.transcriber.decoding_config`), or a built :class:`BeamSearchConfig` /
+            :class:`~speech.decoding.GreedyCTCDecoder`.
+        tokenizer: the model's tokenizer (``vocab``, ``blank_id``, ``decode``).
+        lm: an already loaded LM to use instead of loading ``cfg.lm`` (e.g. one LM shared by many
+            decoders); only for beam search.
+
+    Returns:
+        A callable ``(log_probs (B, T, V), lengths (B,)) -> list of B texts``: a
+        :class:`GreedyTextDecoder` or a :class:`CTCPrefixBeamSearch`.
+
+    Raises:
+        ValueError / FileNotFoundError: one line naming the ``decoding.*`` key (a blank id the model
+        does not use, a missing LM or lexicon file, an LM given to greedy decoding).
+    """
+    built = cfg if isinstance(cfg, (BeamSearchConfig, GreedyCTCDecoder)) else instantiate(cfg)
+    if isinstance(built, GreedyCTCDecoder):
+        if built.blank != tokenizer.blank_id:
+            raise ValueError(f"decoding.blank: {built.blank}, but the model's blank token has id {tokenizer.blank_id}; "
+                             f"expected {tokenizer.blank_id}")
+        if lm is not None:
+            raise ValueError("decoding=greedy cannot use a language model; expected decoding=beam with decoding.lm")
+        return GreedyTextDecoder(built, tokenizer)
+    if not isinstance(built, BeamSearchConfig):
+        raise ValueError(f"decoding: {type(built).__name__} is not a decoder this toolkit builds; expected "
+                         "decoding=greedy or decoding=beam")
+    if built.lexicon:
+        _existing("decoding.lexicon", built.lexicon, "a word list, one word a line")
+    if lm is None and built.lm:
+        lm = ArpaLM.load(_existing("decoding.lm", built.lm, "a word n-gram LM in ARPA format (speech lm)"))
+    return CTCPrefixBeamSearch(tokenizer.vocab, lm=lm, cfg=built, blank=tokenizer.blank_id)

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
 from speech.audio import AudioError, load
@@ -54,10 +55,19 @@ class EvalReport:
 
 
 def evaluate_manifest(model, manifest: str | Path, device: str = "cpu", batch_size: int = 16,
-                      output: str | Path | None = None, progress: bool = True) -> EvalReport:
-    """Transcribe every utterance of ``manifest`` with ``model`` (a package path or Transcriber) and score it."""
+                      output: str | Path | None = None, progress: bool = True,
+                      decoding: DictConfig | None = None) -> EvalReport:
+    """Transcribe every utterance of ``manifest`` with ``model`` (a package path or Transcriber) and score it.
+
+    ``decoding``: a decoding config node (:func:`speech.pipelines.transcriber.decoding_config`) for a
+    ``model`` given as a path; a Transcriber brings its own decoder."""
     t0 = time.perf_counter()
-    tr = model if isinstance(model, Transcriber) else Transcriber(model, device=device, batch_size=batch_size)
+    if isinstance(model, Transcriber):
+        if decoding is not None:
+            raise ValueError("evaluate_manifest: decoding is for a package path; this Transcriber has its decoder")
+        tr = model
+    else:
+        tr = Transcriber(model, device=device, batch_size=batch_size, decoding=decoding)
     utts = read_manifest(manifest, normalize=True)  # references normalized like training transcripts
     words, chars = ErrorStats(), ErrorStats()
     failures, rows = [], []

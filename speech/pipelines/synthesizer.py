@@ -17,22 +17,48 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
 from speech.models.tts.fastspeech2 import semitones_to_normalized
-from speech.packages.voice import TtsPackage, load_tts_package
-from speech.text.phonemes import PAUSES
-from speech.text.frontend import text_to_ids
-from speech.text.tts_normalize import split_sentences
 from speech.models.vocoders.base import Vocoder
 from speech.packages.vocoder import load_vocoder
+from speech.packages.voice import TtsPackage, load_tts_package
+from speech.text.frontend import text_to_ids
+from speech.text.g2p import default_g2p
+from speech.text.phonemes import PAUSES
+from speech.text.tts_normalize import split_sentences
 
-__all__ = ["SynthesisResult", "Synthesizer", "plot_synthesis"]
+__all__ = ["SynthesisResult", "Synthesizer", "check_controls", "plot_synthesis"]
 
 SPEED_RANGE = (0.25, 4.0)
 PITCH_SHIFT_RANGE = (-24.0, 24.0)
+ENERGY_SCALE_MAX = 4.0
+
+
+def _keyword(name: str, value: float) -> str:
+    return f"{name}={value:g}"
+
+
+def check_controls(speed: float = 1.0, pitch_shift: float = 0.0, energy_scale: float = 1.0,
+                   label: Callable[[str, float], str] = _keyword) -> None:
+    """The ranges of the prosody controls of :meth:`Synthesizer.synthesize` (the one place they are checked).
+
+    ``label(name, value)`` says how a message names a value: ``speed=0`` by default; a command line
+    passes its option names (``--speed 0``) so that a bad value can be refused before any loading.
+
+    Raises:
+        ValueError: one line, e.g. ``speed=0: expected a value in [0.25, 4]``.
+    """
+    if not (math.isfinite(speed) and SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]):
+        raise ValueError(f"{label('speed', speed)}: expected a value in [{SPEED_RANGE[0]:g}, {SPEED_RANGE[1]:g}]")
+    if not PITCH_SHIFT_RANGE[0] <= pitch_shift <= PITCH_SHIFT_RANGE[1]:
+        raise ValueError(f"{label('pitch_shift', pitch_shift)}: expected semitones in "
+                         f"[{PITCH_SHIFT_RANGE[0]:g}, {PITCH_SHIFT_RANGE[1]:g}]")
+    if not 0.0 < energy_scale <= ENERGY_SCALE_MAX:
+        raise ValueError(f"{label('energy_scale', energy_scale)}: expected a value in (0, {ENERGY_SCALE_MAX:g}]")
 
 
 @dataclass
@@ -59,6 +85,20 @@ class SynthesisResult:
         return len(self.wav) / self.sample_rate
 
     @property
+    def warnings(self) -> list[str]:
+        """One line per kind of text the frontend could not read well (skipped characters, guessed
+        words, sentences with nothing to pronounce); empty when it read everything."""
+        out = []
+        if self.unknown:
+            out.append(f"could not pronounce (skipped): {' '.join(self.unknown)}")
+        if self.guessed:
+            out.append(f"not in the dictionary, guessed: {', '.join(w for w, _ in self.guessed)}")
+        if self.skipped:
+            out.append(f"{len(self.skipped)} sentence(s) with nothing to pronounce skipped: "
+                       + " | ".join(s[:40] for s in self.skipped[:5]))
+        return out
+
+    @property
     def rtf(self) -> float:
         return self.seconds / max(self.duration, 1e-9)
 
@@ -83,7 +123,8 @@ class Synthesizer:
 
     Args:
         package: a :class:`TtsPackage` or the path of one.
-        vocoder: ``"griffin-lim"`` or a :class:`Vocoder` (its mel config must match the package's).
+        vocoder: ``"griffin-lim"``, a vocoder package folder (loaded onto ``device``) or a
+            :class:`Vocoder` (its mel config must match the package's).
         device: torch device for the acoustic model and vocoder.
         max_tokens: longest piece (phoneme tokens) given to the model at once.
         batch_size: pieces per model / vocoder batch.
@@ -93,10 +134,9 @@ class Synthesizer:
                  device: str = "cpu", g2p=None, max_tokens: int = 250, batch_size: int = 8):
         self.package = package if isinstance(package, TtsPackage) else load_tts_package(package, device)
         self.device = torch.device(device)
-        self.vocoder = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(vocoder, self.package.fbank)
+        self.vocoder = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(vocoder, self.package.fbank,
+                                                                                 device=device)
         self.vocoder.check_compatible(self.package.fbank)
-        from speech.text.g2p import default_g2p
-
         self.g2p = g2p or default_g2p()
         self.g2p.convert("warm up")  # loads the dictionary now, not inside the first timed synthesis
         self.max_tokens = int(max_tokens)
@@ -134,13 +174,7 @@ class Synthesizer:
         ``pitch_shift`` in semitones, ``energy_scale`` multiplies the normalized energy."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a string, got {type(text).__name__}")
-        if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1] or not math.isfinite(speed):
-            raise ValueError(f"speed={speed}: expected a value in [{SPEED_RANGE[0]}, {SPEED_RANGE[1]}]")
-        if not PITCH_SHIFT_RANGE[0] <= pitch_shift <= PITCH_SHIFT_RANGE[1]:
-            raise ValueError(f"pitch_shift={pitch_shift}: expected semitones in "
-                             f"[{PITCH_SHIFT_RANGE[0]:g}, {PITCH_SHIFT_RANGE[1]:g}]")
-        if not 0.0 < energy_scale <= 4.0:
-            raise ValueError(f"energy_scale={energy_scale}: expected a value in (0, 4]")
+        check_controls(speed, pitch_shift, energy_scale)
         t0 = time.perf_counter()
         pieces, unknown, guessed, skipped = self.frontend(text)
         if not pieces:

@@ -10,17 +10,41 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
+from omegaconf import DictConfig, OmegaConf
 
 from speech.audio import AudioError, info, load
+from speech.config import compose, validate
 from speech.decoding import ctc_greedy_decode
+from speech.decoding.beam import build_decoder
 from speech.device import resolve_device
 from speech.features import log_mel
 from speech.packages.asr import AsrPackage, load_asr_package
+from speech.pipelines.alignment import align_log_probs
 from speech.pipelines.segment import SegmentConfig, loudest_frame_db, segments
+
+
+def decoding_config(overrides: Sequence[str] = (), **values: Any) -> DictConfig:
+    """The ``decoding`` node of the composed config: ``conf/decoding/<option>.yaml`` with Hydra overrides,
+    then ``values`` set on it (options the caller holds as Python values, e.g. a path that Hydra's
+    override grammar would have to quote), checked like every composed config.
+
+    Example::
+
+        decoding_config(["decoding=beam", "decoding.beam_size=8"], lm="exp/lm/digits.arpa")
+
+    Raises:
+        ConfigError: one line naming the key (``config: decoding.beam_size: 0 is out of range; ...``).
+    """
+    cfg = compose(list(overrides), check=not values)
+    for key, value in values.items():
+        OmegaConf.update(cfg, f"decoding.{key}", value, force_add=True)
+    if values:
+        validate(cfg)
+    return cfg.decoding
 
 
 def _secs(x: float) -> str:
@@ -73,25 +97,29 @@ class Failure:
 
 
 class Transcriber:
-    """Greedy CTC transcription with a model package.
+    """CTC transcription with a model package: greedy, or as a decoding config says.
 
     Example::
 
         tr = Transcriber("exp/fsdd/model")
         print(tr.transcribe_file("seven.wav").text)
+        beam = Transcriber("exp/fsdd/model", decoding=decoding_config(["decoding=beam"], lm="digits.arpa"))
     """
 
     def __init__(self, package: str | Path | AsrPackage, device: str = "cpu", batch_size: int = 16,
-                 segment: SegmentConfig | None = None, decoder=None):
-        """``decoder``: callable (log_probs (B, T, V), lengths (B,)) -> texts, e.g. a
-        :class:`~speech.decoding.beam.CTCPrefixBeamSearch`; default greedy CTC decoding."""
+                 segment: SegmentConfig | None = None, decoder=None, decoding: DictConfig | None = None):
+        """``decoding``: a decoding config node (:func:`decoding_config`, config group ``decoding/``),
+        built for this model by :func:`speech.decoding.beam.build_decoder`. ``decoder``: a ready
+        callable (log_probs (B, T, V), lengths (B,)) -> texts instead. Neither: greedy CTC decoding."""
         resolve_device(device)  # one line (DeviceError) before anything is loaded
         self.pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
         self.pkg.model.to(device).eval()
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.segment = segment or SegmentConfig()
-        self.decoder = decoder
+        if decoder is not None and decoding is not None:
+            raise ValueError("Transcriber: give decoder or decoding, not both")
+        self.decoder = build_decoder(decoding, self.pkg.tokenizer) if decoding is not None else decoder
         self.audio_seconds = 0.0
         self.compute_seconds = 0.0
 
@@ -154,8 +182,6 @@ class Transcriber:
             for j, (i, text) in enumerate(zip(idx, decoded)):
                 words = None
                 if timestamps:
-                    from speech.pipelines.alignment import align_log_probs
-
                     spans, _ = align_log_probs(self.pkg, log_probs[j, : int(out_lens[j])].cpu(), text,
                                                offsets[i] if offsets else 0.0)
                     words = [{"word": w.label, "start": round(w.start, 3), "end": round(w.end, 3),

@@ -9,6 +9,7 @@ import soundfile as sf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import speech.cli.asr as commands
 import speech.cli.main as cli
 from speech.device import DeviceError
 from speech.cli.errors import BAD_INPUT, INTERNAL, INTERRUPTED, MACHINE, classify, printable
@@ -21,7 +22,7 @@ def _raising(exc):
 
 
 def _run(monkeypatch, capsys, exc, *extra, env_debug=None):
-    monkeypatch.setattr(cli, "cmd_lm", _raising(exc))
+    monkeypatch.setattr(commands, "cmd_lm", _raising(exc))
     if env_debug is not None:
         monkeypatch.setenv("SPEECH_DEBUG", env_debug)
     else:
@@ -61,7 +62,7 @@ def test_debug_shows_the_traceback_after_the_line(monkeypatch, capsys):
 
 
 def test_debug_before_the_command_is_kept(monkeypatch, capsys):
-    monkeypatch.setattr(cli, "cmd_lm", _raising(TypeError("boom")))
+    monkeypatch.setattr(commands, "cmd_lm", _raising(TypeError("boom")))
     monkeypatch.delenv("SPEECH_DEBUG", raising=False)
     assert cli.main(["--debug", "lm", "a", "b"]) == INTERNAL
     assert "Traceback" in capsys.readouterr().err

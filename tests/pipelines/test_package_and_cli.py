@@ -53,7 +53,7 @@ def test_package_errors_name_the_file(package, tmp_path):
     broken.mkdir()
     for f in ("config.yaml", "tokenizer.json"):
         (broken / f).write_bytes((package / f).read_bytes())
-    with pytest.raises(PackageError, match="model.pt"):
+    with pytest.raises(PackageError, match=r"model\.(pt|safetensors)"):  # the weights file it expected
         load_asr_package(broken)
     (broken / "model.pt").write_bytes(b"garbage")
     with pytest.raises(PackageError, match="model.pt"):
@@ -63,8 +63,9 @@ def test_package_errors_name_the_file(package, tmp_path):
 def test_package_refuses_foreign_targets(package, tmp_path):
     evil = tmp_path / "evil"
     evil.mkdir()
-    for f in ("tokenizer.json", "model.pt"):
-        (evil / f).write_bytes((package / f).read_bytes())
+    for f in package.iterdir():  # everything but the config (weights as model.safetensors or model.pt)
+        if f.name != "config.yaml":
+            (evil / f.name).write_bytes(f.read_bytes())
     text = (package / "config.yaml").read_text().replace("speech.models.asr.bilstm_ctc", "os.system")
     (evil / "config.yaml").write_text(text)
     with pytest.raises(PackageError, match="os.system"):

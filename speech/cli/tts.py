@@ -1,0 +1,164 @@
+"""``speech`` commands for synthesis: each calls one pipeline (:mod:`speech.pipelines.synthesis`,
+:mod:`speech.pipelines.vocode`, :mod:`speech.pipelines.evaluate_tts`) and prints what it yields.
+
+Heavy modules (torch, the pipelines) are imported inside each command, so that ``speech --help``
+and a usage error answer at once.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from speech.cli import errors
+
+
+def _option(name: str, value: float) -> str:
+    """How a synthesis control is named in a message: by its option (``--pitch-shift 30``)."""
+    return f"--{name.replace('_', '-')} {value:g}"
+
+
+def _synthesis_text(args: argparse.Namespace) -> str:
+    """The text to speak: TEXT, ``--text-file`` or stdin (``-``, or TEXT omitted and stdin not a terminal)."""
+    if args.text_file:
+        if args.text not in (None, "-"):
+            raise ValueError("give the text either as TEXT or with --text-file, not both")
+        try:
+            text = Path(args.text_file).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"{args.text_file}: not UTF-8 text") from None
+        except OSError as e:
+            raise FileNotFoundError(f"{args.text_file}: cannot read ({e.strerror or e})") from None
+    elif args.text is not None and args.text != "-":
+        text = args.text
+    else:
+        stdin = sys.stdin
+        if stdin is None or (args.text is None and stdin.isatty()):
+            raise ValueError("no text: give TEXT, --text-file FILE, --batch FILE, or pipe the text on stdin ('-')")
+        try:
+            text = stdin.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"cannot read the text from stdin ({e})") from None
+    if not text.strip():
+        raise ValueError("nothing to synthesize: the text is empty")
+    return text
+
+
+def cmd_synthesize(args: argparse.Namespace) -> int:
+    """``speech synthesize``: text -> speech with a voice package.
+
+    One text (TEXT, ``--text-file`` or stdin) -> the ``-o`` file; ``--batch`` -> one file per line
+    in the ``-o`` folder. Exit status 0, 1 when a batch line failed, 2 for a bad model / input.
+    """
+    from speech.pipelines import Failure, synthesis
+    from speech.pipelines.synthesizer import check_controls
+
+    check_controls(args.speed, args.pitch_shift, args.energy_scale, label=_option)  # before any loading
+    if args.batch:
+        if args.text is not None or args.text_file:
+            raise ValueError("--batch takes the texts from its file; give no TEXT or --text-file")
+        batch = synthesis.SynthesisBatch.read(args.batch)
+    else:
+        text = _synthesis_text(args)
+    try:
+        synth = synthesis.open_synthesizer(args.model, vocoder=args.vocoder, device=args.device, gl_iters=args.gl_iters)
+    except RuntimeError as e:  # torch's refusal of a model file: bad input, not a bug of the toolkit
+        errors.error(errors.first_line(e))
+        return errors.BAD_INPUT
+    controls = {"speed": args.speed, "pitch_shift": args.pitch_shift, "energy_scale": args.energy_scale}
+
+    if not args.batch:
+        plot = None if args.plot is None else Path(args.plot) if args.plot else Path(args.output).with_suffix(".png")
+        r = synthesis.synthesize_to_file(synth, text, args.output, plot=plot, **controls)
+        for w in r.warnings:
+            errors.warning(w)
+        print(f"{r.path}\t{r.duration:.2f} s\tRTF {r.rtf:.3f}", flush=True)
+        if r.plot is not None:
+            print(f"plot: {r.plot}", file=sys.stderr)
+        return errors.OK
+
+    plot_dir = None if args.plot is None else Path(args.plot) if args.plot else Path(args.output)
+    for r in batch.run(synth, args.output, plot_dir, **controls):
+        if isinstance(r, Failure):
+            errors.error(r.error)
+            continue
+        for w in r.warnings:
+            errors.warning(w)
+        print(f"{r.path}\t{r.duration:.2f} s\tRTF {r.rtf:.3f}", flush=True)
+    print(batch.summary(), flush=True)
+    if batch.failed:
+        errors.error(f"{batch.failed} of {batch.written + batch.failed} lines failed")
+    return errors.BATCH_FAILED if batch.failed else errors.OK
+
+
+def _num(x, fmt: str) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+
+def cmd_evaluate_tts(args: argparse.Namespace) -> int:
+    """``speech evaluate-tts``: synthesize a voice's held-out prompts and score them against the
+    real recordings (MCD, F0 RMSE, voicing error, RTF, recognizer WER real vs synthesized)."""
+    ids = args.ids.split(",") if args.ids else None
+    recognizer = None if args.no_asr else "auto"
+    if args.copy_synthesis:
+        from speech.pipelines.vocode import evaluate_vocoder_on_voice
+
+        r = evaluate_vocoder_on_voice(args.model, args.vocoder, corpus=args.corpus, ids=ids, limit=args.limit,
+                                      out_dir=args.out, recognizer=recognizer, progress=not args.quiet,
+                                      device=args.device)
+    else:
+        from speech.pipelines.evaluate_tts import evaluate_voice
+
+        r = evaluate_voice(args.model, args.corpus, ids=ids, out_dir=args.out, vocoder=args.vocoder,
+                           recognizer=recognizer, limit=args.limit, progress=not args.quiet, device=args.device)
+    rows = [("utterances", f"{r['utterances']} ({r['selection']}"
+             + (f"; {len(r['skipped'])} skipped)" if r["skipped"] else ")")),
+            ("MCD", f"{_num(r['mcd_db'], '.2f')} dB"),
+            ("F0 RMSE", f"{_num(r['f0_rmse_hz'], '.1f')} Hz, {_num(r['f0_rmse_cents'], '.0f')} cents "
+                        f"({r['f0_utterances']} utterances with F0)"),
+            ("voicing error", _num(r["vde"], ".3f")),
+            ("RTF", f"{_num(r['rtf'], '.3f')} ({r['synth_seconds']:.1f} s for {r['audio_seconds']:.1f} s of audio)")]
+    if "wer_real" in r:
+        rows.append(("recognizer WER", f"real {100 * r['wer_real']:.1f} %, synthesized {100 * r['wer_synth']:.1f} %"))
+    else:
+        rows.append(("recognizer WER", "skipped (--no-asr or pocketsphinx not installed)"))
+    rows.append(("report", f"{r['report_json']}, {r['report_tsv']}, {r['wav_dir']}/"))
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return errors.OK
+
+
+def cmd_train_vocoder(args: argparse.Namespace) -> int:
+    """Train a HiFi-GAN vocoder on a synthesis corpus (Hydra overrides; the `vocoder` group)."""
+    from speech.config import compose, to_yaml
+    from speech.train.vocoder import train_vocoder
+
+    cfg = compose(args.overrides)
+    if args.print_config:
+        print(to_yaml(cfg), end="")
+        return errors.OK
+    result, package = train_vocoder(cfg)
+    if package is not None:
+        print(f"vocoder package: {package}")
+        if result.best_metric is not None:
+            print(f"best dev mel L1: {result.best_metric:.4f} after {result.steps} steps, {result.seconds / 60:.1f} min")
+    return errors.OK
+
+
+def cmd_vocode(args: argparse.Namespace) -> int:
+    """Copy synthesis: audio -> log-mel (the vocoder's mel config) -> audio, or a saved mel (.npy,
+    (T, n_mels) natural-log mel power) -> audio; judges a vocoder on its own."""
+    import torch  # heavy: only for this command
+
+    from speech.pipelines.vocode import open_vocoder, vocode_file
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    r = vocode_file(open_vocoder(args.vocoder, device=args.device), args.input, args.output)
+    line = f"{args.output}\t{r.duration:.2f} s\tRTF {r.rtf:.3f}"
+    if r.mel_l1 is not None:
+        line += f"\tlog-mel L1 {r.mel_l1:.3f}"
+    print(line)
+    return errors.OK
