@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.recipes.common import machine_summary, write_results_block
     from speech.train import distributed
-    from speech.train.asr import build_asr
+    from speech.train.asr import train_asr
 
     rank0 = int(os.environ.get("RANK", "0")) == 0
     manifests_dir = args.exp / "data"
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         splits = prepare("fsdd", args.data, manifests_dir)
     # 2. training (resumes from <exp>/checkpoints/last.pt when present)
     t0 = time.time()
-    result, package = build_asr(cfg)
+    result, package = train_asr(cfg)
     train_minutes = (time.time() - t0) / 60
     if not rank0:
         distributed.cleanup()
