@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from speech.audio import AudioError, load
 from speech.config import GE1, GT0, check_ranges
 
 log = logging.getLogger(__name__)
@@ -96,12 +97,11 @@ def collate_audio_mel(items: Sequence[dict]) -> AudioMelBatch:
 def _load_wavs(utts, sr: int, progress: bool) -> dict[str, np.ndarray]:
     from tqdm.auto import tqdm
 
-    from speech.audio import load
-
     out = {}
     for u in tqdm(utts, desc="audio", disable=not progress, unit="utt"):
         try:
             out[u.id], _ = load(u.audio, sample_rate=sr)
-        except (OSError, ValueError, RuntimeError) as e:
-            log.warning("%s: %s; skipped", u.audio, str(e).splitlines()[0])
+        except (AudioError, OSError, ValueError, RuntimeError) as e:
+            why = e.message if isinstance(e, AudioError) else (str(e).splitlines() or [type(e).__name__])[0]
+            log.warning("%s: %s; skipped", u.audio, why)
     return out

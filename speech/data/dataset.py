@@ -12,10 +12,9 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-
-import numpy as np
 from typing import Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm

@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from speech.audio import AudioError, info
 from speech.fileio import atomic_write_text
 from speech.text.normalize import ASR_ALPHABET, normalize_asr_text, unspoken_characters
 
@@ -282,8 +283,6 @@ def _text_problem(raw: str, text: str, normalize: bool, require_text: bool,
 
 def _audio_problem(u: Utterance, tolerance: tuple[float, float]) -> str | None:
     """Missing / unreadable audio, or a duration / segment the header contradicts (header only)."""
-    from speech.audio import AudioError, info  # torch comes with speech.audio: only when audio is checked
-
     try:
         file_seconds = info(u.audio).duration
     except AudioError as e:
@@ -352,8 +351,6 @@ def check_manifest(path: str | os.PathLike, *, normalize: bool = True, require_t
     parsed = _read(path, note, normalize)
     problems = [_text_problem(raw, utt.text, normalize, require_text, alphabet) for _, utt, raw in parsed]
     if check_audio:
-        import speech.audio  # noqa: F401 - once, before the threads (it brings torch)
-
         todo = [utt for (_, utt, _), p in zip(parsed, problems) if p is None]
         # headers are read in threads: soundfile and ffprobe (for formats only ffmpeg reads) wait on I/O
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:

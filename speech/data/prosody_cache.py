@@ -14,8 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
+from speech.audio import load
 from speech.features.functional import FbankConfig
-from speech.features.prosody import _TARGETS_VERSION, PITCH_METHODS, compute_targets
+from speech.features.prosody import PITCH_METHODS, TARGETS_VERSION, compute_targets
 from speech.fileio import atomic_write_bytes
 
 _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]")
@@ -23,7 +24,7 @@ _SAFE_ID = re.compile(r"[^A-Za-z0-9._-]")
 
 def _config_key(fbank: FbankConfig, method: str, fmin: float, fmax: float) -> str:
     blob = json.dumps({"fbank": dataclasses.asdict(fbank), "method": method, "fmin": float(fmin),
-                       "fmax": float(fmax), "version": _TARGETS_VERSION}, sort_keys=True)
+                       "fmax": float(fmax), "version": TARGETS_VERSION}, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
@@ -91,8 +92,6 @@ class TargetCache:
             hit = self._read(path)
             if hit is not None:
                 return hit
-        from speech.audio import load
-
         wav, _ = load(audio_path, sample_rate=fbank.sample_rate)
         targets = compute_targets(wav, fbank, method=self.method, fmin=self.fmin, fmax=self.fmax)
         self._write(path, targets)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import logging
 from dataclasses import dataclass, field
@@ -23,8 +24,10 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from speech.audio import AudioError, load
 from speech.data.prepare.tts_corpus import TtsUtterance
 from speech.features import FbankConfig
+from speech.features.functional import log_mel
 from speech.fileio import atomic_write_bytes
 from speech.text.frontend import text_to_ids
 from speech.text.phonemes import PAUSES, PhonemeTokenizer
@@ -110,13 +113,8 @@ class MelCache:
             except (OSError, ValueError):
                 pass
             log.warning("%s: unreadable mel cache file; recomputing", p)
-        from speech.audio import load
-        from speech.features.functional import log_mel
-
         wav, _ = load(audio, sample_rate=self.fbank.sample_rate)
         mel = log_mel(torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32)), self.fbank).numpy()
-        import io
-
         buf = io.BytesIO()
         np.save(buf, mel.astype(np.float32))
         atomic_write_bytes(p, buf.getvalue())
@@ -128,8 +126,9 @@ class MelCache:
         for ex in tqdm(examples, desc="mel targets", disable=not progress, unit="utt"):
             try:
                 ex.mel = self.get(ex.id, ex.audio)
-            except (OSError, ValueError, RuntimeError) as e:
-                log.warning("%s: %s; utterance skipped", ex.audio, str(e).splitlines()[0])
+            except (AudioError, OSError, ValueError, RuntimeError) as e:
+                why = e.message if isinstance(e, AudioError) else (str(e).splitlines() or [type(e).__name__])[0]
+                log.warning("%s: %s; utterance skipped", ex.audio, why)
                 failed.append(ex.id)
         return failed
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from speech.kernels.align import align
+
 __all__ = [
     "align_durations",
     "min_frames",
@@ -167,8 +169,6 @@ def align_durations(log_probs, target_ids, blank: int = 0, factor: int = 1,
         ValueError: T is shorter than the CTC topology allows for the target
         (``L + number of equal neighbours > T``), or no path has a finite score.
     """
-    from speech.kernels.align import align
-
     lp = log_probs if isinstance(log_probs, torch.Tensor) else torch.from_numpy(np.asarray(log_probs))
     if lp.dim() != 2:
         raise ValueError(f"align_durations: log_probs must be (T, C), got shape {tuple(lp.shape)}")

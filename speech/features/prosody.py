@@ -54,7 +54,7 @@ from speech.features.functional import FbankConfig, _analysis_tensors, num_frame
 from speech.fileio import atomic_write_text
 
 __all__ = [
-    "TargetCache",
+    "TARGETS_VERSION",
     "TargetStats",
     "TargetStatsAccumulator",
     "compute_targets",
@@ -67,8 +67,9 @@ __all__ = [
 
 PITCH_METHODS = ("pyin", "yin")
 ENERGY_EPS = 1e-5
-# Bump when the computation changes so old caches are not reused.
-_TARGETS_VERSION = 1
+TARGETS_VERSION = 1
+"""Bumped when the computation changes, so that caches of older targets are not reused
+(:class:`speech.data.prosody_cache.TargetCache` keys its folders with it)."""
 
 
 def _as_numpy_wav(wav) -> np.ndarray:

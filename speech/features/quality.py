@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 
 from speech.features.functional import FbankConfig, log_mel
+from speech.features.prosody import frame_pitch
 
 #: 10 / ln(10) * sqrt(2): MCD = MCD_CONST * ||c - c'||_2 over c_1..c_D (dB).
 MCD_CONST = 10.0 / math.log(10.0) * math.sqrt(2.0)
@@ -205,8 +206,6 @@ def mcd_dtw(ref_wav: np.ndarray, syn_wav: np.ndarray, sr: int, n_coeffs: int = 2
 
 
 def _f0_from_path(ref, syn, sr, ia, ib, method: str) -> dict[str, float]:
-    from speech.features.prosody import frame_pitch
-
     cfg = analysis_config(sr)
     fmax = min(600.0, sr / 2)
     lr, vr = frame_pitch(ref.astype(np.float32), cfg, fmax=fmax, method=method)

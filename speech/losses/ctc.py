@@ -15,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from speech.config import GE0, check_ranges
+from speech.kernels.ctc import ctc_loss as numba_ctc_loss
 
 REDUCTIONS = ("none", "sum", "mean", "batchmean")
 
@@ -26,9 +27,7 @@ def _torch_ctc(log_probs, targets, input_lengths, target_lengths, blank, zero_in
 
 
 def _numba_ctc(log_probs, targets, input_lengths, target_lengths, blank, zero_infinity):
-    # imported on first use: numba compiles (or loads from its cache) only when asked for
-    from speech.kernels.ctc import ctc_loss as numba_ctc_loss
-
+    # numba compiles (or loads from its cache) the kernel on its first call, not at import
     return numba_ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank, reduction="none",
                           zero_infinity=zero_infinity)
 

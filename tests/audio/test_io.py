@@ -6,6 +6,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -401,3 +402,19 @@ def test_save_clips_integer_pcm(tmp_path):
 def test_audio_extensions():
     assert all(e.startswith(".") and e == e.lower() for e in AUDIO_EXTENSIONS)
     assert {".wav", ".flac", ".mp3", ".m4a"} <= set(AUDIO_EXTENSIONS)
+
+
+def test_header_reading_does_not_import_torch():
+    """Manifest checks and corpus importers read headers through speech.audio without loading torch."""
+    code = ("import sys, speech.audio, speech.data.prepare, speech.data.manifest; "
+            "print(sorted(m for m in ('torch', 'torchaudio') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_save_accepts_tensors_and_resample_keeps_numpy(tmp_path):
+    wav = torch.from_numpy(sine(440, 16000, 0.1)).to(torch.float64)
+    save(tmp_path / "t.wav", torch.stack([wav, -wav]), 16000, subtype="FLOAT")  # (C, N) tensor
+    y, sr = load(tmp_path / "t.wav")
+    assert sr == 16000 and y.shape == (1600,) and np.abs(y).max() < 1e-6  # the channels cancel out
+    assert isinstance(resample(sine(440, 16000, 0.1), 16000, 8000), np.ndarray)

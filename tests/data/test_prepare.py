@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 import soundfile
 
+from speech.audio import AUDIO_EXTENSIONS, save
 from speech.data.manifest import ManifestError, read_manifest, total_duration
 from speech.data.prepare import (
     PREPARERS, prepare, prepare_an4, prepare_folder, prepare_fsdd, prepare_librispeech, prepare_ljspeech,
     prepare_table,
 )
+from speech.data.prepare.ljspeech import read_ljspeech_metadata
 
 LOGGER = "speech.data.prepare"
 
@@ -194,6 +196,32 @@ def test_ljspeech_synthetic(tmp_path, caplog):
     assert any("LJ001-0003.wav" in m for m in warnings_of(caplog))
 
 
+def test_ljspeech_malformed_and_repeated_lines_are_skipped_naming_file_and_line(tmp_path, caplog):
+    src = tmp_path / "lj"
+    write_text(src / "metadata.csv", "\ufeffLJ1|one|one\njust text\n\n|no id|\nLJ1|again|again\nLJ2|two\n")
+    for uid in ("LJ1", "LJ2"):
+        write_audio(src / "wavs" / f"{uid}.wav", 0.25, 22050)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        utts = by_id(prepare_ljspeech(src, tmp_path / "out")["all"])
+    assert sorted(utts) == ["LJ1", "LJ2"] and utts["LJ1"].text == "one"  # BOM stripped, first LJ1 kept
+    msgs = warnings_of(caplog)
+    meta = src.resolve() / "metadata.csv"
+    assert any(m.startswith(f"skipping {meta}:2: expected 'id|raw text|normalized text'") for m in msgs)
+    assert any(m.startswith(f"skipping {meta}:4: expected") for m in msgs)
+    assert any(f"{meta}:5: id 'LJ1' repeats (first on line 1)" in m for m in msgs)
+    assert all("\n" not in m for m in msgs)
+
+
+def test_ljspeech_metadata_reader_is_shared(tmp_path):
+    meta = write_text(tmp_path / "metadata.csv", "a|Raw 1|\nb|Raw 2|Normal two\r\nc\n")
+    rows, problems = read_ljspeech_metadata(meta)
+    assert [(r.line, r.id, r.text) for r in rows] == [(1, "a", "Raw 1"), (2, "b", "Normal two")]
+    assert problems == [f"{meta}:3: expected 'id|raw text|normalized text', got 'c'"]
+    meta.write_bytes(b"a|\xff\xfe|x\n")
+    with pytest.raises(ValueError, match="metadata.csv: not UTF-8 text"):
+        read_ljspeech_metadata(meta)
+
+
 def test_ljspeech_missing_source(tmp_path):
     with pytest.raises(FileNotFoundError, match="metadata.csv"):
         prepare_ljspeech(tmp_path, tmp_path / "out")
@@ -259,6 +287,20 @@ def test_folder_synthetic(tmp_path, caplog):
     assert sum("no same-name .txt transcript" in m for m in msgs) == 1  # warned once, with the count
     assert any(" 2 audio file(s)" in m for m in msgs)
     assert any("6.wav" in m for m in msgs)
+
+
+def test_folder_reads_every_extension_that_load_reads(tmp_path):
+    """The folder importer and speech.audio.load share one extension list (AIFF, AU, SPHERE too)."""
+    src = tmp_path / "c"
+    t = np.arange(2000) / 8000
+    for stem, ext in [("a", ".aiff"), ("b", ".au"), ("c", ".sph"), ("d", ".WAV")]:
+        save(src / f"{stem}{ext}", (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 8000)
+        write_text(src / f"{stem}.txt", stem)
+    write_text(src / "e.raw", "headerless")
+    write_text(src / "e.txt", "not audio")
+    utts = by_id(prepare_folder(src, tmp_path / "out")["all"])
+    assert sorted(utts) == ["a", "b", "c", "d"] and all(u.duration == 0.25 for u in utts.values())
+    assert {Path(u.audio).suffix.lower() for u in utts.values()} <= set(AUDIO_EXTENSIONS)
 
 
 def test_folder_output_inside_source_does_not_defeat_rerun(tmp_path, info_calls):

@@ -66,6 +66,26 @@ def test_ljspeech_layout_and_errors(tmp_path):
         read_tts_corpus(tmp_path / "nope")
 
 
+def test_ljspeech_layout_malformed_line_names_file_and_line(tmp_path):
+    (tmp_path / "wavs").mkdir()
+    _wav(tmp_path / "wavs" / "LJ001-0001.wav")
+    (tmp_path / "metadata.csv").write_text("LJ001-0001|One.|One.\nno separator here\n")
+    with pytest.raises(ValueError, match=r"metadata.csv:2: expected 'id\|raw text\|normalized text', got"):
+        read_tts_corpus(tmp_path)
+    (tmp_path / "metadata.csv").write_text("LJ001-0001|One.|One.\nLJ001-0001|Again.|Again.\n")
+    with pytest.raises(ValueError, match="metadata.csv:2: id 'LJ001-0001' repeats"):
+        read_tts_corpus(tmp_path)
+
+
+def test_mel_cache_fill_reports_undecodable_audio_and_carries_on(tmp_path):
+    _wav(tmp_path / "good.wav")
+    (tmp_path / "bad.wav").write_bytes(b"RIFF not really a wav file")
+    exs = [TtsExample(uid, "x", np.zeros(1, np.int64), audio=str(tmp_path / f"{uid}.wav")) for uid in ("good", "bad")]
+    failed = MelCache(tmp_path / "mels", tts_fbank()).fill(exs)
+    assert failed == ["bad"]
+    assert exs[0].mel.shape[1] == tts_fbank().n_mels
+
+
 def test_aligner_labels_drop_stress_map_pauses_and_skip_boundaries():
     tok = PhonemeTokenizer()
     vocab = AlignerVocab(tok)

@@ -107,6 +107,22 @@ def test_save_load_round_trip(tiny, tmp_path):
     assert again.log10_prob("a", ("<s>", "a")) == tiny.log10_prob("a", ("<s>", "a"))
 
 
+def test_failed_save_keeps_the_old_file_and_no_temporary(tiny, tmp_path):
+    out = tmp_path / "lm.arpa"
+    tiny.save(out)
+    before = out.read_bytes()
+
+    class Broken(dict):
+        def get(self, key, default=None):
+            raise OSError("disk full")
+
+    tiny._bows = Broken(tiny._bows)  # fails half-way through writing the n-gram lines
+    with pytest.raises(OSError, match="disk full"):
+        tiny.save(out)
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lm.arpa", "tiny.arpa"]
+
+
 @pytest.mark.parametrize("bad, line, what", [
     (TINY.replace("ngram 2=4", "ngram 2=3"), 19, "at most 3 2-grams"),
     (TINY.replace("-0.3\ta b", "-0.x\ta b"), 17, "numbers"),

@@ -22,9 +22,9 @@ from torch import Tensor
 
 from speech.features.functional import FbankConfig
 
-__all__ = ["VOCODER_NAMES", "Vocoder", "load_vocoder"]
+__all__ = ["VOCODER_NAMES", "Vocoder"]
 
-#: Names accepted by :func:`load_vocoder`.
+#: Names accepted by :func:`speech.packages.vocoder.load_vocoder`.
 VOCODER_NAMES: tuple[str, ...] = ("griffin-lim",)
 
 
