@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
 
     exp = args.exp
     # the user's overrides checked first: a bad one is one line before any data work
-    compose(["experiment=an4", f"data.root={args.data}", f"data.manifest_dir={exp / 'data'}", *args.overrides])
+    base = compose(["experiment=an4", f"data.root={args.data}", f"data.manifest_dir={exp / 'data'}",
+                    *args.overrides])
     splits = prepare("an4", args.data, exp / "data")
+    test_manifest = base.data.test_manifest  # the prepared test.jsonl unless overridden
     rows, timings = [], {}
 
     def train(name: str, overrides: list[str]) -> Path:
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     def score(label: str, package: Path, minutes: float) -> None:
         for decoding, dec_cfg in decodings.items():
             tr = Transcriber(package, batch_size=16, decoding=dec_cfg)
-            rep = evaluate_manifest(tr, splits["test"], output=exp / f"hyps_{label}_{decoding.split()[0]}.jsonl",
+            rep = evaluate_manifest(tr, test_manifest, output=exp / f"hyps_{label}_{decoding.split()[0]}.jsonl",
                                     progress=False)
             rows.append({"model": label, "decoding": decoding, "wer": rep.wer, "cer": rep.cer, "rtf": rep.rtf,
                          "train_minutes": minutes, "utts": rep.utterances})

@@ -64,14 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.time()
         _, package = train_asr(cfg)
         minutes = (time.time() - t0) / 60
-        rep = evaluate_manifest(package, test_m, output=d / "test_hyps.jsonl", progress=False)
+        rep = evaluate_manifest(package, cfg.data.test_manifest, output=d / "test_hyps.jsonl", progress=False)
         row = {"speaker": spk, "utts": rep.utterances, "wer": rep.wer, "cer": rep.cer, "minutes": minutes}
         if args.lexicon:  # the training transcripts' words as a lexicon: output is always a digit word
             lex = d / "lexicon.txt"
             lex.write_text("\n".join(sorted({w for u in utts if u.speaker != spk for w in u.text.split()})) + "\n")
             beam = decoding_config(["decoding=beam", "decoding.beam_size=8"], lexicon=str(lex))
-            row["wer_lexicon"] = evaluate_manifest(package, test_m, output=d / "test_hyps_lexicon.jsonl",
-                                                   progress=False, decoding=beam).wer
+            row["wer_lexicon"] = evaluate_manifest(package, cfg.data.test_manifest, progress=False, decoding=beam,
+                                                   output=d / "test_hyps_lexicon.jsonl").wer
         rows.append(row)
         logging.info("held-out %s: WER %.2f%% (lexicon %.2f%%)", spk, 100 * rep.wer, 100 * row.get("wer_lexicon", -0.01))
     mean = sum(r["wer"] for r in rows) / len(rows)

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"output_dir={args.exp}", *args.overrides])
     # 1. manifests (re-runnable: skipped when up to date); rank 0 writes, the others wait
     if rank0:
-        splits = prepare("fsdd", args.data, manifests_dir)
+        prepare("fsdd", args.data, manifests_dir)
     # 2. training (resumes from <exp>/checkpoints/last.pt when present)
     t0 = time.time()
     result, package = train_asr(cfg)
@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         distributed.cleanup()
         return 0
     distributed.cleanup()
-    # 3. evaluation on the official test split
-    report = evaluate_manifest(package, splits["test"], output=args.exp / "test_hyps.jsonl",
+    # 3. evaluation on the official test split (data.test_manifest: the prepared test.jsonl unless overridden)
+    report = evaluate_manifest(package, cfg.data.test_manifest, output=args.exp / "test_hyps.jsonl",
                                batch_size=32, progress=True)
     summary = report.summary()
     summary.update({"train_minutes": round(train_minutes, 2), "steps": result.steps,
