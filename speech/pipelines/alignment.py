@@ -9,11 +9,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from speech.audio import AudioError, load
+from speech.audio import AudioError, info, load
 from speech.data.alignments import alignment_tokenizer_path, write_alignments
 from speech.data.manifest import read_manifest
+from speech.decoding import ctc_greedy_decode
+from speech.decoding.align import token_spans, word_spans
 from speech.features import log_mel
+from speech.kernels.align import align_states, viterbi_align
 from speech.packages.asr import AsrPackage, load_asr_package
+from speech.pipelines.segment import SegmentConfig, segments
+from speech.text.normalize import normalize_asr_text
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +38,6 @@ def align_manifest(package: str | Path | AsrPackage, manifest: str | Path, out: 
     audio cannot be read, whose text has characters outside the vocabulary, or that are too
     short for their transcript are reported and skipped. Returns counts.
     """
-    from speech.kernels.align import viterbi_align
 
     pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
     utts = read_manifest(manifest, normalize=True)  # transcripts normalized like training ones
@@ -87,8 +91,6 @@ def align_log_probs(pkg: AsrPackage, log_probs: torch.Tensor, text: str, offset:
     Returns (word spans, token spans); raises ValueError if the text cannot be aligned (too long
     for the audio, or characters outside the vocabulary, named in the message).
     """
-    from speech.decoding.align import token_spans, word_spans
-    from speech.kernels.align import align_states
 
     tok = pkg.tokenizer.encode(text)
     if not tok:
@@ -112,8 +114,6 @@ def align_audio(package: str | Path | AsrPackage, audio: str | Path, text: str, 
 
     Recordings longer than :data:`MAX_ALIGN_SECONDS` go through :func:`align_long_audio` (cut as
     ``segment``, a :class:`~speech.pipelines.segment.SegmentConfig`, says)."""
-    from speech.audio import info
-    from speech.text.normalize import normalize_asr_text
 
     pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
     duration = info(audio).duration
@@ -180,8 +180,6 @@ def align_long_audio(package: str | Path | AsrPackage, audio: str | Path, text: 
     splits the transcript at the segment boundaries; then each segment is force-aligned with its
     share of the text. Returns (word spans, token spans, duration).
     """
-    from speech.pipelines.segment import SegmentConfig, segments
-    from speech.text.normalize import normalize_asr_text
 
     pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
     ref = normalize_asr_text(text).split()
@@ -190,7 +188,6 @@ def align_long_audio(package: str | Path | AsrPackage, audio: str | Path, text: 
         feats = log_mel(torch.from_numpy(wav), pkg.fbank).unsqueeze(0).to(device)
         lp, lens = pkg.model(feats, torch.tensor([feats.shape[1]], device=device))
         lp = lp[0, : int(lens[0])].cpu()
-        from speech.decoding import ctc_greedy_decode
 
         words = pkg.tokenizer.decode(ctc_greedy_decode(lp.unsqueeze(0), torch.tensor([lp.shape[0]]),
                                                        blank=pkg.tokenizer.blank_id)[0]).split()
@@ -213,6 +210,5 @@ def align_long_audio(package: str | Path | AsrPackage, audio: str | Path, text: 
             w, t = align_log_probs(pkg, lp, seg_text, offset=start)
             words_out += w
             tokens_out += t
-    from speech.audio import info
 
     return words_out, tokens_out, info(audio).duration

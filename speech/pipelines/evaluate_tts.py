@@ -34,7 +34,10 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from speech.audio.io import load, resample, save
+from speech.data.prepare.tts_corpus import read_tts_corpus, split_heldout
 from speech.decoding.metrics import error_stats
+from speech.features import tts_fbank
 from speech.features.functional import log_mel
 from speech.features.quality import (
     _aligned_cepstra,
@@ -45,7 +48,10 @@ from speech.features.quality import (
     _trim,
 )
 from speech.fileio import atomic_write_text
+from speech.models.vocoders.base import Vocoder
+from speech.packages.vocoder import load_vocoder
 from speech.packages.voice import TtsPackage, load_tts_package
+from speech.pipelines.synthesizer import Synthesizer
 from speech.text.normalize import normalize_asr_text
 
 __all__ = [
@@ -104,7 +110,6 @@ class PocketSphinxRecognizer:
         Returns the recognizer's words as it spells them (lower case, no punctuation); "" when it
         recognizes nothing.
         """
-        from speech.audio.io import resample
 
         x = _check_wav(wav, "wav").astype(np.float32)
         x = np.asarray(resample(x, _check_sr(sr), self.sample_rate))
@@ -314,7 +319,6 @@ def _recognizer(recognizer: Any):
         if recognizer != "auto":
             raise ValueError(f"recognizer={recognizer!r}: expected 'auto', None or an object with "
                              "transcribe(wav, sr) -> str")
-        from speech.pipelines.evaluate_tts import PocketSphinxRecognizer
 
         try:
             return PocketSphinxRecognizer()
@@ -327,7 +331,6 @@ def _recognizer(recognizer: Any):
 
 
 def _select(utts, ids: Sequence[str] | None, pkg: TtsPackage) -> tuple[list, str]:
-    from speech.data.prepare.tts_corpus import split_heldout
 
     by_id = {u.id: u for u in utts}
     if ids is None and pkg.meta.get("test_ids"):
@@ -374,14 +377,6 @@ def evaluate_voice(package: TtsPackage | str | Path, corpus: str | Path | None =
     """
     from tqdm.auto import tqdm
 
-    from speech.audio.io import load, save
-    from speech.data.prepare.tts_corpus import read_tts_corpus
-    from speech.pipelines.evaluate_tts import (
-        SynthesisItem,
-        evaluate_synthesis,
-        write_report,
-    )
-    from speech.pipelines.synthesizer import Synthesizer
 
     pkg = package if isinstance(package, TtsPackage) else load_tts_package(package, device)
     if corpus is None:
@@ -438,16 +433,6 @@ def evaluate_copy_synthesis(vocoder: Any, corpus: str | Path, ids: Sequence[str]
     import torch
     from tqdm.auto import tqdm
 
-    from speech.audio.io import load, save
-    from speech.data.prepare.tts_corpus import read_tts_corpus
-    from speech.features import tts_fbank
-    from speech.models.vocoders.base import Vocoder
-    from speech.packages.vocoder import load_vocoder
-    from speech.pipelines.evaluate_tts import (
-        SynthesisItem,
-        evaluate_synthesis,
-        write_report,
-    )
 
     voc = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(str(vocoder), tts_fbank())
     by_id = {u.id: u for u in read_tts_corpus(corpus, layout)}

@@ -17,6 +17,13 @@ import sys
 import time
 from pathlib import Path
 
+from speech.config import compose
+from speech.packages.voice import load_tts_package
+from speech.pipelines.evaluate_tts import evaluate_copy_synthesis, evaluate_voice
+from speech.recipes.common import machine_summary, write_results_block
+from speech.train.tts import train_tts
+from speech.train.vocoder import train_vocoder
+
 __all__ = ["main"]
 
 
@@ -52,10 +59,6 @@ def main(name: str, corpus_dir: str, readme: Path, doc: str, argv: list[str] | N
         print(f"{name} recipe: {args.data}: corpus folder not found (pass --data)", file=sys.stderr)
         return 2
 
-    from speech.config import compose
-    from speech.pipelines.evaluate_tts import evaluate_voice
-    from speech.recipes.common import machine_summary, write_results_block
-    from speech.train.tts import train_tts
 
     cfg = compose([f"experiment={name}", f"tts.corpus={args.data}", f"output_dir={args.exp}", *args.overrides])
     t0 = time.time()
@@ -103,10 +106,6 @@ def _vocoder_stage(cfg, args, voice_package) -> dict:
     copy synthesis (the recordings' own mels) and synthesis with the voice."""
     from omegaconf import OmegaConf
 
-    from speech.pipelines.evaluate_tts import evaluate_copy_synthesis, evaluate_voice
-    from speech.packages.voice import load_tts_package
-    from speech.recipes.common import machine_summary
-    from speech.train.vocoder import train_vocoder
 
     gt_cfg = copy.deepcopy(cfg)
     OmegaConf.update(gt_cfg, "vocoder.trainer.max_steps", args.vocoder_steps, force_add=True)

@@ -26,13 +26,19 @@ from typing import Sequence
 
 import numpy as np
 import torch
-
-from speech.config import FRACTION, GE1, check_ranges
 from tqdm.auto import tqdm
 
-from speech.text.phonemes import PAUSES, PHONEMES, PhonemeTokenizer
+from speech.config import FRACTION, GE1, check_ranges
+from speech.data.dataset import collate_asr, split_by_hash
 from speech.data.tts import TtsExample
 from speech.decoding.durations import align_durations
+from speech.features import compute_cmvn_stats
+from speech.losses import CTCLoss
+from speech.models.asr.bilstm import bilstm_ctc
+from speech.text.phonemes import PAUSES, PHONEMES, PhonemeTokenizer
+from speech.train.checkpoint import load_checkpoint, seed_everything
+from speech.train.tasks import CTCTask
+from speech.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +117,6 @@ class _ListDataset(torch.utils.data.Dataset):
 
 
 def build_aligner_model(n_mels: int, vocab: AlignerVocab, cfg: AlignerConfig):
-    from speech.models.asr.bilstm import bilstm_ctc
 
     return bilstm_ctc(n_mels, len(vocab), specaugment=None, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
                       stack_frames=cfg.stack_frames, dropout=cfg.dropout)
@@ -121,13 +126,6 @@ def train_aligner(examples: Sequence[TtsExample], tokenizer: PhonemeTokenizer, c
                   out_dir: str | Path):
     """Train (or resume / reuse) the aligner on examples with ``mel`` set; returns the model (eval mode)
     loaded from its best checkpoint, and the Trainer's result."""
-    from speech.data.dataset import collate_asr
-    from speech.features import compute_cmvn_stats
-    from speech.losses import CTCLoss
-    from speech.train.checkpoint import load_checkpoint, seed_everything
-    from speech.train.tasks import CTCTask
-    from speech.train.trainer import Trainer
-    from speech.data.dataset import split_by_hash
 
     vocab = AlignerVocab(tokenizer)
     train, dev = split_by_hash(examples, cfg.dev_fraction)
