@@ -25,7 +25,7 @@ import os
 import sys
 
 from speech.cli import errors
-from speech.cli.parser import build_parser
+from speech.cli.parser import parse_args
 
 log = logging.getLogger("speech")
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one ``speech`` command; every exception ends here as one line and an exit status
     (:mod:`speech.cli.errors`), with the traceback only under ``--debug`` / ``SPEECH_DEBUG=1``."""
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_args(argv)
     except SystemExit as e:  # --help (0) or a usage error, already reported in one line (2)
         return e.code if isinstance(e.code, int) else errors.BAD_INPUT
     _setup_logging(args.verbose)

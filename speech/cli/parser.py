@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=decoding_epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="audio files, folders (searched recursively) or glob patterns; and decoding overrides "
-                        "(decoding=beam decoding.beam_size=8, see below)")
+                        "(decoding=beam decoding.beam_size=8, see below), also after the options")
     p.add_argument("--model", required=True, help="model package folder (output_dir/model of a training run)")
     p.add_argument("--format", choices=["txt", "json", "srt", "vtt"], default="txt",
                    help="txt: the text (path<TAB>text for several files); json: one JSON object per line "
@@ -178,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when several files and stderr is a terminal)")
     add_decoding_args(p)
-    p.set_defaults(func=asr.cmd_transcribe)
+    p.set_defaults(func=asr.cmd_transcribe, late_words="paths")
 
     p = sub.add_parser("lm", help="train a word n-gram LM (ARPA) from a text file, one sentence per line")
     p.add_argument("text", help="text file (for a |-separated LJSpeech metadata file the last column is used)")
@@ -210,14 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=decoding_epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("manifest", help="JSON-lines manifest with reference texts")
     p.add_argument("overrides", nargs="*", metavar="decoding...=VALUE",
-                   help="decoding overrides, e.g. decoding=beam decoding.beam_size=8 (see below)")
+                   help="decoding overrides, e.g. decoding=beam decoding.beam_size=8 (see below), also after "
+                        "the options")
     p.add_argument("--model", required=True, help="model package folder")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=_COUNT, default=16)
     p.add_argument("--output", help="write per-utterance hypotheses (JSON lines) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_decoding_args(p)
-    p.set_defaults(func=asr.cmd_evaluate)
+    p.set_defaults(func=asr.cmd_evaluate, late_words="overrides")
 
     p = sub.add_parser("synthesize", help="text -> speech with a voice package (one text, a file, stdin or a batch)",
                        description=SYNTHESIZE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -278,3 +279,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_number(int, 0), default=0, help="torch threads (0 = default)")
     p.set_defaults(func=tts.cmd_vocode)
     return ap
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """``build_parser().parse_args``, except that the commands that take decoding overrides
+    (``late_words``) also take them after the options (argparse alone stops reading positional
+    words at the first option). Raises SystemExit after a one-line usage error."""
+    ap = build_parser()
+    args, extra = ap.parse_known_args(argv)
+    late = getattr(args, "late_words", None)
+    if extra and late and not any(w.startswith("-") for w in extra):
+        getattr(args, late).extend(extra)
+    elif extra:
+        ap.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args

@@ -11,8 +11,15 @@ from hypothesis import strategies as st
 
 import speech.cli.asr as commands
 import speech.cli.main as cli
+from speech.cli.errors import (
+    BAD_INPUT,
+    INTERNAL,
+    INTERRUPTED,
+    MACHINE,
+    classify,
+    printable,
+)
 from speech.device import DeviceError
-from speech.cli.errors import BAD_INPUT, INTERNAL, INTERRUPTED, MACHINE, classify, printable
 
 
 def _raising(exc):
