@@ -11,7 +11,10 @@ letters that must be read by their names as single CAPITAL letters ("FBI" -> "F 
     >>> normalize_for_tts("Call 555-0142 before 10:30 a.m.").text
     'call five five five, zero one four two before ten thirty A M.'
 
-Everything else is lower case. What is expanded (American English, in this order):
+Everything else is lower case. Numbers, years, money, times and dates are read by
+:mod:`speech.text.numbers` (the same readers as :func:`~speech.text.normalize.normalize_asr_text`,
+so a year or an amount reads the same in both); the Unicode folding is
+:func:`speech.text.fold.fold_for_tts`. What is expanded (American English, in this order):
 
 - unicode: NFKC per character, typographic quotes / dashes -> ASCII, accents folded
   ("café" -> "cafe"). Characters that cannot be read (emoji, other scripts, unknown symbols) are
@@ -35,7 +38,8 @@ Everything else is lower case. What is expanded (American English, in this order
 - numbers: ordinals ("2nd", "21st"), decimals ("5.20" -> "five point two zero"), negatives ("-5" ->
   "minus five"), ranges ("10-20" -> "ten to twenty"), cardinals with or without thousands commas,
   years (a 4-digit 1100..2099 not followed by a unit or "%": "2024" -> "twenty twenty four",
-  "1999" -> "nineteen ninety nine", "2005" -> "two thousand five", "1900" -> "nineteen hundred"),
+  "1999" -> "nineteen ninety nine", "2005" -> "two thousand five", "1900" -> "nineteen hundred";
+  a year in a date may be any 4-digit one: "1066" -> "ten sixty six", "1005" -> "one thousand five"),
   decades ("1990s", "80s"), simple fractions ("1/2" -> "one half", "3/4" -> "three fourths"),
   units after a number ("5 km" -> "five kilometers"), house numbers with a letter ("221B" -> "two
   twenty one B"), leading-zero and 10+ digit strings digit by digit;
@@ -59,16 +63,26 @@ context-dependent readings beyond the St./Dr. heuristics are not handled.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from speech.text.fold import fold_for_tts
 from speech.text.lexicon import LETTER_NAMES, cmu_dict
-from speech.text.normalize import (
+from speech.text.numbers import (
+    CURRENCIES,
+    MONEY_PATTERN,
+    NUM_PATTERN,
+    UNITS,
+    clock_words,
     digits_to_words,
+    expand_dates,
+    fraction_words,
+    house_number_words,
+    money_words,
     number_to_words,
     ordinal_to_words,
-    plural_word,
+    plural_number,
+    year_to_words,
 )
 
 __all__ = ["NormalizedText", "normalize_for_tts", "split_sentences", "year_to_words"]
@@ -105,40 +119,13 @@ class NormalizedText:
 _WORD_RE = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*")
 
 # ---------------------------------------------------------------------------------------------
-# Small number readers (the cardinal / ordinal spelling is reused from speech.text.normalize)
+# Number readers of speech.text.numbers, with the TTS rule for long digit strings
 
-_DIGIT = "zero one two three four five six seven eight nine".split()
 _L = "\x01"  # marks a letter read by its name; kept upper case at the end
 
 
 def _digits(s: str) -> str:
     return digits_to_words("".join(c for c in s if c.isdigit()))
-
-
-def _pair(n: int) -> str:
-    """Two-digit group as in years / house numbers: 5 -> 'oh five', 0 -> 'hundred'."""
-    if n == 0:
-        return "hundred"
-    if n < 10:
-        return "oh " + _DIGIT[n]
-    return number_to_words(n)
-
-
-def year_to_words(n: int) -> str:
-    """Read a year: 2024 -> 'twenty twenty four', 2005 -> 'two thousand five', 1900 -> 'nineteen hundred'."""
-    if 2000 <= n <= 2009 or n % 1000 == 0 or n < 1000 or n > 9999:
-        return number_to_words(n)
-    hi, lo = divmod(n, 100)
-    return number_to_words(hi) + " " + _pair(lo)
-
-
-def _house_number(digits: str) -> str:
-    n = int(digits)
-    if len(digits) == 3 and n % 100:
-        return _DIGIT[n // 100] + " " + _pair(n % 100)
-    if len(digits) == 4 and n % 100 and n % 1000 >= 10:
-        return number_to_words(n // 100) + " " + _pair(n % 100)
-    return number_to_words(n)
 
 
 def _cardinal(digits: str) -> str:
@@ -150,70 +137,6 @@ def _cardinal(digits: str) -> str:
 
 def _spell(letters: str) -> str:
     return " ".join(_L + c.upper() for c in letters if c.isalpha())
-
-
-# ---------------------------------------------------------------------------------------------
-# Unicode folding with unknown-character reporting
-
-_CHAR_MAP = {
-    "\u2018": "'", "\u2019": "'", "\u201b": "'", "\u02bc": "'", "\u2032": "'", "`": "'", "\u00b4": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"', "\u2033": '"',
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": " - ", "\u2014": " - ", "\u2015": " - ",
-    "\u2212": "-", "\u2026": "...", "\u00a0": " ", "\u00d7": " times ", "\u00f7": " divided by ",
-    "\u00a7": " section ", "\u00a9": " copyright ", "\u00ae": " registered ", "\u2122": " trademark ",
-    "\u00b1": " plus or minus ", "\u2264": " less than or equal to ", "\u2265": " greater than or equal to ",
-    "\u00bd": " 1/2 ", "\u00bc": " 1/4 ", "\u00be": " 3/4 ",
-}
-_LATIN_SPECIAL = {
-    "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L",
-    "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "TH", "ı": "i",
-}
-# ASCII characters with a reading (or silently dropped punctuation); the rest are unknown.
-_READABLE_ASCII = set(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    " \t\n\r\f\v.,;:?!-'\"()[]{}$%&+@=#*/<>~_"
-)
-_EXTRA_SYMBOLS = set("£€¥°")
-
-
-def _fold(text: str, unknown: list[tuple[int, str]]) -> str:
-    out: list[str] = []
-    for pos, ch in enumerate(text):
-        if ch in _READABLE_ASCII:
-            out.append(ch)
-            continue
-        if ch in _CHAR_MAP:
-            out.append(_CHAR_MAP[ch])
-            continue
-        if ch in _EXTRA_SYMBOLS or ch in _LATIN_SPECIAL:
-            out.append(_LATIN_SPECIAL.get(ch, ch))
-            continue
-        cat = unicodedata.category(ch)
-        if cat.startswith("M"):  # combining accent on a previous letter: folded away
-            if out and out[-1].isalpha() and out[-1].isascii():
-                continue
-            unknown.append((pos, ch))
-            out.append(" ")
-            continue
-        if cat == "Zs" or ch in "\u200b\u200c\u200d\ufeff":
-            out.append(" ")
-            continue
-        if cat == "Nd":
-            out.append(str(unicodedata.decimal(ch)))
-            continue
-        nfkc = unicodedata.normalize("NFKC", ch)
-        if nfkc != ch and all(c in _READABLE_ASCII or c in _EXTRA_SYMBOLS for c in nfkc):
-            out.append(nfkc)  # full-width forms, ligatures, superscript digits, ...
-            continue
-        if ch.isalpha() and unicodedata.name(ch, "").startswith("LATIN"):
-            base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-            base = "".join(_LATIN_SPECIAL.get(c, c) for c in base)
-            if base and all(c in _READABLE_ASCII for c in base):
-                out.append(base)
-                continue
-        unknown.append((pos, ch))
-        out.append(" ")
-    return "".join(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,18 +156,7 @@ def _spell_acronym(word: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Patterns
 
-_NUM = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-           "october", "november", "december"]
-_MONTH_RE = (r"(Jan(?:uary|\.)?|Feb(?:ruary|\.)?|Mar(?:ch|\.)?|Apr(?:il|\.)?|May|June?\.?|July?\.?|"
-             r"Aug(?:ust|\.)?|Sept?(?:ember|\.)?|Oct(?:ober|\.)?|Nov(?:ember|\.)?|Dec(?:ember|\.)?)")
-
-
-def _month_index(name: str) -> int:
-    key = name.rstrip(".").lower()[:3]
-    return [m[:3] for m in _MONTHS].index(key)
-
-
+_NUM = NUM_PATTERN
 _AMPM = r"(?:([AaPp])\.\s?[Mm]\.?|([AaPp])[Mm]\b)"
 _SENT_END_AFTER = r"(?=\s*(?:[\"')\]]\s*)?$)"  # the abbreviation ends the text
 _SENT_END_OR_CAPITAL = r"(?=\s*(?:[\"')\]]\s*)?$|\s+[\"(]?[A-Z][a-z])"  # ... or a new sentence starts
@@ -252,16 +164,7 @@ _SENT_END_OR_CAPITAL = r"(?=\s*(?:[\"')\]]\s*)?$|\s+[\"(]?[A-Z][a-z])"  # ... or
 _RE_PHONE = re.compile(
     r"(?<![\w.,-])(?:(\+?1)[-.\s])?(?:\((\d{3})\)\s*|(\d{3})[-.])?(\d{3})[-.](\d{4})(?![\w-]|[.,]\d)"
 )
-_RE_DATE_MDY = re.compile(r"\b" + _MONTH_RE + r"\s+(\d{1,2})(?:st|nd|rd|th)?(?!\d|[:.,]\d)(?:(,?)\s+(\d{4})\b)?")
-_RE_DATE_DMY = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH_RE + r"(?:(,?)\s+(\d{4})\b)?")
-_RE_DATE_NUM = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?![\d/])")
-_RE_DATE_ISO = re.compile(r"(?<![\d-])(\d{4})-(\d{2})-(\d{2})(?![\d-])")
-_RE_MONTH_ABBR = re.compile(r"\b(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.")
-_RE_MONEY = re.compile(
-    r"([$£€¥])\s?(" + _NUM + r")(?:\.(\d+))?(?:\s+(thousand|million|billion|trillion)\b)?", re.IGNORECASE
-)
-_CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
-               "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "sen", "sen")}
+_RE_MONEY = re.compile(MONEY_PATTERN, re.IGNORECASE)
 _RE_TIME = re.compile(r"(?<![\d:.])([01]?\d|2[0-4]):([0-5]\d)(?::([0-5]\d))?(?![\d:])(?:\s?" + _AMPM + ")?")
 _RE_HOUR_AMPM = re.compile(r"(?<![\d:.,])(1[0-2]|0?\d)\s?" + _AMPM)
 _RE_DOTTED = re.compile(r"(?<![\w.])((?:[A-Za-z]\.){2,})(?=\s*(\S?))")
@@ -278,20 +181,7 @@ _RE_FRACTION = re.compile(r"(?<![\w./])(\d{1,3})/(\d{1,2})(?![\w/]|[.,]\d)")
 _RE_RANGE = re.compile(r"(?<![\w.,-])(" + _NUM + r")\s?-\s?(?=\d)")
 _RE_NEGATIVE = re.compile(r"(?<![\w.,-])-(?=\.?\d)")
 _RE_APPROX = re.compile(r"~\s*(?=\d)")
-_UNITS = {
-    "km": ("kilometer", "kilometers"), "kg": ("kilogram", "kilograms"), "cm": ("centimeter", "centimeters"),
-    "mm": ("millimeter", "millimeters"), "mg": ("milligram", "milligrams"), "ml": ("milliliter", "milliliters"),
-    "mph": ("mile per hour", "miles per hour"), "kph": ("kilometer per hour", "kilometers per hour"),
-    "km/h": ("kilometer per hour", "kilometers per hour"), "lb": ("pound", "pounds"), "lbs": ("pound", "pounds"),
-    "oz": ("ounce", "ounces"), "ft": ("foot", "feet"), "mi": ("mile", "miles"), "hrs": ("hour", "hours"),
-    "hr": ("hour", "hours"), "min": ("minute", "minutes"), "mins": ("minutes", "minutes"),
-    "sec": ("second", "seconds"), "ms": ("millisecond", "milliseconds"), "KB": ("kilobyte", "kilobytes"),
-    "MB": ("megabyte", "megabytes"), "GB": ("gigabyte", "gigabytes"), "TB": ("terabyte", "terabytes"),
-    "Hz": ("hertz", "hertz"), "kHz": ("kilohertz", "kilohertz"), "MHz": ("megahertz", "megahertz"),
-    "GHz": ("gigahertz", "gigahertz"), "°C": ("degree celsius", "degrees celsius"),
-    "°F": ("degree fahrenheit", "degrees fahrenheit"), "°": ("degree", "degrees"),
-}
-_UNIT_ALT = "|".join(re.escape(u) for u in sorted(_UNITS, key=len, reverse=True))
+_UNIT_ALT = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
 _RE_UNIT = re.compile(r"(?<![\w.])(-?(?:" + _NUM + r")(?:\.\d+)?)\s?(" + _UNIT_ALT + r")(?![\w/])")
 # Words after a 4-digit number that make it a quantity rather than a year.
 _NOT_YEAR_AFTER = re.compile(
@@ -334,55 +224,8 @@ def _phone(m: re.Match) -> str:
     return " " + ", ".join(_digits(g) for g in groups) + " "
 
 
-def _day(day: str) -> str | None:
-    d = int(day)
-    return ordinal_to_words(d) if 1 <= d <= 31 else None
-
-
-def _date_mdy(m: re.Match) -> str:
-    day = _day(m.group(2))
-    if day is None:
-        return m.group(0)
-    out = f" {_MONTHS[_month_index(m.group(1))]} {day}"
-    if m.group(4):
-        out += f"{m.group(3) or ''} {year_to_words(int(m.group(4)))}"
-    return out + " "
-
-
-def _date_dmy(m: re.Match) -> str:
-    day = _day(m.group(1))
-    if day is None:
-        return m.group(0)
-    the = "" if re.search(r"\bthe\s*$", m.string[: m.start()], re.IGNORECASE) else " the"
-    out = f"{the} {day} of {_MONTHS[_month_index(m.group(2))]}"
-    if m.group(4):
-        out += f"{m.group(3) or ''} {year_to_words(int(m.group(4)))}"
-    return out + " "
-
-
-def _date_numeric(month: int, day: int, year: str) -> str | None:
-    if not (1 <= month <= 12 and 1 <= day <= 31):
-        return None
-    y = int(year) if len(year) == 4 else 2000 + int(year)
-    return f" {_MONTHS[month - 1]} {ordinal_to_words(day)}, {year_to_words(y)} "
-
-
 def _money(m: re.Match) -> str:
-    one, many, sub_one, sub_many = _CURRENCIES[m.group(1)]
-    whole, frac, scale = m.group(2), m.group(3), m.group(4)
-    if scale:
-        amount = _cardinal(whole) + (" point " + _digits(frac) if frac else "")
-        return f" {amount} {scale.lower()} {many} "
-    n = int(whole.replace(",", ""))
-    if frac is not None and len(frac) > 2:
-        return f" {_cardinal(whole)} point {_digits(frac)} {many} "
-    cents = int(frac.ljust(2, "0")) if frac else 0
-    parts = []
-    if n or not cents:
-        parts.append(f"{number_to_words(n)} {one if n == 1 else many}")
-    if cents:
-        parts.append(f"{number_to_words(cents)} {sub_one if cents == 1 else sub_many}")
-    return " " + " and ".join(parts) + " "
+    return " " + money_words(m.group(1), m.group(2), m.group(3), m.group(4), _cardinal) + " "
 
 
 def _ampm(m: re.Match, first: int) -> str:
@@ -399,14 +242,8 @@ def _ampm_suffix(m: re.Match, first: int, end: int) -> str:
 
 
 def _time(m: re.Match) -> str:
-    hour, minute = int(m.group(1)), int(m.group(2))
     ampm = _ampm(m, 4)
-    if minute == 0:
-        words = number_to_words(hour) + ("" if ampm else " o'clock")
-    elif minute < 10:
-        words = f"{number_to_words(hour)} oh {_DIGIT[minute]}"
-    else:
-        words = f"{number_to_words(hour)} {number_to_words(minute)}"
+    words = clock_words(int(m.group(1)), int(m.group(2)), oclock=not ampm)
     if m.group(3):
         words += " and " + number_to_words(int(m.group(3))) + " seconds"
     return " " + words + ampm + _ampm_suffix(m, 4, m.end()) + " "
@@ -444,12 +281,12 @@ def _abbrev(m: re.Match) -> str:
 
 def _unit(m: re.Match) -> str:
     num, unit = m.group(1), m.group(2)
-    one, many = _UNITS[unit]
+    one, many = UNITS[unit]
     return f" {num} {one if num in ('1', '-1') else many} "
 
 
 def _house(m: re.Match) -> str:
-    return f" {_house_number(m.group(1))} {_L}{m.group(2)} "
+    return f" {house_number_words(m.group(1))} {_L}{m.group(2)} "
 
 
 def _ordinal(m: re.Match) -> str:
@@ -461,20 +298,11 @@ def _decade(m: re.Match) -> str:
     n = int(digits)
     if len(digits) == 2 and n % 10 != 0:
         return m.group(0)
-    words = number_to_words(n) if len(digits) == 2 else year_to_words(n)
-    head, _, last = words.rpartition(" ")
-    return " " + (head + " " if head else "") + plural_word(last) + " "
+    return " " + plural_number(number_to_words(n) if len(digits) == 2 else year_to_words(n)) + " "
 
 
 def _fraction(m: re.Match) -> str:
-    num, den = int(m.group(1)), int(m.group(2))
-    if den < 2 or num == 0 or den > 10:
-        return f" {number_to_words(num)} slash {number_to_words(den)} "
-    if den == 2:
-        name = "half" if num == 1 else "halves"
-    else:
-        name = ordinal_to_words(den) + ("" if num == 1 else "s")
-    return f" {number_to_words(num)} {name} "
+    return " " + fraction_words(int(m.group(1)), int(m.group(2))) + " "
 
 
 def _number(m: re.Match) -> str:
@@ -511,15 +339,11 @@ def _expand(text: str) -> str:
     text = _RE_DASH.sub(" - ", text)
     text = _RE_BRACKET_OPEN.sub(" , ", text)
     text = _RE_BRACKET_CLOSE.sub(" , ", text)
-    text = _RE_DATE_ISO.sub(lambda m: _date_numeric(int(m.group(2)), int(m.group(3)), m.group(1)) or m.group(0), text)
-    text = _RE_DATE_NUM.sub(lambda m: _date_numeric(int(m.group(1)), int(m.group(2)), m.group(3)) or m.group(0), text)
-    text = _RE_DATE_MDY.sub(_date_mdy, text)
-    text = _RE_DATE_DMY.sub(_date_dmy, text)
-    text = _RE_MONTH_ABBR.sub(lambda m: " " + _MONTHS[_month_index(m.group(1))] + " ", text)
+    text = expand_dates(text)
     text = _RE_NUMBER_SIGN.sub(" number ", text)
     text = _RE_MONEY.sub(_money, text)
-    for sym, name in (("$", "dollars"), ("£", "pounds"), ("€", "euros"), ("¥", "yen")):
-        text = text.replace(sym, f" {name} ")
+    for sym, (_, many, _, _) in CURRENCIES.items():  # a symbol without an amount
+        text = text.replace(sym, f" {many} ")
     text = _RE_TIME.sub(_time, text)
     text = _RE_HOUR_AMPM.sub(_hour_ampm, text)
     text = _RE_TITLE.sub(lambda m: " " + _TITLES[m.group(1)], text)
@@ -592,10 +416,10 @@ def normalize_for_tts(text: str) -> NormalizedText:
         text = "" if text is None else str(text)
     unknown: list[tuple[int, str]] = []
     try:
-        folded = _fold(text, unknown)
+        folded = fold_for_tts(text, unknown)
         return NormalizedText(_assemble(_expand(folded)), unknown)
     except Exception:  # pragma: no cover - last line of defence: never raise on odd input
-        plain = re.sub(r"[^A-Za-z,.;:?!' ]+", " ", _fold(text, []))
+        plain = re.sub(r"[^A-Za-z,.;:?!' ]+", " ", fold_for_tts(text, []))
         return NormalizedText(_assemble(plain.lower()), unknown)
 
 

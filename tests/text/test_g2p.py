@@ -11,8 +11,9 @@ import pytest
 from speech.text import g2p as g2p_module
 from speech.text.g2p import G2P, evaluate_g2p, load_g2p_model, rule_g2p, train_g2p
 from speech.text.g2p_neural import ctc_collapse
+from speech.text.numbers import MONTHS, UNITS
 from speech.text.phonemes import PHONEMES_STRESSED, PhonemeTokenizer
-from speech.text.tts_normalize import normalize_for_tts
+from speech.text.tts_normalize import _ABBREVS, _TITLES, normalize_for_tts
 
 ACCEPTANCE = [
     "Dr. Smith paid $5.20 on Jan. 3, 2024.",
@@ -190,10 +191,8 @@ def test_text_layer_imports_no_torch_and_no_upper_layer():
 
 
 def test_words_the_normalizer_emits_are_all_in_the_lexicon(g2p):
-    from speech.text.tts_normalize import _ABBREVS, _MONTHS, _TITLES, _UNITS
-
     texts = [str(n) for n in range(0, 130)] + [f"{n}th" for n in range(1, 40)] + ["1000000000000"]
-    texts += [f"5 {u}" for u in _UNITS] + [f"{t}. Lee" for t in _TITLES] + [f"x {a}." for a in _ABBREVS]
-    texts += [" ".join(_MONTHS), "$1.01 £2.02 €3 ¥4 1/2 2/3 3/4 5/8 9/10 © ® ™ § ± × ÷ 3:00 e.g. i.e. vs. 1990s 80s"]
+    texts += [f"5 {u}" for u in UNITS] + [f"{t}. Lee" for t in _TITLES] + [f"x {a}." for a in _ABBREVS]
+    texts += [" ".join(MONTHS), "$1.01 £2.02 €3 ¥4 1/2 2/3 3/4 5/8 9/10 © ® ™ § ± × ÷ 3:00 e.g. i.e. vs. 1990s 80s"]
     guessed = {w for t in texts for w, _ in g2p.convert(normalize_for_tts(t)).guessed}
     assert guessed == set()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from speech.text.normalize import normalize_asr_text, number_to_words, ordinal_to_words
 
+
 def assert_clean(out: str) -> None:
     assert out == " ".join(out.split()), f"whitespace not collapsed: {out!r}"
     for word in out.split():

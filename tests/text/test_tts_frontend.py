@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from speech.text.phonemes import EOS, PAD, PHONEMES, PHONEMES_STRESSED, PhonemeTokenizer
 from speech.text.frontend import text_to_ids
+from speech.text.phonemes import EOS, PAD, PHONEMES, PHONEMES_STRESSED, PhonemeTokenizer
 from speech.text.tokenizer import TokenizerError
 from speech.text.tts_normalize import normalize_for_tts, split_sentences, year_to_words
 
