@@ -49,7 +49,8 @@ _ORDINAL_IRREGULAR = {
 NUM_PATTERN = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"
 """Regex alternatives for an integer as written: thousands-grouped ("1,234") or plain digits."""
 MONEY_PATTERN = (r"([$£€¥])\s?(" + NUM_PATTERN + r")(?:\.(\d+))?(?:\s+(thousand|million|billion|trillion)\b)?")
-"""An amount (compile with ``re.IGNORECASE``): groups symbol, whole, fraction digits, scale word: :func:`money_words`."""
+"""An amount (compile with ``re.IGNORECASE``); its groups (symbol, whole, fraction digits, scale word)
+are the arguments of :func:`money_words`."""
 
 CURRENCIES = {"$": ("dollar", "dollars", "cent", "cents"), "£": ("pound", "pounds", "penny", "pence"),
               "€": ("euro", "euros", "cent", "cents"), "¥": ("yen", "yen", "sen", "sen")}
@@ -203,7 +204,8 @@ def year_to_words(n: int) -> str:
 
 
 def house_number_words(digits: str) -> str:
-    """A house number: '221' -> 'two twenty one', '1234' -> 'twelve thirty four', '1600' -> 'one thousand six hundred'."""
+    """A house number: '221' -> 'two twenty one', '1234' -> 'twelve thirty four', '1600' -> 'one
+    thousand six hundred' (a round hundred is read as a number)."""
     n = int(digits)
     if len(digits) == 3 and n % 100:
         return ONES[n // 100] + " " + pair_words(n % 100)
@@ -213,7 +215,8 @@ def house_number_words(digits: str) -> str:
 
 
 def clock_words(hour: int, minute: int, oclock: bool = True) -> str:
-    """A clock time: (10, 30) -> 'ten thirty', (3, 5) -> 'three oh five', (7, 0) -> "seven o'clock" ("seven" when not ``oclock``)."""
+    """A clock time: (10, 30) -> 'ten thirty', (3, 5) -> 'three oh five', (7, 0) -> "seven o'clock"
+    (just "seven" when not ``oclock``, e.g. before "P M")."""
     if minute == 0:
         return number_to_words(hour) + (" o'clock" if oclock else "")
     if minute < 10:

@@ -193,6 +193,7 @@ def test_text_layer_imports_no_torch_and_no_upper_layer():
 def test_words_the_normalizer_emits_are_all_in_the_lexicon(g2p):
     texts = [str(n) for n in range(0, 130)] + [f"{n}th" for n in range(1, 40)] + ["1000000000000"]
     texts += [f"5 {u}" for u in UNITS] + [f"{t}. Lee" for t in _TITLES] + [f"x {a}." for a in _ABBREVS]
-    texts += [" ".join(MONTHS), "$1.01 £2.02 €3 ¥4 1/2 2/3 3/4 5/8 9/10 © ® ™ § ± × ÷ 3:00 e.g. i.e. vs. 1990s 80s"]
+    texts += [" ".join(MONTHS),
+              "$1.01 £2.02 €3 ¥4 1/2 2/3 3/4 5/8 9/10 © ® ™ § ± × ÷ 3:00 e.g. i.e. vs. 1990s 80s"]
     guessed = {w for t in texts for w, _ in g2p.convert(normalize_for_tts(t)).guessed}
     assert guessed == set()
