@@ -90,6 +90,8 @@ class G2PNet:
         self._index = {c: i + 1 for i, c in enumerate(self.letters)}
 
     def encode_words(self, words: list[str]):
+        """Lower-case words -> (letter ids (B, T) long, 0-padded; lengths (B,)); unknown letters are
+        skipped and a word left empty becomes one apostrophe."""
         torch = _torch()
         ids = [[self._index[c] for c in w if c in self._index] or [self._index["'"]] for w in words]
         lengths = torch.tensor([len(x) for x in ids])
@@ -113,6 +115,7 @@ class G2PNet:
         return out
 
     def save(self, path: str | os.PathLike, metrics: dict | None = None) -> Path:
+        """Write config, weights (CPU tensors) and ``metrics`` for :func:`load_g2p_model`, atomically; returns the path."""
         torch = _torch()
         state = {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
         buf = io.BytesIO()
