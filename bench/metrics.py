@@ -8,7 +8,7 @@ and, as hypotheses, the same sentences with seeded random word edits (substituti
 words, deletions, insertions). The script prints the corpus times of each, the ratio (old / new,
 > 1 means the new one is faster), whether the corpus totals (errors and reference length) are
 identical, and in how many pairs the S / D / I split differs (the new one follows jiwer); then the
-same for one long pair of ~3,000 words.
+same for one long pair of ~3,000 words. Times are medians of wall and CPU (process) seconds.
 
     python bench/metrics.py                          # 3,000 utterances, $SPEECH_DATA or ../shared/data
     python bench/metrics.py --pairs 500 --long-words 1000 --long-cer
@@ -118,16 +118,19 @@ def corrupt(words: list[str], vocab: list[str], rng: random.Random, rate: float)
     return out
 
 
-def timed(fn, repeats: int, budget_s: float = float("inf")) -> tuple[float, int, object]:
-    """Median wall time of up to ``repeats`` runs (fewer once ``budget_s`` is spent), runs, last result."""
-    times, result = [], None
+def timed(fn, repeats: int, budget_s: float = float("inf")) -> tuple[float, float, int, object]:
+    """Median wall and CPU (process) seconds of up to ``repeats`` runs (fewer once ``budget_s`` of wall
+    time is spent), the number of runs, and the last result. On a shared machine the CPU time is the
+    steadier of the two: other processes stretch the wall time, much less this process's CPU time."""
+    walls, cpus, result = [], [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = fn()
-        times.append(time.perf_counter() - t0)
-        if sum(times) > budget_s:
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+        if sum(walls) > budget_s:
             break
-    return statistics.median(times), len(times), result
+    return statistics.median(walls), statistics.median(cpus), len(walls), result
 
 
 def split_differences(refs: list[str], hyps: list[str], unit: str) -> int:
@@ -142,13 +145,13 @@ def split_differences(refs: list[str], hyps: list[str], unit: str) -> int:
 
 
 def compare(label: str, refs: list[str], hyps: list[str], unit: str, repeats: int, splits: bool) -> None:
-    t_old, n_old, old = timed(lambda: old_error_stats(refs, hyps, unit), repeats, budget_s=3.0)
-    t_new, n_new, new = timed(lambda: error_stats(refs, hyps, unit), repeats)
+    t_old, c_old, n_old, old = timed(lambda: old_error_stats(refs, hyps, unit), repeats, budget_s=3.0)
+    t_new, c_new, _, new = timed(lambda: error_stats(refs, hyps, unit), repeats)
     same = (old.errors, old.reference_length) == (new.errors, new.reference_length)
     rate = "WER" if unit == "word" else "CER"
-    print(f"{label:<18} {rate}  old {t_old:9.4f} s ({n_old} run{'s' if n_old > 1 else ''})  new {t_new:9.5f} s  "
-          f"old/new {t_old / t_new:8.1f}x  "
-          f"{rate} {new.rate:.4%}  totals identical: {same} (errors {old.errors} vs {new.errors}, "
+    print(f"{label:<18} {rate}  old {t_old:8.4f} s ({n_old} run{'s' if n_old > 1 else ''})  new {t_new:8.5f} s  "
+          f"old/new {t_old / t_new:7.1f}x wall, {c_old / max(c_new, 1e-9):7.1f}x CPU  {rate} {new.rate:.4%}  "
+          f"totals identical: {same} (errors {old.errors} vs {new.errors}, "
           f"reference {old.reference_length} vs {new.reference_length})")
     if splits:
         print(f"{'':<18}      S/D/I split differs from the old one in {split_differences(refs, hyps, unit)} "
