@@ -1,9 +1,13 @@
 """Model packages: the on-disk format of a trained model and the loaders for each kind.
 
 A package is a directory: ``config.yaml`` (plain data, built only through an allow-list), the
-weights, and the files a kind needs beside them (tokenizer, phoneme set, statistics, ``meta.json``).
+weights ``model.safetensors``, and the files a kind needs beside them (tokenizer, phoneme set,
+statistics, ``meta.json``). Packages written before format version 2 hold ``model.pt`` (a
+``torch.save`` state dict) instead; they still load (``torch.load(weights_only=True)``), and
+``model.safetensors`` is preferred where both exist. Nothing in a package is ever unpickled.
 
-- :mod:`speech.packages.format` -- reading a package's config and weights safely, the allow-list;
+- :mod:`speech.packages.format` -- the folder and its ``config.yaml``: reading it safely, the allow-list;
+- :mod:`speech.packages.weights` -- the weights file: safetensors written and read, legacy ``model.pt`` read;
 - :mod:`speech.packages.asr` -- recognizers (``speech-asr-package``);
 - :mod:`speech.packages.voice` -- FastSpeech2 voices (``speech-tts-package``);
 - :mod:`speech.packages.vocoder` -- neural vocoders, and :func:`load_vocoder` for any vocoder by name.

@@ -1,7 +1,14 @@
 """Recognizer packages (``speech-asr-package``): write one after training, load one for inference.
 
-The directory holds ``config.yaml`` (features, model), ``tokenizer.json``, ``cmvn.json`` and the
-weights; reading goes through the allow-list of :mod:`speech.packages.format`.
+Layout::
+
+    config.yaml        the resolved training config (features.fbank and model.asr are built)
+    tokenizer.json     the vocabulary
+    model.safetensors  weights (CMVN statistics are buffers in it); ``model.pt`` in older packages
+    meta.json          format, format version, task "asr", training summary, toolkit version
+
+Reading goes through the allow-list of :mod:`speech.packages.format`; the weights are read by
+:mod:`speech.packages.weights` (never unpickled).
 """
 
 from __future__ import annotations
@@ -16,19 +23,22 @@ from speech.features import FbankConfig
 from speech.fileio import atomic_write_text
 from speech.packages.format import (
     FORMAT,
+    WEIGHTS_FILE,
     PackageError,
     build_node,
-    build_with_weights,
     check_node,
     open_package,
-    write_weights_and_meta,
+    weights_path,
 )
+from speech.packages.weights import build_with_weights, write_weights_and_meta
 from speech.text.tokenizer import CharTokenizer
 
 
 def save_asr_package(out_dir: str | Path, cfg: DictConfig, tokenizer: CharTokenizer, model_state: dict,
                      meta: dict | None = None) -> Path:
-    """Write a package folder (each file atomically) and return its path."""
+    """Write a package folder (each file atomically; weights as ``model.safetensors``) and return its path.
+
+    ``model_state``: the model's ``state_dict()`` (tensors on any device)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
@@ -53,9 +63,10 @@ class AsrPackage:
 
 
 def load_asr_package(path: str | Path, device: str | torch.device = "cpu") -> AsrPackage:
-    """Load a package folder written by :func:`save_asr_package`: only ``features.fbank`` and
-    ``model.asr`` are built, through :data:`ALLOWED_TARGETS`."""
-    p, pc, meta = open_package(path, "model", ("config.yaml", "tokenizer.json", "model.pt"),
+    """Load a package folder written by :func:`save_asr_package` (or one of an older version, with
+    ``model.pt``): only ``features.fbank`` and ``model.asr`` are built, through :data:`ALLOWED_TARGETS`,
+    and the model is put on ``device`` in eval mode."""
+    p, pc, meta = open_package(path, "model", ("config.yaml", "tokenizer.json", WEIGHTS_FILE),
                                wrong_task=("tts", "vocoder"))
     if not (pc.has("model.asr") and pc.has("features.fbank")):
         raise PackageError(f"{pc.file}: expected sections model.asr and features.fbank")
@@ -64,6 +75,6 @@ def load_asr_package(path: str | Path, device: str | torch.device = "cpu") -> As
     tokenizer = CharTokenizer.load(p / "tokenizer.json")
     fbank = build_node(pc, "features.fbank")
     model = build_with_weights(lambda: build_node(pc, "model.asr", input_dim=fbank.n_mels, vocab_size=len(tokenizer),
-                                                  specaugment=None), p / "model.pt")
+                                                  specaugment=None), weights_path(p))
     model.to(device).eval()
     return AsrPackage(p, model, tokenizer, fbank, pc.cfg, meta)

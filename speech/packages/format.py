@@ -2,10 +2,16 @@
 
 Layout of an ASR package::
 
-    config.yaml      the resolved training config (model, features, loss, decoding, ...)
-    tokenizer.json   the vocabulary
-    model.pt         weights (a state_dict of tensors only; CMVN statistics are buffers in it)
-    meta.json        format version, training summary (steps, dev metrics), toolkit version
+    config.yaml        the resolved training config (model, features, loss, decoding, ...)
+    tokenizer.json     the vocabulary
+    model.safetensors  weights: a safetensors file of named tensors (CMVN statistics are buffers in it)
+    meta.json          format, format version, task, training summary (steps, dev metrics), toolkit version
+
+Voice and vocoder packages (:mod:`speech.packages.voice`, :mod:`speech.packages.vocoder`) have the
+same shape with their own side files. Packages written before format version 2 hold ``model.pt``
+(a ``torch.save`` state dict) instead of ``model.safetensors``; they still load, read with
+``torch.load(weights_only=True)``. When both files are present, ``model.safetensors`` is the one
+read. The weights files themselves are read and written by :mod:`speech.packages.weights`.
 
 A package is data from a stranger, so loading one can only ever build the toolkit's own model and
 feature classes:
@@ -21,8 +27,10 @@ feature classes:
   ``${...}`` interpolation or resolver. The factory is then called with those keyword arguments and
   the sizes the loader supplies (vocabulary, mel bands). Every other section (trainer, loss, data,
   decoding, ...) is kept as data and never instantiated.
-* ``model.pt`` is read with ``torch.load(weights_only=True)`` (:func:`read_weights`), must be a
-  mapping of parameter names to tensors, and must fit the model before ``load_state_dict``.
+* The weights are never unpickled: ``model.safetensors`` is parsed by the ``safetensors`` library
+  (a JSON header and raw tensor bytes), a legacy ``model.pt`` by ``torch.load(weights_only=True)``;
+  either must be a mapping of parameter names to tensors that fits the model (names, shapes) before
+  ``load_state_dict`` (:func:`speech.packages.weights.build_with_weights`).
 
 Every refusal is one :class:`PackageError` line naming the file (with the line of ``config.yaml``
 where it can), the key, and what was expected.
@@ -32,21 +40,25 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
-import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from speech.features import FbankConfig
-from speech.fileio import atomic_write_text
+from speech.models.asr import bilstm_ctc
+from speech.models.tts import fastspeech2
+from speech.models.vocoders.hifigan import hifigan_generator
 
 FORMAT = "speech-asr-package"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""meta.json's ``format_version``: 1 = weights in ``model.pt`` (torch.save), 2 = ``model.safetensors``."""
+WEIGHTS_FILE = "model.safetensors"
+"""The weights file every package is written with (format version 2)."""
+LEGACY_WEIGHTS_FILE = "model.pt"
+"""The weights file of packages written before format version 2 (still read, never written)."""
 MAX_CONFIG_BYTES = 1 << 20
 """A package's config.yaml is a few kB; anything above this is refused before it is parsed."""
 
@@ -80,20 +92,14 @@ def _fields(cls) -> tuple[str, ...]:
 
 
 def _registry(slot: str) -> dict[str, Buildable]:
-    """The explicit ``{target string: factory}`` map of a slot (imports only what the slot needs)."""
+    """The explicit ``{target string: factory}`` map of a slot."""
     if slot == "features.fbank":
         return {"speech.features.FbankConfig": Buildable(FbankConfig, _fields(FbankConfig))}
     if slot == "model.asr":
-        from speech.models.asr import bilstm_ctc
-
         return {"speech.models.asr.bilstm_ctc": Buildable(bilstm_ctc, _fields(bilstm_ctc.config_class))}
     if slot == "model.tts":
-        from speech.models.tts import fastspeech2
-
         return {"speech.models.tts.fastspeech2": Buildable(fastspeech2, _fields(fastspeech2.config_class))}
     if slot == "vocoder.generator":
-        from speech.models.vocoders.hifigan import hifigan_generator
-
         return {_IMPLICIT[slot]: Buildable(hifigan_generator, ("preset",) + _fields(hifigan_generator.config_class))}
     raise KeyError(f"no allow-list for config slot {slot!r}")
 
@@ -310,11 +316,13 @@ def open_package(path: str | Path, kind: str, files: tuple[str, ...],
 
     Args:
         kind: what the caller loads, for messages ("model", "voice", "vocoder").
-        files: files the folder must hold (``config.yaml`` first).
+        files: files the folder must hold (``config.yaml`` first); :data:`WEIGHTS_FILE` among them is
+            satisfied by a legacy :data:`LEGACY_WEIGHTS_FILE` too (see :func:`weights_path`).
         wrong_task: ``meta.json`` task(s) refused with a message saying what the folder is.
     """
     p = Path(path)
-    listing = ", ".join(files)
+    listing = ", ".join(files) + (f" ({LEGACY_WEIGHTS_FILE} in packages from older versions)"
+                                  if WEIGHTS_FILE in files else "")
     if not p.exists():
         raise PackageError(f"{p}: {kind} package not found")
     if not p.is_dir():
@@ -335,125 +343,16 @@ def open_package(path: str | Path, kind: str, files: tuple[str, ...],
         what = {"asr": "recognition (ASR) model", "tts": "voice (synthesis)", "vocoder": "vocoder"}.get(task, task)
         raise PackageError(f"{p}: this is a {what} package, not a {kind} package")
     for name in files:
-        if not (p / name).is_file():
+        if not (p / name).is_file() and not (name == WEIGHTS_FILE and (p / LEGACY_WEIGHTS_FILE).is_file()):
             raise PackageError(f"{p / name}: missing; a {kind} package holds {listing}")
     return p, read_package_config(p / "config.yaml"), meta
 
 
-# ----------------------------------------------------------------------------------------------
-# model.pt
-
-_EXPECTED_WEIGHTS = "expected tensors saved by `speech train`"
-
-
-def read_weights(path: Path) -> dict[str, torch.Tensor]:
-    """A package's weights: ``torch.load(weights_only=True)`` (never a full unpickler), checked to
-    be a mapping of parameter names to tensors. Any failure is one :class:`PackageError` line that
-    says what is wrong with the file (torch's own advice about ``weights_only`` is never passed on)."""
-    path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": noise for a refused file
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        raise PackageError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
-    except Exception as e:  # noqa: BLE001 - classified below from the file itself
-        raise PackageError(f"{path}: {_weights_problem(path, e)}; {_EXPECTED_WEIGHTS}") from None
-    if not isinstance(state, dict):
-        raise PackageError(f"{path}: holds a {type(state).__name__}, not a mapping of parameter names to "
-                           f"tensors; {_EXPECTED_WEIGHTS}")
-    for k, v in state.items():
-        if not isinstance(k, str):
-            raise PackageError(f"{path}: a {type(k).__name__} key {k!r}; expected parameter names (strings)")
-        if not isinstance(v, torch.Tensor):
-            raise PackageError(f"{path}: entry {k!r} is a {type(v).__name__}, not a tensor; {_EXPECTED_WEIGHTS}")
-    return state
-
-
-def _weights_problem(path: Path, e: Exception) -> str:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except OSError:
-        head = b""
-    text = str(e)
-    if not head:
-        return "empty file"
-    if isinstance(e, EOFError):
-        return "truncated or corrupt (ends early)"
-    found = re.search(r"GLOBAL ([\w.]+)", text) or re.search(r"[Uu]nsupported global:? (?:GLOBAL )?([\w.]+)", text)
-    if found:
-        return (f"not a weights file this toolkit wrote (unpickling refused: it holds objects other than "
-                f"tensors, e.g. {found.group(1)})")
-    if head != b"PK\x03\x04":
-        return "not a weights file this toolkit wrote (not a torch zip archive of tensors)"
-    if "Weights only" in text or "WeightsUnpickler" in text:
-        return "not a weights file this toolkit wrote (unpickling refused: it holds objects other than tensors)"
-    return "truncated or corrupt (not a readable torch zip archive)"
-
-
-def write_weights_and_meta(out: Path, state: dict, fmt: str, task: str, meta: dict | None) -> Path:
-    """Write ``model.pt`` (tensors only, on the CPU) and ``meta.json`` (format, task, toolkit version,
-    ``meta``) into a package folder, each atomically; returns the folder."""
-    import speech
-    from speech.train.checkpoint import atomic_save
-
-    atomic_save({k: v.detach().cpu() for k, v in state.items()}, out / "model.pt")
-    info = {"format": fmt, "format_version": FORMAT_VERSION, "task": task,
-            "toolkit_version": getattr(speech, "__version__", "?"), **(meta or {})}
-    atomic_write_text(out / "meta.json", json.dumps(info, indent=2) + "\n")
-    return out
-
-
-def _check_fit(own: dict[str, torch.Tensor], state: dict[str, torch.Tensor], path: Path) -> None:
-    """One-line PackageError when ``state`` (the file's tensors) does not match the parameter names
-    and shapes of ``own`` (a model's state_dict, possibly on the meta device)."""
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
-              if k in state and state[k].shape != own[k].shape]
-
-    def few(xs: list) -> str:
-        return ", ".join(xs[:3]) + (f" (+{len(xs) - 3} more)" if len(xs) > 3 else "")
-
-    problems = ([f"missing {few(missing)}"] if missing else []) + \
-               ([f"unexpected {few(unexpected)}"] if unexpected else []) + \
-               ([f"other shapes: {few(shapes)}"] if shapes else [])
-    if problems:
-        raise PackageError(f"{path}: weights do not fit the model config.yaml describes ({'; '.join(problems)}); "
-                           "expected the weights saved with this config")
-
-
-def load_weights(model: torch.nn.Module, path: Path, state: dict[str, torch.Tensor] | None = None
-                 ) -> torch.nn.Module:
-    """Load a package's ``model.pt`` (:func:`read_weights`: tensors only) into ``model``; weights that
-    do not fit (missing / unexpected names, other shapes) are a one-line :class:`PackageError`."""
-    state = read_weights(path) if state is None else state
-    _check_fit(model.state_dict(), state, path)
-    try:
-        model.load_state_dict(state)
-    except Exception as e:  # noqa: BLE001
-        raise PackageError(f"{path}: cannot load weights ({_one_line(str(e).splitlines()[0])})") from None
-    return model
-
-
-def build_with_weights(build: Callable[[], torch.nn.Module], path: Path) -> torch.nn.Module:
-    """``build()`` a package's model and load its ``model.pt``, checking first, without allocating
-    anything, that the two agree: the model is built once on torch's ``meta`` device (shapes only)
-    and compared with the file's tensors. A config.yaml that describes a model far larger than its
-    weights (``hidden_size: 100000`` beside a small model.pt) is refused in one line instead of
-    exhausting memory; what a package can make the loader allocate is bounded by its weights file."""
-    state = read_weights(path)
-    try:
-        with torch.device("meta"):
-            skeleton = build()
-    except PackageError:
-        raise
-    except Exception as e:  # noqa: BLE001 - a constructor's complaint, in one line
-        raise PackageError(f"{path.parent / 'config.yaml'}: cannot build the model it describes "
-                           f"({_one_line(str(e).splitlines()[0]) if str(e) else type(e).__name__})") from None
-    _check_fit(skeleton.state_dict(), state, path)
-    del skeleton
-    return load_weights(build(), path, state)
-
-
+def weights_path(folder: str | Path) -> Path:
+    """The weights file of a package folder: ``model.safetensors``, or ``model.pt`` when a package
+    from before format version 2 holds only that; ``model.safetensors`` when neither exists (so a
+    message names the file a package should have)."""
+    folder = Path(folder)
+    if not (folder / WEIGHTS_FILE).exists() and (folder / LEGACY_WEIGHTS_FILE).is_file():
+        return folder / LEGACY_WEIGHTS_FILE
+    return folder / WEIGHTS_FILE

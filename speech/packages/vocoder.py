@@ -1,18 +1,20 @@
 """HiFi-GAN behind the :class:`~speech.models.vocoders.base.Vocoder` interface, loaded from a vocoder package.
 
-A vocoder package (written by :func:`speech.packages.vocoder.save_vocoder_package`)::
+A vocoder package (written by :func:`save_vocoder_package`)::
 
-    config.yaml   features.fbank (the mel config it was trained on), vocoder.generator (preset + overrides)
-    model.pt      generator weights (state_dict of tensors, weight-norm parametrized)
-    meta.json     format, training steps, time, device, dev mel L1
+    config.yaml        features.fbank (the mel config it was trained on), vocoder.generator (preset + overrides)
+    model.safetensors  generator weights (state_dict of tensors, weight-norm parametrized);
+                       ``model.pt`` in packages written before format version 2
+    meta.json          format, format version, task "vocoder", training steps, time, device, dev mel L1
 
 Loading builds only ``features.fbank`` (``speech.features.FbankConfig``) and the generator
 (``speech.models.vocoders.hifigan_generator``; ``vocoder.generator`` names no class, only a preset and
 HiFiGANConfig fields), each checked first against the allow-list of :mod:`speech.packages.format`
-(no Hydra keys, no interpolation, plain values only). Weights are read with
-``torch.load(weights_only=True)`` and must be a mapping of names to tensors. Weight norm is folded
-into plain weights and the generator runs under ``torch.inference_mode`` (a lean inference path: no
-autograd state kept).
+(no Hydra keys, no interpolation, plain values only). Weights are read by
+:mod:`speech.packages.weights` (safetensors, or ``torch.load(weights_only=True)`` for a legacy
+``model.pt``; never unpickled) and must be a mapping of names to tensors that fits the generator.
+Weight norm is folded into plain weights and the generator runs under ``torch.inference_mode`` (a
+lean inference path: no autograd state kept).
 """
 from __future__ import annotations
 
@@ -20,26 +22,40 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
 from torch import Tensor
 
 from speech.features import FbankConfig
 from speech.fileio import atomic_write_text
 from speech.models.vocoders.base import VOCODER_NAMES, Vocoder
+from speech.models.vocoders.griffin_lim import GriffinLimVocoder
+from speech.packages.format import (
+    LEGACY_WEIGHTS_FILE,
+    WEIGHTS_FILE,
+    PackageError,
+    build_node,
+    check_node,
+    open_package,
+    weights_path,
+)
+from speech.packages.weights import build_with_weights, write_weights_and_meta
 
-__all__ = ["HiFiGANVocoder", "is_vocoder_package", "read_vocoder_config"]
+__all__ = ["HiFiGANVocoder", "is_vocoder_package", "load_vocoder", "read_vocoder_config", "save_vocoder_package"]
+
+_GRIFFIN_LIM = ("griffin-lim", "griffinlim", "gl")
 
 
 def is_vocoder_package(path: str | Path) -> bool:
+    """Whether ``path`` looks like a package folder (``config.yaml`` and a weights file; new or legacy)."""
     p = Path(path)
-    return p.is_dir() and (p / "config.yaml").is_file() and (p / "model.pt").is_file()
+    return p.is_dir() and (p / "config.yaml").is_file() and \
+        ((p / WEIGHTS_FILE).is_file() or (p / LEGACY_WEIGHTS_FILE).is_file())
 
 
 def _load_config(path: Path):
     """Open a vocoder package and check (without building anything) its ``features.fbank`` and
     ``vocoder.generator`` nodes; returns ``(PackageConfig, meta)``."""
-    from speech.packages.format import PackageError, check_node, open_package
-
-    p, pc, meta = open_package(path, "vocoder", ("config.yaml", "model.pt"), wrong_task=("tts", "asr"))
+    p, pc, meta = open_package(path, "vocoder", ("config.yaml", WEIGHTS_FILE), wrong_task=("tts", "asr"))
     if not (pc.has("vocoder.generator") and pc.has("features.fbank")):
         raise PackageError(f"{pc.file}: expected sections vocoder.generator and features.fbank "
                            "(is this a vocoder package?)")
@@ -53,8 +69,6 @@ def _load_config(path: Path):
 
 def read_vocoder_config(path: str | Path) -> tuple[str, dict]:
     """``(preset, generator overrides)`` of a vocoder package (checked against the allow-list)."""
-    from speech.packages.format import check_node
-
     pc, _ = _load_config(Path(path))
     gen = dict(check_node(pc, "vocoder.generator", ("n_mels", "hop_length"))[2])
     preset = gen.pop("preset", "v1")
@@ -73,17 +87,18 @@ class HiFiGANVocoder(Vocoder):
 
     @classmethod
     def from_package(cls, path: str | Path, device: str | torch.device = "cpu") -> "HiFiGANVocoder":
-        from speech.packages.format import build_node, build_with_weights
-
+        """Load a vocoder package (new or legacy weights file) with its generator on ``device``."""
         p = Path(path)
         pc, meta = _load_config(p)
         fbank = build_node(pc, "features.fbank")
         gen = build_with_weights(lambda: build_node(pc, "vocoder.generator", n_mels=fbank.n_mels,
-                                                    hop_length=fbank.hop_length), p / "model.pt")
+                                                    hop_length=fbank.hop_length), weights_path(p))
         gen.remove_weight_norm()
         return cls(fbank, gen, meta, device)
 
     def _synthesize(self, log_mel: Tensor, lengths: Tensor) -> Tensor:
+        """``(B, T, n_mels)`` log-mel and ``(B,)`` lengths (any device) -> ``(B, T * hop)`` waveform on
+        the input's device, computed on :attr:`device`, zero past ``lengths[b] * hop``."""
         wav = self.generator(log_mel.to(self.device)).squeeze(1).clamp(-1.0, 1.0)
         hop = self.hop_length
         idx = torch.arange(wav.shape[1], device=wav.device)
@@ -91,43 +106,37 @@ class HiFiGANVocoder(Vocoder):
         return wav.to(log_mel.device)
 
 
-def load_vocoder(spec: str, fbank: FbankConfig, **kwargs) -> Vocoder:
-    """Build a vocoder by name.
+def load_vocoder(spec: str | Path, fbank: FbankConfig, *, device: str | torch.device = "cpu",
+                 **options) -> Vocoder:
+    """Build a vocoder by name or package path.
 
     Args:
-        spec: ``"griffin-lim"`` (no trained weights; see :class:`GriffinLimVocoder`), or the path of
-            a vocoder package (a trained HiFi-GAN, :class:`speech.packages.vocoder.HiFiGANVocoder`;
-            ``kwargs`` may give ``device``); its mel config must match ``fbank``.
+        spec: ``"griffin-lim"`` (no trained weights; :class:`GriffinLimVocoder`, which runs on the
+            device of the mels it is given), or the folder of a vocoder package (a trained HiFi-GAN,
+            :class:`HiFiGANVocoder`, loaded onto ``device``); its mel config must match ``fbank``.
         fbank: the mel config the features were computed with.
-        **kwargs: passed to the vocoder's constructor (e.g. ``n_iter=64``).
+        device: torch device of a HiFi-GAN's generator (mels are moved there and the waveform back).
+        **options: Griffin-Lim's constructor options (e.g. ``n_iter=64``); ignored for a HiFi-GAN.
 
     Raises:
-        ValueError: ``spec`` is not a known vocoder.
+        ValueError: ``spec`` is not a known vocoder, or the package's mel config differs from ``fbank``.
+        PackageError: the package folder is missing, incomplete or unsafe (one line naming the file).
     """
-    from pathlib import Path
-
     name = str(spec).strip().lower().replace("_", "-")
-    if name not in ("griffin-lim", "griffinlim", "gl") and (Path(str(spec)).exists() or "/" in str(spec)):
-        from speech.packages.vocoder import HiFiGANVocoder
-
-        voc = HiFiGANVocoder.from_package(spec, device=kwargs.get("device", "cpu"))  # Griffin-Lim options ignored
+    if name in _GRIFFIN_LIM:
+        return GriffinLimVocoder(fbank, **options)
+    if Path(str(spec)).exists() or "/" in str(spec):
+        voc = HiFiGANVocoder.from_package(spec, device=device)
         voc.check_compatible(fbank)
         return voc
-    if name in ("griffin-lim", "griffinlim", "gl"):
-        from speech.models.vocoders.griffin_lim import GriffinLimVocoder
-
-        return GriffinLimVocoder(fbank, **kwargs)
     raise ValueError(f"load_vocoder: unknown vocoder spec={spec!r}; expected one of {list(VOCODER_NAMES)} "
                      "or the folder of a trained vocoder package (speech train-vocoder)")
 
 
 def save_vocoder_package(out_dir: str | Path, fbank: FbankConfig, generator_cfg: dict, state: dict,
                          meta: dict | None = None) -> Path:
-    """A vocoder package: ``config.yaml`` (mel config + generator), ``model.pt``, ``meta.json``."""
-    from omegaconf import OmegaConf
-
-    from speech.packages.format import write_weights_and_meta
-
+    """A vocoder package: ``config.yaml`` (mel config + generator), ``model.safetensors`` (``state``: the
+    generator's ``state_dict()``), ``meta.json``; each file written atomically. Returns the folder."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cfg = {"features": {"fbank": {"_target_": "speech.features.FbankConfig", **asdict(fbank)}},

@@ -2,18 +2,19 @@
 
 Layout::
 
-    config.yaml      features.fbank (the mel config a vocoder must share), model.tts, frontend
-    tokenizer.json   the phoneme inventory
-    stats.json       pitch / energy normalization statistics and per-band mel mean / std
-    model.pt         weights (a state_dict of tensors only)
-    meta.json        format version, training summary, held-out test ids
+    config.yaml        features.fbank (the mel config a vocoder must share), model.tts, frontend
+    tokenizer.json     the phoneme inventory
+    stats.json         pitch / energy normalization statistics and per-band mel mean / std
+    model.safetensors  weights (a state_dict of tensors only); ``model.pt`` in packages before format 2
+    meta.json          format, format version, task "tts", training summary, held-out test ids
 
 Loading builds only ``features.fbank`` (``speech.features.FbankConfig``) and ``model.tts``
 (``speech.models.tts.fastspeech2``), each checked against the allow-list of
 :mod:`speech.packages.format` (:data:`~speech.packages.format.ALLOWED_TARGETS`) before anything is
 called: no other target, no Hydra keys (``_args_``, ``_partial_``, ...), no nested ``_target_``, no
-``${...}`` interpolation, plain values only. ``frontend`` is read as data. Weights are read with
-``torch.load(weights_only=True)`` and must be a mapping of names to tensors that fits the model.
+``${...}`` interpolation, plain values only. ``frontend`` is read as data. Weights are read by
+:mod:`speech.packages.weights` (safetensors, or ``torch.load(weights_only=True)`` for a legacy
+``model.pt``; never unpickled) and must be a mapping of names to tensors that fits the model.
 Every refusal is one :class:`~speech.packages.format.PackageError` line naming the file and key.
 """
 from __future__ import annotations
@@ -30,17 +31,17 @@ from speech.features import FbankConfig
 from speech.features.prosody import TargetStats
 from speech.fileio import atomic_write_text
 from speech.packages.format import (
+    WEIGHTS_FILE,
     PackageError,
     build_node,
-    build_with_weights,
     check_node,
     open_package,
-    write_weights_and_meta,
+    weights_path,
 )
+from speech.packages.weights import build_with_weights, write_weights_and_meta
 from speech.text.phonemes import PhonemeTokenizer
 
 FORMAT = "speech-tts-package"
-FORMAT_VERSION = 1
 
 __all__ = ["TtsPackage", "load_tts_package", "save_tts_package"]
 
@@ -48,7 +49,7 @@ __all__ = ["TtsPackage", "load_tts_package", "save_tts_package"]
 def save_tts_package(out_dir: str | Path, *, fbank: FbankConfig, model_cfg: dict, tokenizer: PhonemeTokenizer,
                      state: dict, stats: TargetStats, mel_mean, mel_std, frontend: dict | None = None,
                      meta: dict | None = None) -> Path:
-    """Write a voice package (each file atomically) and return its path."""
+    """Write a voice package (each file atomically; weights as ``model.safetensors``) and return its path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fb = {"_target_": "speech.features.FbankConfig", **asdict(fbank)}
@@ -81,8 +82,9 @@ class TtsPackage:
 
 
 def load_tts_package(path: str | Path, device: str | torch.device = "cpu") -> TtsPackage:
-    """Load a folder written by :func:`save_tts_package`; errors name the file at fault."""
-    p, pc, meta = open_package(path, "voice", ("config.yaml", "tokenizer.json", "stats.json", "model.pt"),
+    """Load a folder written by :func:`save_tts_package` (or an older one with ``model.pt``) onto
+    ``device``; errors name the file at fault."""
+    p, pc, meta = open_package(path, "voice", ("config.yaml", "tokenizer.json", "stats.json", WEIGHTS_FILE),
                                wrong_task=("asr", "vocoder"))
     if not (pc.has("model.tts") and pc.has("features.fbank")):
         raise PackageError(f"{pc.file}: expected sections model.tts and features.fbank")
@@ -104,6 +106,6 @@ def load_tts_package(path: str | Path, device: str | torch.device = "cpu") -> Tt
         raise PackageError(f"{p / 'stats.json'}: mel_mean/mel_std have {len(mel_mean)}/{len(mel_std)} bands, "
                            f"features.fbank.n_mels is {fbank.n_mels}")
     model = build_with_weights(lambda: build_node(pc, "model.tts", vocab_size=len(tokenizer), n_mels=fbank.n_mels),
-                               p / "model.pt")
+                               weights_path(p))
     model.to(device).eval()
     return TtsPackage(p, model, tokenizer, fbank, stats, mel_mean.to(device), mel_std.to(device), pc.cfg, meta)

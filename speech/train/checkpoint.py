@@ -7,41 +7,23 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from speech.fileio import atomic_writer
+
 
 def atomic_save(obj, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``.
-
-    A crash at any point leaves either the previous file or the new one, never a partial file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-    return path
+    """``torch.save(obj)`` into ``path`` through :func:`speech.fileio.atomic_writer` (temporary file,
+    fsync, rename, folder fsync): a crash at any point leaves either the previous file or the new one,
+    never a partial file. Checkpoints stay torch files (they carry optimizer and RNG state) and are
+    read back with ``weights_only=True`` (:func:`load_checkpoint`)."""
+    with atomic_writer(path) as f:
+        torch.save(obj, f)
+    return Path(path)
 
 
 class CheckpointError(RuntimeError, ValueError):

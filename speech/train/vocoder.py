@@ -34,7 +34,9 @@ from speech.config import GE0, GT0, check_ranges, rule
 from speech.features import FbankConfig
 from speech.features.functional import log_mel
 from speech.data.audio_mel import AudioMelDataset, VocoderDataConfig, _load_wavs, collate_audio_mel
+from speech.packages.format import weights_path
 from speech.packages.vocoder import save_vocoder_package
+from speech.packages.weights import load_weights
 
 log = logging.getLogger(__name__)
 
@@ -332,9 +334,7 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
     generator = hifigan_generator(fbank.n_mels, vc.preset, hop, **gen_overrides)
     disc = HiFiGANDiscriminator(vc.periods, vc.discriminator_channel_scale)
     if vc.init_from:
-        from speech.packages.format import load_weights
-
-        load_weights(generator, Path(vc.init_from) / "model.pt")
+        load_weights(generator, weights_path(vc.init_from))
         _continue_discriminator(disc, Path(vc.init_from))
     task = HiFiGANTask(disc, fbank, adversarial_start_step=vc.adversarial_start_step)
     log.info("HiFi-GAN %s: generator %.2fM, discriminators %.2fM parameters; %d train / %d dev utterances (%s mels)",

@@ -19,9 +19,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from speech.packages.format import PackageError, read_weights
 from speech.packages.asr import load_asr_package
+from speech.packages.format import PackageError
 from speech.packages.voice import load_tts_package, save_tts_package
+from speech.packages.weights import read_weights
 
 DANGEROUS = [
     "speech.fileio.atomic_write_text", "speech.fileio.atomic_write_bytes", "speech.fileio.os.system",
@@ -55,6 +56,16 @@ def _edit(pkg: Path, change) -> Path:
 
 def _files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*")}
+
+
+def _legacy(pkg: Path) -> Path:
+    """Turn a package into the layout of format version 1: ``model.pt`` written by ``torch.save`` of
+    the state dict (as the toolkit did before safetensors), no ``model.safetensors``."""
+    from safetensors.torch import load_file
+
+    torch.save(load_file(pkg / "model.safetensors"), pkg / "model.pt")
+    (pkg / "model.safetensors").unlink()
+    return pkg
 
 
 class Sentinels:
@@ -215,7 +226,7 @@ def test_yaml_aliases_and_huge_configs_are_refused(tiny_package, tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
-# model.pt
+# model.pt (packages of format version 1; new packages hold model.safetensors, see test_package_weights.py)
 
 
 class _Evil:
@@ -250,7 +261,7 @@ def _weights_cases(pkg: Path, victim: Path) -> dict[str, tuple]:
     "other shapes", "missing keys"])
 def test_bad_weights_are_refused_in_one_line(case, tiny_package, tmp_path):
     victim = tmp_path / "victim"
-    pkg = _clone(tiny_package, tmp_path / "pkg")
+    pkg = _legacy(_clone(tiny_package, tmp_path / "pkg"))
     write, expected = _weights_cases(pkg, victim)[case]
     write(pkg / "model.pt")
     with Sentinels() as s, pytest.raises(PackageError) as err:
@@ -305,13 +316,16 @@ def test_cli_transcribe_refuses_a_hostile_package(tiny_package, tmp_path, capsys
         assert rc != 0 and cap.out == ""
         assert len(lines) == 1 and lines[0].startswith("speech: error:") and "config.yaml" in lines[0], cap.err
         assert not victim.exists() and _files(tmp_path) == before
-    pkg = _clone(tiny_package, tmp_path / "pkg-w")
-    torch.save({"x": _Evil(victim)}, pkg / "model.pt")
-    rc = main(["transcribe", str(wav), "--model", str(pkg)])
-    cap = capsys.readouterr()
-    lines = cap.err.strip().splitlines()
-    assert rc != 0 and len(lines) == 1 and "model.pt" in lines[0] and "weights_only" not in cap.err, cap.err
-    assert not victim.exists()
+    for name, legacy in (("model.pt", True), ("model.safetensors", False)):
+        pkg = _clone(tiny_package, tmp_path / f"pkg-w-{name}")
+        if legacy:
+            _legacy(pkg)
+        torch.save({"x": _Evil(victim)}, pkg / name)
+        rc = main(["transcribe", str(wav), "--model", str(pkg)])
+        cap = capsys.readouterr()
+        lines = cap.err.strip().splitlines()
+        assert rc != 0 and len(lines) == 1 and name in lines[0] and "weights_only" not in cap.err, cap.err
+        assert not victim.exists()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -436,16 +450,20 @@ def test_fuzzed_configs_build_the_listed_classes_or_fail_in_one_line(tiny_packag
         assert s.calls == [] and _files(tmp) == before and not Path(victim).exists()
 
 
-def test_a_config_far_larger_than_its_weights_is_refused_before_allocating(tiny_package, tmp_path):
-    """A package's config.yaml could ask for a model of many gigabytes beside a small model.pt: the
-    model is first built on torch's meta device (no memory) and checked against the weights."""
+@pytest.mark.parametrize("weights", ["model.safetensors", "model.pt"])
+def test_a_config_far_larger_than_its_weights_is_refused_before_allocating(weights, tiny_package, tmp_path):
+    """A package's config.yaml could ask for a model of many gigabytes beside a small weights file:
+    the model is first built on torch's meta device (no memory) and checked against the weights
+    (for model.safetensors, against its header alone)."""
     import resource
 
     huge = _edit(_clone(tiny_package, tmp_path / "huge"),
                  lambda c: c["model"]["asr"].update(hidden_size=40000))  # ~13 G parameters, ~50 GB
+    if weights == "model.pt":
+        _legacy(huge)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with pytest.raises(PackageError) as ei:
         load_asr_package(huge)
     msg = _one_line(ei.value)
-    assert "model.pt" in msg and "do not fit" in msg, msg
+    assert weights in msg and "do not fit" in msg, msg
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500 * 1024  # KB: nothing big allocated
