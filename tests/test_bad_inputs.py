@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from safetensors.torch import load_file
 
 from speech.cli.main import main
 
@@ -86,7 +87,9 @@ class Env:
         shutil.copytree(self.asr, pkg)
         if config_edit is not None:
             (pkg / "config.yaml").write_text(config_edit((pkg / "config.yaml").read_text()))
-        if weights is not None:
+        if weights is not None:  # a package in the legacy layout (model.pt) whose weights file is bad
+            for f in pkg.glob("model.safetensors"):
+                f.unlink()
             (pkg / "model.pt").write_bytes(weights)
         return str(pkg)
 
@@ -107,6 +110,13 @@ class _Reduce:
 
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
+
+
+def _legacy_weights(env: Env) -> bytes:
+    """The tiny package's weights as a legacy ``model.pt`` (torch.save of the state dict)."""
+    path = env.tmp / "legacy.pt"
+    torch.save(load_file(env.asr / "model.safetensors"), path)
+    return path.read_bytes()
 
 
 def _pickled_weights(env: Env) -> bytes:
@@ -174,7 +184,7 @@ SETUPS: dict[str, Callable[[Env], list[str]]] = {
     "pickle in the weights": lambda e: _transcribe(e, e.wav("good.wav"))[:-3] + [
         "--model", e.evil_package(weights=_pickled_weights(e))],
     "truncated weights": lambda e: _transcribe(e, e.wav("good.wav"))[:-3] + [
-        "--model", e.evil_package(weights=(e.asr / "model.pt").read_bytes()[:500])],
+        "--model", e.evil_package(weights=_legacy_weights(e)[:500])],
     "voice package given to transcribe": lambda e: ["transcribe", e.wav("good.wav"), "--model", str(e.voice)],
     "recognizer given to synthesize": lambda e: ["synthesize", "Hello.", "-o", str(e.tmp / "x.wav"),
                                                  "--model", str(e.asr)],
