@@ -38,7 +38,7 @@ from speech.config import compose, config_root
 REPO = Path(speech.__file__).resolve().parents[1]
 SOURCES = sorted((REPO / "speech").rglob("*.py")) + sorted((REPO / "recipes").rglob("*.py"))
 
-# Sections the code reads into dataclasses without a _target_ (speech.config_check.validate does the same).
+# Sections the code reads into dataclasses without a _target_ (speech.config.validate does the same).
 SECTIONS = {
     "tts": "speech.train.tts.TtsDataConfig",
     "tts.loss": "speech.losses.tts.FastSpeech2LossConfig",

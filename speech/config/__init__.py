@@ -25,7 +25,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from speech.config_check import (
+from speech.config.check import (
     FRACTION,
     GE0,
     GE1,
