@@ -236,7 +236,8 @@ def _check_fit(own: dict[str, Spec], found: dict[str, Spec], path: Path) -> None
     dtypes = [f"{k} {str(found[k][1]).removeprefix('torch.')} vs {str(own[k][1]).removeprefix('torch.')}"
               for k in own if k in found and _kind(found[k][1]) != _kind(own[k][1])]
 
-    def few(xs: list) -> str:
+    def few(xs: list) -> str:  # names come from the file: a control character is shown escaped
+        xs = [x if x.isprintable() else repr(x) for x in xs]
         return ", ".join(xs[:3]) + (f" (+{len(xs) - 3} more)" if len(xs) > 3 else "")
 
     problems = ([f"missing {few(missing)}"] if missing else []) + \

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from speech.packages.asr import load_asr_package
 from speech.packages.format import PackageError
-from speech.packages.voice import load_tts_package, save_tts_package
+from speech.packages.voice import load_tts_package
 from speech.packages.weights import read_weights
 
 DANGEROUS = [
@@ -339,9 +339,9 @@ def voice(tiny_voice) -> Path:
 
 @pytest.fixture(scope="module")
 def vocoder(tmp_path_factory) -> Path:
+    from speech.features import tts_fbank
     from speech.models.vocoders import hifigan_generator
     from speech.packages.vocoder import save_vocoder_package
-    from speech.features import tts_fbank
 
     torch.manual_seed(0)
     gen = hifigan_generator(80, "v3", tts_fbank().hop_length, upsample_initial_channel=8)

@@ -20,7 +20,12 @@ from safetensors.torch import load_file, save
 from speech.features import tts_fbank
 from speech.packages.asr import load_asr_package, save_asr_package
 from speech.packages.format import PackageError, weights_path
-from speech.packages.vocoder import HiFiGANVocoder, is_vocoder_package, load_vocoder, save_vocoder_package
+from speech.packages.vocoder import (
+    HiFiGANVocoder,
+    is_vocoder_package,
+    load_vocoder,
+    save_vocoder_package,
+)
 from speech.packages.voice import load_tts_package
 from speech.packages.weights import read_weights, read_weights_header, write_weights
 
