@@ -161,3 +161,25 @@ def test_controls_are_checked_in_one_place_named_as_the_caller_names_them(contro
         check_controls(**controls, label=lambda n, v: f"--{n.replace('_', '-')} {v:g}")
     assert str(e.value).startswith(f"--{name.replace('_', '-')} {value:g}: expected")
 
+
+
+def test_copy_synthesis_evaluation_of_a_voices_recordings(tiny_voice, tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    t = np.arange(22050) / 22050
+    for uid, f0 in (("a", 180.0), ("b", 220.0)):
+        sf.write(corpus / f"{uid}.wav", (0.3 * np.sin(2 * np.pi * f0 * t)).astype(np.float32), 22050)
+        (corpus / f"{uid}.txt").write_text("A short prompt.\n")
+    out = tmp_path / "report"
+    assert main(["evaluate-tts", "--model", str(tiny_voice), "--copy-synthesis", "--corpus", str(corpus),
+                 "--ids", "a,b", "--limit", "1", "--no-asr", "--quiet", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].split() == ["utterances", "1", "(copy", "synthesis", "of", "the", "package's",
+                                               "held-out", "recordings)"]
+    assert (out / "wavs" / "a.wav").is_file() and not (out / "wavs" / "b.wav").exists()
+    r = vocode.evaluate_vocoder_on_voice(tiny_voice, corpus=corpus, ids=["b"], out_dir=tmp_path / "r2",
+                                         recognizer=None, progress=False)
+    assert r["utterances"] == 1 and r["vocoder"] == "griffin-lim" and r["wav_dir"] == str(tmp_path / "r2" / "wavs")
+    with pytest.raises(ValueError, match="meta.json names no corpus|not in the corpus"):
+        vocode.evaluate_vocoder_on_voice(tiny_voice, ids=["zz"], recognizer=None, progress=False,
+                                         corpus=corpus, out_dir=tmp_path / "r3")
