@@ -1,5 +1,4 @@
 """Every config in conf/ composes, and every ``_target_`` in it instantiates."""
-from pathlib import Path
 
 import pytest
 from omegaconf import DictConfig, OmegaConf

@@ -56,9 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     from speech.config import compose
     from speech.data.prepare import prepare
     from speech.decoding.lm import build_lm
-    from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.pipelines import Transcriber
     from speech.pipelines.alignment import align_manifest
+    from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.pipelines.transcriber import decoding_config
     from speech.recipes.common import machine_summary, write_results_block
     from speech.train.asr import train_asr
@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from speech.cli.errors import guarded_main  # one line per error (SPEECH_DEBUG=1: traceback)
+    # one line per error (SPEECH_DEBUG=1: traceback)
+    from speech.cli.errors import guarded_main
 
     sys.exit(guarded_main(main))

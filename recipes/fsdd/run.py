@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from speech.cli.errors import guarded_main  # one line per error (SPEECH_DEBUG=1: traceback)
+    # one line per error (SPEECH_DEBUG=1: traceback)
+    from speech.cli.errors import guarded_main
 
     sys.exit(guarded_main(main))
