@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from speech.config import compose
     from speech.data.prepare import prepare
     from speech.decoding.lm import build_lm
+    from speech.packages.format import weights_path
     from speech.pipelines import Transcriber
     from speech.pipelines.alignment import align_manifest
     from speech.pipelines.evaluate_asr import evaluate_manifest
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def train(name: str, overrides: list[str]) -> Path:
         out = exp / name
-        if (out / "model" / "model.pt").is_file() and (out / "train_summary.json").is_file():
+        if weights_path(out / "model").is_file() and (out / "train_summary.json").is_file():
             timings[name] = json.loads((out / "train_summary.json").read_text())["seconds"] / 60
             return out / "model"
         cfg = compose(["experiment=an4", f"data.root={args.data}", f"data.manifest_dir={exp / 'data'}",

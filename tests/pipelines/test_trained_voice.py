@@ -38,7 +38,7 @@ def test_training_writes_targets_package_and_summary(trained_voice):
     assert data["train"] + data["dev"] + len(data["failed_alignment"]) <= 160
     assert data["test"] > 0 and data["train"] > 100
     assert (out / "data" / "durations.npz").is_file() and list((out / "data").glob("alignment_*.png"))
-    assert (package / "model.pt").is_file() and (package / "stats.json").is_file()
+    assert (package / "model.safetensors").is_file() and (package / "stats.json").is_file()
     meta = json.loads((package / "meta.json").read_text())
     assert meta["task"] == "tts" and meta["steps"] == result.steps
     # the held-out prompts are not among the training utterances
@@ -103,7 +103,7 @@ def test_vocoder_trained_then_fine_tuned_on_the_voice(trained_voice, data_root, 
               "vocoder.data.dev_utterances=2", "vocoder.trainer.max_steps=3", "vocoder.trainer.val_every_steps=3"]
     res, gt = train_vocoder(compose(common + [f"vocoder.output_dir={tmp_path / 'gt'}",
                                               "vocoder.adversarial_start_step=2"]))
-    assert res.steps == 3 and (gt / "model.pt").is_file()
+    assert res.steps == 3 and (gt / "model.safetensors").is_file()
     ckpt = torch.load(tmp_path / "gt" / "checkpoints" / "last.pt", weights_only=True)
     assert "discriminator" in ckpt
     res2, ft = train_vocoder(compose(common + [f"vocoder.output_dir={tmp_path / 'ft'}", "vocoder.mels=teacher_forced",

@@ -45,7 +45,7 @@ def test_short_recipe_learns_digits(trained, data_root, tmp_path, capsys):
     assert res["utterances"] == 300 and res["failed"] == 0
     assert res["wer"] < 0.25, res  # 6 short epochs; the full recipe reaches far lower
     assert 0 < res["rtf"] < 1
-    assert (exp / "training_curves.png").is_file() and (exp / "model" / "model.pt").is_file()
+    assert (exp / "training_curves.png").is_file() and (exp / "model" / "model.safetensors").is_file()
 
     # the package transcribes real test files from the command line
     files = sorted((data_root / "fsdd" / "recordings").glob("*_theo_0.wav"))
