@@ -27,7 +27,6 @@ DECODING_FLAGS = ("beam_size", "lm_weight", "word_bonus", "lexicon", "lm")
 def cmd_train(args: argparse.Namespace) -> int:
     from speech.config import compose, to_yaml
     from speech.train.asr import train_asr
-    from speech.train.tasks import CTCTask
 
     cfg = compose(list(args.overrides) + (["data.skip_bad=true"] if args.skip_bad else []))
     if args.print_config:
@@ -47,9 +46,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if package is not None:
         print(f"model package: {package}")
         if result.best_metric is not None:
-            # the metric the trainer kept the best checkpoint by (both ASR tasks monitor the dev WER)
-            monitor = getattr(result, "monitor", None) or CTCTask.monitor
-            print(f"best dev {monitor}: {result.best_metric:.4f} after {result.steps} steps, "
+            print(f"best dev {result.monitor}: {result.best_metric:.4f} after {result.steps} steps, "
                   f"{result.seconds / 60:.1f} min")
     return 0
 

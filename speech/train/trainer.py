@@ -286,6 +286,7 @@ class Trainer:
             epochs_completed=state["epoch"],
             seconds=self._prior_seconds + time.time() - self._t_start,
             history=state["history"],
+            monitor=self.task.monitor,
         )
 
     @torch.no_grad()

@@ -103,6 +103,8 @@ class FitResult:
     seconds: float
     """Training wall time of the whole run: a resumed run adds its time to the checkpoint's."""
     history: dict = field(default_factory=dict)
+    monitor: str = ""
+    """The dev metric ``best_metric`` is (the task's ``monitor``, e.g. ``wer``)."""
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
