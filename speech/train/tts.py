@@ -33,15 +33,23 @@ from omegaconf import DictConfig, OmegaConf
 
 from speech.config import FRACTION, GE0, GE1, GT0, check_ranges, instantiate
 from speech.data.dataset import split_by_hash
-from speech.features import FbankConfig
-from speech.fileio import atomic_write_bytes, atomic_write_text
-from speech.text.phonemes import PhonemeTokenizer
-from speech.train.trainer import FitResult, Trainer, TrainerConfig, resolve_device
-from speech.train.tts_aligner import AlignerConfig, align_examples, plot_alignment, train_aligner
 from speech.data.prepare.tts_corpus import read_tts_corpus, split_heldout
-from speech.data.tts import MelCache, TtsDataset, TtsExample, collate_tts, encode_texts
 from speech.data.prosody_cache import TargetCache
+from speech.data.tts import MelCache, TtsDataset, TtsExample, collate_tts, encode_texts
+from speech.features import FbankConfig
 from speech.features.prosody import TargetStats, phoneme_average
+from speech.fileio import atomic_write_bytes, atomic_write_text
+from speech.losses.tts import FastSpeech2Loss
+from speech.packages.voice import save_tts_package
+from speech.text.phonemes import PhonemeTokenizer
+from speech.train.checkpoint import load_checkpoint, seed_everything
+from speech.train.trainer import FitResult, Trainer, TrainerConfig, resolve_device
+from speech.train.tts_aligner import (
+    AlignerConfig,
+    align_examples,
+    plot_alignment,
+    train_aligner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -216,9 +224,6 @@ class FastSpeech2Task:
 def train_tts(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResult, Path | None]:
     """Train a synthesis model from a composed config (``model/tts`` set); returns the fit result and
     the package path."""
-    from speech.losses.tts import FastSpeech2Loss
-    from speech.packages.voice import save_tts_package
-    from speech.train.checkpoint import load_checkpoint, seed_everything
 
     if cfg.model.get("tts") is None:
         raise ValueError("model/tts is not set: choose a synthesis model, e.g. model/tts=fastspeech2")

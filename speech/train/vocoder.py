@@ -30,13 +30,35 @@ import numpy as np
 import torch
 from torch import nn
 
-from speech.config import GE0, GT0, check_ranges, rule
+from speech.config import GE0, GT0, check_ranges, instantiate, rule
+from speech.data.audio_mel import (
+    AudioMelDataset,
+    VocoderDataConfig,
+    _load_wavs,
+    collate_audio_mel,
+)
+from speech.data.prepare.tts_corpus import read_tts_corpus, split_heldout
+from speech.data.tts import MelCache, TtsExample
 from speech.features import FbankConfig
 from speech.features.functional import log_mel
-from speech.data.audio_mel import AudioMelDataset, VocoderDataConfig, _load_wavs, collate_audio_mel
+from speech.losses.gan import (
+    discriminator_loss,
+    feature_matching_loss,
+    generator_adversarial_loss,
+    mel_l1_loss,
+)
+from speech.models.vocoders import (
+    MultiPeriodDiscriminator,
+    MultiScaleDiscriminator,
+    hifigan_generator,
+)
 from speech.packages.format import weights_path
-from speech.packages.vocoder import save_vocoder_package
+from speech.packages.vocoder import read_vocoder_config, save_vocoder_package
+from speech.packages.voice import load_tts_package
 from speech.packages.weights import load_weights
+from speech.train.checkpoint import load_checkpoint, seed_everything
+from speech.train.trainer import Trainer, TrainerConfig, resolve_device
+from speech.train.tts import TtsDataConfig, prepare_tts
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +71,6 @@ class HiFiGANDiscriminator(nn.Module):
 
     def __init__(self, periods=(2, 3, 5, 7, 11), channel_scale: float = 1.0):
         super().__init__()
-        from speech.models.vocoders import (
-            MultiPeriodDiscriminator,
-            MultiScaleDiscriminator,
-        )
 
         self.mpd = MultiPeriodDiscriminator(periods=tuple(periods), channel_scale=channel_scale)
         self.msd = MultiScaleDiscriminator(channel_scale=channel_scale)
@@ -96,7 +114,6 @@ class HiFiGANTask:
         return model(batch.mels).squeeze(1)  # (B, T, n_mels) -> (B, 1, T * hop) -> (B, T * hop)
 
     def discriminator_step(self, model, discriminator, batch) -> dict[str, torch.Tensor]:
-        from speech.losses.gan import discriminator_loss
 
         if not self.adversarial:
             return None
@@ -110,11 +127,6 @@ class HiFiGANTask:
         return {"loss": loss}
 
     def training_step(self, model, batch) -> dict[str, torch.Tensor]:
-        from speech.losses.gan import (
-            feature_matching_loss,
-            generator_adversarial_loss,
-            mel_l1_loss,
-        )
 
         fake = self._fake if self._fake is not None else self._generate(model, batch)
         self._fake = None
@@ -225,7 +237,6 @@ class VocoderTrainConfig:
 @torch.no_grad()
 def teacher_forced_mels(package_path: str | Path, examples) -> dict[str, np.ndarray]:
     """The voice's log-mel for each prepared example, with its true durations/pitch/energy."""
-    from speech.packages.voice import load_tts_package
 
     pkg = load_tts_package(package_path)
     out = {}
@@ -242,7 +253,6 @@ def _continue_discriminator(disc: nn.Module, package: Path) -> None:
     """Fine-tuning keeps the discriminators of the run that made ``package`` when its training
     checkpoint is beside it (``<run>/model`` + ``<run>/checkpoints/last.pt``) and has the same shapes:
     a fresh discriminator would first have to relearn what real audio looks like."""
-    from speech.train.checkpoint import load_checkpoint
 
     ckpt_path = package.parent / "checkpoints" / "last.pt"
     if not ckpt_path.is_file():
@@ -272,12 +282,6 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
 
     from omegaconf import OmegaConf
 
-    from speech.config import instantiate
-    from speech.data.prepare.tts_corpus import read_tts_corpus, split_heldout
-    from speech.data.tts import MelCache, TtsExample
-    from speech.models.vocoders import hifigan_generator
-    from speech.train.checkpoint import load_checkpoint, seed_everything
-    from speech.train.trainer import Trainer, TrainerConfig, resolve_device
 
     vc = VocoderTrainConfig(**OmegaConf.to_container(cfg.vocoder, resolve=True))
     tts = OmegaConf.to_container(cfg.tts, resolve=True)
@@ -295,7 +299,6 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
     if vc.max_utterances and vc.mels != "teacher_forced":
         train_utts = train_utts[: vc.max_utterances]
     if vc.mels == "teacher_forced":
-        from speech.train.tts import TtsDataConfig, prepare_tts
 
         # the voice's own prepared targets (same tts.* settings: the cached aligner durations are
         # reused, never recomputed); vocoder.max_utterances only takes a subset of them
@@ -327,7 +330,6 @@ def train_vocoder(cfg, stop_at_step: int | None = None):
     if vc.channels:
         gen_overrides["upsample_initial_channel"] = vc.channels
     if vc.init_from:
-        from speech.packages.vocoder import read_vocoder_config
 
         vc.preset, gen_overrides = read_vocoder_config(vc.init_from)
     seed_everything(tcfg.seed)
