@@ -4,7 +4,6 @@ one line naming the file and the key. Attacks from issue 12 and variants, then a
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from contextlib import ExitStack
@@ -18,6 +17,10 @@ import torch
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from package_helpers import Evil as _Evil
+from package_helpers import clone as _clone
+from package_helpers import legacy as _legacy
+from package_helpers import one_line as _one_line
 
 from speech.packages.asr import load_asr_package
 from speech.packages.format import PackageError
@@ -34,18 +37,6 @@ DANGEROUS = [
 ]
 
 
-def _one_line(err: BaseException) -> str:
-    msg = str(err)
-    assert "\n" not in msg and msg.strip(), repr(msg)
-    assert "weights_only" not in msg and "Traceback" not in msg, msg
-    return msg
-
-
-def _clone(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
-
-
 def _edit(pkg: Path, change) -> Path:
     """Apply ``change(cfg_dict)`` to a package's config.yaml (plain YAML round trip)."""
     cfg = yaml.safe_load((pkg / "config.yaml").read_text())
@@ -56,16 +47,6 @@ def _edit(pkg: Path, change) -> Path:
 
 def _files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*")}
-
-
-def _legacy(pkg: Path) -> Path:
-    """Turn a package into the layout of format version 1: ``model.pt`` written by ``torch.save`` of
-    the state dict (as the toolkit did before safetensors), no ``model.safetensors``."""
-    from safetensors.torch import load_file
-
-    torch.save(load_file(pkg / "model.safetensors"), pkg / "model.pt")
-    (pkg / "model.safetensors").unlink()
-    return pkg
 
 
 class Sentinels:
@@ -227,14 +208,6 @@ def test_yaml_aliases_and_huge_configs_are_refused(tiny_package, tmp_path):
 
 # ----------------------------------------------------------------------------------------------
 # model.pt (packages of format version 1; new packages hold model.safetensors, see test_package_weights.py)
-
-
-class _Evil:
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.path}",))
 
 
 def _weights_cases(pkg: Path, victim: Path) -> dict[str, tuple]:

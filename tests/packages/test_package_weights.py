@@ -4,9 +4,7 @@ a tampered weights file is refused in one line and never unpickled."""
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import shutil
 import struct
 from pathlib import Path
 
@@ -14,6 +12,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from package_helpers import Evil as _Evil
+from package_helpers import clone as _clone
+from package_helpers import legacy as _legacy
+from package_helpers import one_line as _one_line
 from safetensors import safe_open
 from safetensors.torch import load_file, save
 
@@ -31,39 +33,6 @@ from speech.packages.weights import read_weights, read_weights_header, write_wei
 
 PICKLE_PROTO = b"\x80"  # pickle protocols 2+ start with the PROTO opcode
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive
-
-
-class _Evil:
-    """Unpickling this would run a command."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.path}",))
-
-
-def _one_line(err: BaseException) -> str:
-    msg = str(err)
-    assert "\n" not in msg and msg.strip(), repr(msg)
-    assert "weights_only" not in msg and "Traceback" not in msg, msg
-    return msg
-
-
-def _clone(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
-
-
-def _legacy(pkg: Path) -> Path:
-    """The layout of format version 1, written the way the toolkit wrote it: ``torch.save`` of the
-    state dict (tensors detached, on the CPU) to ``model.pt``; meta.json says format_version 1."""
-    state = load_file(pkg / "model.safetensors")
-    (pkg / "model.safetensors").unlink()
-    torch.save({k: v.detach().cpu() for k, v in state.items()}, pkg / "model.pt")
-    meta = json.loads((pkg / "meta.json").read_text())
-    (pkg / "meta.json").write_text(json.dumps({**meta, "format_version": 1}, indent=2) + "\n")
-    return pkg
 
 
 def _header(path: Path) -> tuple[dict, bytes]:
