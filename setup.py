@@ -14,5 +14,7 @@ packages += ["speech.conf"]
 setup(
     packages=packages,
     package_dir={"speech.kernels": "kernels", "speech.conf": "conf"},
-    package_data={"speech.conf": ["*.yaml", "**/*.yaml"]},
+    # the bundled models (speech/pretrained/<name>/: weights, configs, cards) install with the code
+    package_data={"speech.conf": ["*.yaml", "**/*.yaml"],
+                  "speech.pretrained": ["*/*.json", "*/*.yaml", "*/*.safetensors", "*/*.md", "*/*.arpa"]},
 )

@@ -9,6 +9,9 @@ import argparse
 import math
 
 from speech.cli import asr, errors, tts
+from speech.cli.args import COUNT, DECODING_HELP, FINITE, add_decoding_args, add_segment_args, number
+from speech.cli.synthesize_args import add_synthesize
+from speech.cli.transcribe_args import add_transcribe
 
 
 class _Parser(argparse.ArgumentParser):
@@ -17,62 +20,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         errors.error(f"{self.prog}: {message} (see {self.prog} --help)")
         raise SystemExit(errors.BAD_INPUT)
-
-
-def _number(kind: type, low: float | None = None, high: float | None = None, low_open: bool = False):
-    """An argparse type: a finite int/float within [low, high] (low excluded with ``low_open``)."""
-    name = "an integer" if kind is int else "a number"
-    bound = (f" > {low:g}" if low_open else f" >= {low:g}") if low is not None else ""
-    bound += f" and <= {high:g}" if high is not None else ""
-
-    def parse(text: str):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {name}{bound}") from None
-        if not math.isfinite(v) or (low is not None and (v <= low if low_open else v < low)) or \
-                (high is not None and v > high):
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {name}{bound}")
-        return v
-    parse.__name__ = name
-    return parse
-
-
-_COUNT = _number(int, 1)             # sizes and counts: 1, 2, ...
-_SECONDS = _number(float, 0, low_open=True)
-_FINITE = _number(float)
-
-DECODING_HELP = """decoding (config group decoding/, conf/decoding/*.yaml, whose values are the defaults):
-  greedy best-path decoding unless told otherwise. Words such as decoding=beam decoding.beam_size=8
-  decoding.prune_logp=-8 (among the inputs) override the config like `speech train` overrides do.
-  --beam-size, --lm, --lm-weight, --word-bonus and --lexicon are shortcuts for decoding.beam_size=,
-  decoding.lm=, ... and select decoding=beam unless a decoding= word is given; what they leave
-  unset comes from conf/decoding/beam.yaml (shown by: speech train decoding=beam --print-config)."""
-
-
-def add_decoding_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("decoding options", "shortcuts for decoding.KEY=VALUE (see 'decoding' below)")
-    g.add_argument("--beam-size", type=_COUNT, help="decoding.beam_size: hypotheses kept per frame")
-    g.add_argument("--lm", help="decoding.lm: word n-gram language model in ARPA format (speech lm TEXT OUT.arpa)")
-    g.add_argument("--lm-weight", type=_FINITE, help="decoding.lm_weight: weight of the LM's log-probability")
-    g.add_argument("--word-bonus", type=_FINITE,
-                   help="decoding.word_bonus: score added per word (counters the LM's short bias)")
-    g.add_argument("--lexicon", help="decoding.lexicon: word list; only these words may be output")
-
-
-def add_segment_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-segment", type=_number(float, 1.0), default=20.0,
-                   help="recordings longer than this many seconds are cut into segments of at most this length")
-    p.add_argument("--segment", choices=("pause", "window"), default="pause",
-                   help="pause: cut long recordings at every pause (energy voice activity); window: fixed "
-                        "windows cut at their quietest point")
-    p.add_argument("--min-pause", type=_SECONDS, default=0.3, help="shortest pause (seconds) that separates segments")
-    p.add_argument("--speech-floor", type=_number(float, -120.0, 0.0, low_open=True), default=-70.0, metavar="DB",
-                   help="audio whose loudest 20 ms frame is below this level (dBFS) holds no speech and is not "
-                        "decoded (default -70; lower it for very quiet recordings)")
-    p.add_argument("--segment-pad", type=_number(float, 0.0), default=0.1,
-                   help="seconds of each pause kept around a segment's speech (0 suits models trained on "
-                        "clips trimmed to the word, such as FSDD)")
 
 
 TRAIN_HELP = """Train a model from a composed Hydra config (conf/ in the repository, speech.conf when installed).
@@ -84,28 +31,6 @@ examples:
   torchrun --nproc_per_node 2 -m speech.cli.main train experiment=fsdd trainer=ddp
 Re-running the same command resumes from output_dir/checkpoints/last.pt."""
 
-
-SYNTHESIZE_HELP = """Synthesize speech from text with a voice package (output_dir/model of a TTS training run).
-
-The text is split into sentences, long sentences are cut at pauses, so any length works.
-Characters that cannot be pronounced and words guessed by the letter-to-sound fallback are
-reported on stderr; the output path, audio duration and real-time factor go to stdout.
-
-text sources (one of):
-  TEXT                  the text itself ('-': read stdin; omitted: stdin when it is not a terminal)
-  --text-file FILE      a UTF-8 text file
-  --batch FILE          one utterance per line, 'id<TAB>text' or 'id|text' ('#' comments and blank
-                        lines ignored): writes -o DIR/<id>.wav; bad lines (no separator, empty or
-                        duplicate id, id unusable as a file name, nothing to pronounce) are reported
-                        with their line number and the rest is synthesized; exit status 1 if any failed
-
-examples:
-  speech synthesize "Hello world. How are you?" -o hello.wav --model exp/kathleen/model
-  echo "Read from stdin." | speech synthesize -o out.wav --model exp/kathleen/model --speed 1.2
-  speech synthesize --text-file chapter.txt -o chapter.wav --model exp/kathleen/model --plot chapter.png
-  speech synthesize --batch prompts.tsv -o wavs/ --model exp/kathleen/model --plot
-
-exit status: 0 ok; 1 some --batch lines failed; 2 bad model, options or text (one-line error)."""
 
 EVALUATE_TTS_HELP = """Objective evaluation of a voice package on held-out prompts of its corpus.
 
@@ -159,31 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="redo even if the manifests are up to date")
     p.set_defaults(func=asr.cmd_prepare)
 
-    decoding_epilog = f"{DECODING_HELP}\n\n{errors.EXIT_STATUS_HELP}"
-    p = sub.add_parser("transcribe", help="transcribe audio files, folders or glob patterns",
-                       epilog=decoding_epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="audio files, folders (searched recursively) or glob patterns; and decoding overrides "
-                        "(decoding=beam decoding.beam_size=8, see below), also after the options")
-    p.add_argument("--model", required=True, help="model package folder (output_dir/model of a training run)")
-    p.add_argument("--format", choices=["txt", "json", "srt", "vtt"], default="txt",
-                   help="txt: the text (path<TAB>text for several files); json: one JSON object per line "
-                        "(with words and their times under --timestamps); srt / vtt: subtitles")
-    p.add_argument("--timestamps", action="store_true",
-                   help="word start/end times and confidences (from aligning the decoded text)")
-    p.add_argument("--output-dir", help="srt/vtt: write one subtitle file per input here instead of stdout")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    p.add_argument("--batch-size", type=_COUNT, default=16, help="files (or segments of a long file) decoded together")
-    add_segment_args(p)
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar on stderr (default: when several files and stderr is a terminal)")
-    add_decoding_args(p)
-    p.set_defaults(func=asr.cmd_transcribe, late_words="paths")
+    add_transcribe(sub)
 
+    decoding_epilog = f"{DECODING_HELP}\n\n{errors.EXIT_STATUS_HELP}"
     p = sub.add_parser("lm", help="train a word n-gram LM (ARPA) from a text file, one sentence per line")
     p.add_argument("text", help="text file (for a |-separated LJSpeech metadata file the last column is used)")
     p.add_argument("out", help="output .arpa file")
-    p.add_argument("--order", type=_number(int, 1, 9), default=3)
+    p.add_argument("--order", type=number(int, 1, 9), default=3)
     p.add_argument("--method", default="kneser-ney", choices=["kneser-ney", "witten-bell"])
     p.add_argument("--no-normalize", action="store_true", help="keep the text as is (default: ASR normalization)")
     p.set_defaults(func=asr.cmd_lm)
@@ -202,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="output JSON lines of run-length encoded frame labels (vocabulary saved beside it)")
     p.add_argument("--model", required=True, help="CTC model package")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=_COUNT, default=16)
+    p.add_argument("--batch-size", type=COUNT, default=16)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=asr.cmd_align_dataset)
 
@@ -214,35 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "the options")
     p.add_argument("--model", required=True, help="model package folder")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=_COUNT, default=16)
+    p.add_argument("--batch-size", type=COUNT, default=16)
     p.add_argument("--output", help="write per-utterance hypotheses (JSON lines) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_decoding_args(p)
     p.set_defaults(func=asr.cmd_evaluate, late_words="overrides")
 
-    p = sub.add_parser("synthesize", help="text -> speech with a voice package (one text, a file, stdin or a batch)",
-                       description=SYNTHESIZE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("text", nargs="?", metavar="TEXT",
-                   help="text to speak; '-' reads stdin (also when omitted and stdin is not a terminal)")
-    p.add_argument("-o", "--output", required=True,
-                   help="output audio file (.wav, .flac, ...); with --batch, the output folder")
-    p.add_argument("--model", required=True, help="voice package folder (output_dir/model of a TTS training run)")
-    p.add_argument("--text-file", metavar="FILE", help="read the text from this UTF-8 file")
-    p.add_argument("--batch", metavar="FILE",
-                   help="synthesize each 'id<TAB>text' or 'id|text' line to OUTPUT/<id>.wav (-o is a folder)")
-    p.add_argument("--vocoder", default="griffin-lim",
-                   help="griffin-lim (default) or a trained vocoder package folder (speech train-vocoder)")
-    p.add_argument("--gl-iters", type=_number(int, 0), default=32,
-                   help="Griffin-Lim iterations: fewer is faster and rougher (default 32)")
-    p.add_argument("--speed", type=_FINITE, default=1.0, help="speaking rate: >1 faster, <1 slower (0.25-4)")
-    p.add_argument("--pitch-shift", type=_FINITE, default=0.0, metavar="SEMITONES",
-                   help="raise (or lower, negative) the predicted pitch by this many semitones")
-    p.add_argument("--energy-scale", type=_FINITE, default=1.0, help="multiply the predicted energy (0-4]")
-    p.add_argument("--plot", nargs="?", const="", metavar="PATH",
-                   help="PNG of the mel spectrogram, phoneme durations and pitch: at PATH (default: OUTPUT "
-                        "with .png); with --batch PATH is a folder for <id>.png (default: the -o folder)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    p.set_defaults(func=tts.cmd_synthesize)
+    add_synthesize(sub)
 
     p = sub.add_parser("evaluate-tts", help="MCD / F0 RMSE / RTF / recognizer WER of a voice on held-out prompts",
                        description=EVALUATE_TTS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -252,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="report folder (default: tts_eval beside the package folder)")
     p.add_argument("--ids", help="comma-separated utterance ids (default: the package's held-out test ids)")
     p.add_argument("--vocoder", default="griffin-lim", help="griffin-lim (default) or a vocoder package folder")
-    p.add_argument("--limit", type=_COUNT, help="evaluate at most N utterances")
+    p.add_argument("--limit", type=COUNT, help="evaluate at most N utterances")
     p.add_argument("--no-asr", action="store_true", help="skip the recognizer WER (PocketSphinx)")
     p.add_argument("--copy-synthesis", action="store_true",
                    help="judge the vocoder alone: the held-out recordings' own mels -> --vocoder -> audio")
@@ -276,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output wav")
     p.add_argument("--vocoder", default="griffin-lim", help="griffin-lim or a vocoder package folder")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=_number(int, 0), default=0, help="torch threads (0 = default)")
+    p.add_argument("--threads", type=number(int, 0), default=0, help="torch threads (0 = default)")
     p.set_defaults(func=tts.cmd_vocode)
     return ap
 

@@ -51,6 +51,7 @@ from speech.features import FbankConfig
 from speech.models.asr import bilstm_ctc
 from speech.models.tts import fastspeech2
 from speech.models.vocoders.hifigan import hifigan_generator
+from speech.packages.registry import resolve_model
 
 FORMAT = "speech-asr-package"
 FORMAT_VERSION = 2
@@ -320,7 +321,10 @@ def open_package(path: str | Path, kind: str, files: tuple[str, ...],
             satisfied by a legacy :data:`LEGACY_WEIGHTS_FILE` too (see :func:`weights_path`).
         wrong_task: ``meta.json`` task(s) refused with a message saying what the folder is.
     """
-    p = Path(path)
+    try:
+        p = resolve_model(path, kind)  # a bundled model's name -> its folder (an existing path wins)
+    except ValueError as e:
+        raise PackageError(str(e)) from None
     listing = ", ".join(files) + (f" ({LEGACY_WEIGHTS_FILE} in packages from older versions)"
                                   if WEIGHTS_FILE in files else "")
     if not p.exists():
