@@ -6,10 +6,16 @@ Only the standard library is imported here, so ``speech --help`` answers at once
 from __future__ import annotations
 
 import argparse
-import math
 
-from speech.cli import asr, errors, tts
-from speech.cli.args import COUNT, DECODING_HELP, FINITE, add_decoding_args, add_segment_args, number
+from speech import __version__
+from speech.cli import asr, errors, models, tts
+from speech.cli.args import (
+    COUNT,
+    DECODING_HELP,
+    add_decoding_args,
+    add_segment_args,
+    number,
+)
 from speech.cli.synthesize_args import add_synthesize
 from speech.cli.transcribe_args import add_transcribe
 
@@ -51,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                  epilog=errors.EXIT_STATUS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     ap.add_argument("--debug", action="store_true", help="show the traceback of an error (also SPEECH_DEBUG=1)")
+    ap.add_argument("--version", action="version", version=f"speech {__version__}")
     # the same two switches after the command name (speech transcribe ... --debug); SUPPRESS keeps a
     # switch given before the command from being reset by the subcommand's default
     common = _Parser(add_help=False)
@@ -76,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on without manifest lines that fail their checks, listing them in "
                         "output_dir/skipped.jsonl (same as data.skip_bad=true)")
     p.set_defaults(func=asr.cmd_train)
+
+    p = sub.add_parser("models", help="list the bundled models: name, task, domain, size and measured numbers",
+                       description=models.MODELS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", choices=["asr", "tts", "g2p"], help="only recognizers, voices or the G2P model")
+    p.add_argument("--json", action="store_true", help="one JSON object per model")
+    p.set_defaults(func=models.cmd_models)
 
     p = sub.add_parser("prepare", help="import a corpus from its own layout into JSON-lines manifests")
     p.add_argument("corpus", help="fsdd, an4, ljspeech, librispeech, folder or table")
