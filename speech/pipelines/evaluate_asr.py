@@ -60,7 +60,8 @@ def evaluate_manifest(model, manifest: str | Path, device: str = "cpu", batch_si
     """Transcribe every utterance of ``manifest`` with ``model`` (a package path or Transcriber) and score it.
 
     ``decoding``: a decoding config node (:func:`speech.pipelines.transcriber.decoding_config`) for a
-    ``model`` given as a path; a Transcriber brings its own decoder."""
+    ``model`` given as a path (None: the package's recommended decoding, else greedy); a Transcriber
+    brings its own decoder."""
     t0 = time.perf_counter()
     if isinstance(model, Transcriber):
         if decoding is not None:

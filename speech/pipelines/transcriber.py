@@ -23,6 +23,7 @@ from speech.decoding.beam import build_decoder
 from speech.device import resolve_device
 from speech.features import log_mel
 from speech.packages.asr import AsrPackage, load_asr_package
+from speech.packages.format import PackageError
 from speech.pipelines.alignment import align_log_probs
 from speech.pipelines.segment import SegmentConfig, loudest_frame_db, segments
 
@@ -45,6 +46,47 @@ def decoding_config(overrides: Sequence[str] = (), **values: Any) -> DictConfig:
     if values:
         validate(cfg)
     return cfg.decoding
+
+
+_PACKAGE_DECODING_KEYS = frozenset({"beam_size", "lm_weight", "word_bonus", "prune_logp", "lm", "lexicon"})
+
+
+def package_decoding(pkg: AsrPackage) -> DictConfig | None:
+    """The decoding a package recommends (``meta.json`` key ``decoding``; a bundled recognizer that
+    carries its n-gram LM has one), as a decoding config node, or None when it has none.
+
+    File names in it (``lm``, ``lexicon``) name files of the package folder itself.
+
+    Raises:
+        PackageError: the entry is not an object, or names a file outside the package or not there.
+    """
+    rec = pkg.meta.get("decoding")
+    if rec is None:
+        return None
+    where = pkg.path / "meta.json"
+    if not isinstance(rec, dict):
+        raise PackageError(f"{where}: decoding: expected an object of decoding settings, got {type(rec).__name__}")
+    values = dict(rec)
+    choice = values.pop("decoding", "beam")
+    if choice not in ("greedy", "beam"):
+        raise PackageError(f"{where}: decoding.decoding: {choice!r}; expected 'greedy' or 'beam'")
+    for key, value in values.items():  # data from a stranger: plain settings only, never a node to build
+        if key not in _PACKAGE_DECODING_KEYS or not isinstance(value, (int, float, str, type(None))) \
+                or isinstance(value, bool):
+            raise PackageError(f"{where}: decoding.{key}: not a setting a package may recommend; expected "
+                               f"plain values of {', '.join(sorted(_PACKAGE_DECODING_KEYS))}")
+    for key in ("lm", "lexicon"):
+        name = values.get(key)
+        if name is None:
+            continue
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") \
+                or not (pkg.path / name).is_file():
+            raise PackageError(f"{where}: decoding.{key}: {name!r}; expected the name of a file in the package")
+        values[key] = str(pkg.path / name)
+    try:
+        return decoding_config([f"decoding={choice}"], **values)
+    except ValueError as e:
+        raise PackageError(f"{where}: decoding: {e}") from None
 
 
 def _secs(x: float) -> str:
@@ -110,7 +152,9 @@ class Transcriber:
                  segment: SegmentConfig | None = None, decoder=None, decoding: DictConfig | None = None):
         """``decoding``: a decoding config node (:func:`decoding_config`, config group ``decoding/``),
         built for this model by :func:`speech.decoding.beam.build_decoder`. ``decoder``: a ready
-        callable (log_probs (B, T, V), lengths (B,)) -> texts instead. Neither: greedy CTC decoding."""
+        callable (log_probs (B, T, V), lengths (B,)) -> texts instead. Neither: the package's
+        recommended decoding (:func:`package_decoding`: a bundled recognizer's LM and beam), else greedy
+        CTC decoding; ``decoding_config(["decoding=greedy"])`` asks for greedy decoding whatever the package says."""
         resolve_device(device)  # one line (DeviceError) before anything is loaded
         self.pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
         self.pkg.model.to(device).eval()
@@ -119,6 +163,9 @@ class Transcriber:
         self.segment = segment or SegmentConfig()
         if decoder is not None and decoding is not None:
             raise ValueError("Transcriber: give decoder or decoding, not both")
+        if decoding is None and decoder is None:
+            decoding = package_decoding(self.pkg)
+        self.decoding = decoding
         self.decoder = build_decoder(decoding, self.pkg.tokenizer) if decoding is not None else decoder
         self.audio_seconds = 0.0
         self.compute_seconds = 0.0

@@ -21,9 +21,10 @@ words, and a pause token in place of the boundary where the text has punctuation
    deterministic English letter-to-sound rule table (:func:`rule_g2p`). Guessed words are listed
    in :attr:`G2PResult.guessed` with their source ("neural" / "rules") so a CLI can print them.
 
-The neural weights are not part of the repository; :class:`G2P` looks for them at
-``$SPEECH_G2P_MODEL`` or ``~/.cache/speech/g2p_ctc.pt`` (create with
-``python -m speech.text.g2p train ~/.cache/speech/g2p_ctc.pt``). A file there that cannot be
+The neural weights ship with the toolkit (the bundled model ``g2p``, ``speech/pretrained/g2p``: a
+folder of ``config.json`` + ``model.safetensors`` made by ``python recipes/g2p/run.py --export-bundled``);
+``$SPEECH_G2P_MODEL`` (a file or such a folder) or a model trained into ``~/.cache/speech/g2p_ctc.pt``
+(``python -m speech.text.g2p train ~/.cache/speech/g2p_ctc.pt``) takes its place. A file there that cannot be
 loaded (empty, truncated, not a G2P checkpoint) is reported once per process as a
 ``RuntimeWarning`` naming it, and the rule table guesses instead; a file passed explicitly
 (``G2P(fallback=path)``) raises.
@@ -51,6 +52,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from speech.pretrained import pretrained_path
 from speech.text.g2p_neural import (
     DEFAULT_MODEL_PATH,
     G2PNet,
@@ -210,8 +212,8 @@ class G2P:
     """Normalized text -> phoneme / boundary / pause tokens (see the module docstring).
 
     Args:
-        fallback: "auto" (default) loads the neural fallback from ``$SPEECH_G2P_MODEL`` or
-            ``~/.cache/speech/g2p_ctc.pt`` when the file exists, else uses the rule table (a file
+        fallback: "auto" (default) loads the neural fallback from :func:`auto_model_path`
+            (``$SPEECH_G2P_MODEL``, ``~/.cache/speech/g2p_ctc.pt``, the bundled ``g2p`` model), else uses the rule table (a file
             there that cannot be loaded gives one warning per process naming it, and the rule
             table); a path loads that checkpoint (a broken one raises the ``ValueError`` of
             :func:`load_g2p_model`); a :class:`G2PNet` is used as is; None uses the rule table only.
@@ -222,9 +224,8 @@ class G2P:
         if isinstance(fallback, G2PNet):
             self.model = fallback
         elif fallback == "auto":
-            env = os.environ.get("SPEECH_G2P_MODEL")
-            path = Path(env) if env else DEFAULT_MODEL_PATH
-            if path.is_file():
+            path = auto_model_path()
+            if path is not None:
                 try:
                     self.model = load_g2p_model(path)
                 except Exception as e:  # noqa: BLE001 - a broken file must not break synthesis: rules take over
@@ -313,6 +314,21 @@ class G2P:
         """Tokens for a normalized text: phonemes, ``<wb>`` and pause tokens."""
         return self.convert(text).tokens
 
+
+def auto_model_path() -> Path | None:
+    """Where ``G2P(fallback="auto")`` finds the neural fallback: ``$SPEECH_G2P_MODEL`` (a file or a
+    folder), else a model trained into ``~/.cache/speech/g2p_ctc.pt``, else the bundled ``g2p`` model
+    (``speech/pretrained/g2p``); None when there is none (the rule table guesses)."""
+    env = os.environ.get("SPEECH_G2P_MODEL")
+    if env:
+        return Path(env) if Path(env).exists() else None
+    if DEFAULT_MODEL_PATH.is_file():
+        return DEFAULT_MODEL_PATH
+    return pretrained_path(BUNDLED_NAME)
+
+
+BUNDLED_NAME = "g2p"
+"""The bundled G2P model's name (``speech models`` lists it)."""
 
 _WARNED: set[str] = set()
 

@@ -12,6 +12,7 @@ Torch is imported only when a network is built, loaded or trained, so importing 
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import random
@@ -124,8 +125,76 @@ class G2PNet:
         return atomic_write_bytes(path, buf.getvalue())
 
 
+    def save_folder(self, folder: str | os.PathLike, metrics: dict | None = None) -> Path:
+        """Write the model as a folder that is never unpickled: ``config.json`` (the network's sizes,
+        letters, phonemes), ``model.safetensors`` (the weights) and ``meta.json`` (format, task "g2p",
+        ``metrics``); each file atomically. This is the form that ships (``speech/pretrained/g2p``)."""
+        import safetensors.torch  # noqa: PLC0415 - with torch, only when a network is saved
+
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+        atomic_write_bytes(out / "model.safetensors", safetensors.torch.save(state, metadata={"format": "pt"}))
+        atomic_write_bytes(out / "config.json", (json.dumps(self.config, indent=2) + "\n").encode())
+        meta = {"format": FOLDER_FORMAT, "format_version": 2, "task": "g2p", "metrics": dict(metrics or {})}
+        atomic_write_bytes(out / "meta.json", (json.dumps(meta, indent=2) + "\n").encode())
+        return out
+
+
+FOLDER_FORMAT = "speech-g2p-package"
+"""``meta.json``'s format of a G2P model folder (:meth:`G2PNet.save_folder`)."""
+
+# Bounds on a G2P folder's config.json: a file from a stranger cannot make the loader allocate more.
+_CONFIG_LIMITS = {"emb": 1024, "hidden": 2048, "layers": 8, "upsample": 8}
+
+
+def _check_config(cfg, where: Path) -> dict:
+    expected = "expected letters, phonemes, emb, hidden, layers, upsample as saved by G2PNet.save_folder"
+    if not isinstance(cfg, dict):
+        raise ValueError(f"{where}: a JSON {type(cfg).__name__}; {expected}")
+    for key, top in _CONFIG_LIMITS.items():
+        v = cfg.get(key)
+        if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= top:
+            raise ValueError(f"{where}: {key}: {v!r}; expected an integer in [1, {top}]")
+    letters, phonemes = cfg.get("letters"), cfg.get("phonemes")
+    if not isinstance(letters, str) or not 0 < len(letters) <= 200:
+        raise ValueError(f"{where}: letters: expected a string of up to 200 letters")
+    if not isinstance(phonemes, list) or not 0 < len(phonemes) <= 500 or \
+            not all(isinstance(p, str) and 0 < len(p) <= 16 for p in phonemes):
+        raise ValueError(f"{where}: phonemes: expected a list of up to 500 phoneme names")
+    return {k: cfg[k] for k in ("letters", "phonemes", *_CONFIG_LIMITS)}
+
+
+def _load_folder(folder: Path) -> G2PNet:
+    """A G2P folder (:meth:`G2PNet.save_folder`): config checked, weights read with safetensors (never unpickled)."""
+    import safetensors.torch  # noqa: PLC0415 - with torch, only when a network is loaded
+
+    expected = "expected a G2P model folder written by G2PNet.save_folder"
+    for name in ("config.json", "model.safetensors"):
+        if not (folder / name).is_file():
+            raise ValueError(f"{folder / name}: missing; {expected}")
+    try:
+        cfg = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{folder / 'config.json'}: not valid JSON ({e}); {expected}") from None
+    cfg = _check_config(cfg, folder / "config.json")
+    try:
+        state = safetensors.torch.load_file(str(folder / "model.safetensors"), device="cpu")
+    except Exception as e:  # noqa: BLE001 - the library's many error types, in one line
+        raise ValueError(f"{folder / 'model.safetensors'}: not a readable safetensors file "
+                         f"({type(e).__name__}); {expected}") from None
+    try:
+        return G2PNet(cfg, state)
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:  # torch's size mismatches are many lines
+        lines = str(e).strip().splitlines()
+        why = f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+        raise ValueError(f"{folder}: its config and weights do not make a G2P network ({why}); {expected}") from None
+
+
 def load_g2p_model(path: str | os.PathLike) -> G2PNet:
-    """Load weights written by :func:`train_g2p` (``torch.load(..., weights_only=True)``).
+    """Load a G2P model: a folder written by :meth:`G2PNet.save_folder` (safetensors), or a file written by
+    :func:`train_g2p` / :meth:`G2PNet.save` (``torch.load(..., weights_only=True)``). Half-precision
+    weights (a bundled model) are cast to the network's float32.
 
     Raises:
         FileNotFoundError: when ``path`` does not exist.
@@ -134,6 +203,8 @@ def load_g2p_model(path: str | os.PathLike) -> G2PNet:
     """
     torch = _torch()
     path = Path(path)
+    if path.is_dir():
+        return _load_folder(path)
     expected = "expected a G2P model saved by train_g2p"
     try:
         with warnings.catch_warnings():
