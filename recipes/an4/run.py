@@ -13,6 +13,8 @@ Stages (each skipped when its output exists, so a re-run resumes):
  5. Forced alignment of the training set with the CTC model -> frame labels; CE training -> <exp>/ce/model;
     greedy and LM decoding of the test set with it.
  6. The table goes to <exp>/results.md and into recipes/an4/README.md.
+ 7. With --export-bundled: the CTC model in float16, its LM and the LM decoding settings become the
+    bundled model ``an4`` (speech/pretrained/an4, with card.md), after the test set is decoded with it.
 """
 from __future__ import annotations
 
@@ -45,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--word-bonus", type=float, default=1.5)
     ap.add_argument("--beam-size", type=int, default=16)
     ap.add_argument("--no-readme", action="store_true", help="do not write the results into recipes/an4/README.md")
+    ap.add_argument("--export-bundled", action="store_true",
+                    help="then write the CTC model with its LM as the bundled 'an4' recognizer (speech/pretrained/an4, "
+                         "float16 weights, card.md), measured as trained and as shipped")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides for CTC training")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -129,7 +134,53 @@ def main(argv: list[str] | None = None) -> int:
             f"({time.strftime('%Y-%m-%d')}, {machine_summary()}); LM: {args.lm_order}-gram Kneser-Ney on the "
             f"948 training transcripts, beam {args.beam_size}, LM weight {args.lm_weight}, word bonus "
             f"{args.word_bonus}."))
+    if args.export_bundled:
+        export_an4(ctc, lm_path, decodings, rows, test_manifest, args, exp)
     return 0
+
+
+def export_an4(ctc: Path, lm_path: Path, decodings: dict, rows: list[dict], test_manifest, args, exp: Path) -> Path:
+    """Stage 7: the bundled ``an4`` model (CTC + its trigram LM, beam search by default)."""
+    from speech.pipelines import Transcriber
+    from speech.pipelines.evaluate_asr import evaluate_manifest
+    from speech.recipes.bundle import Card, export_bundled, half_copy, pct, read_json
+
+    half = half_copy(ctc, exp / "ctc-fp16")
+    full = {r["decoding"]: r for r in rows if r["model"] == "CTC"}
+    half_rows = {}
+    for decoding, dec_cfg in decodings.items():
+        half_rows[decoding] = evaluate_manifest(Transcriber(half, batch_size=16, decoding=dec_cfg), test_manifest,
+                                                progress=False)
+    meta = read_json(ctc / "meta.json")
+    lm, greedy = half_rows["LM beam"], half_rows["greedy"]
+    n = lm.utterances
+    card = Card(
+        name="an4", title="CMU AN4 census / alphanumeric recognizer with its LM", task="speech recognition "
+        "(BiLSTM-CTC, characters) + 3-gram word LM, prefix beam search",
+        domain="US English census answers: spelled letters, digits, names, short commands (16 kHz, close mic)",
+        summary="Recognizes what AN4's speakers say to a census form: spelled words (\"r o b e r t\"), numbers "
+                "(\"seven two one\"), names and commands (\"enter\", \"rubout\"). Its LM holds only the "
+                "vocabulary of AN4's training transcripts; it is not a general English recognizer.",
+        data=f"CMU AN4 training set: 948 utterances x 3 speeds (0.9/1.0/1.1), 74 speakers; test: {n} utterances "
+             "of 10 other speakers",
+        licence="AN4 licence (CMU: free for any use, commercial or otherwise)",
+        command="python recipes/an4/run.py --skip-ce --export-bundled",
+        training=f"{meta['train_seconds'] / 60:.1f} min, {meta['steps']} steps, {meta.get('epochs', '?')} epochs",
+        rows=[(f"AN4 test WER ({n} utterances), LM beam {args.beam_size} (the default)",
+               pct(full["LM beam"]["wer"]), pct(lm.wer)),
+              ("AN4 test CER, LM beam", pct(full["LM beam"]["cer"]), pct(lm.cer)),
+              ("AN4 test WER, greedy (decoding=greedy)", pct(full["greedy"]["wer"]), pct(greedy.wer)),
+              ("transcription RTF, LM beam", f"{full['LM beam']['rtf']:.4f}", f"{lm.rtf:.4f}")],
+        notes=[f"Decoding by default: beam {args.beam_size}, LM weight {args.lm_weight}, word bonus "
+               f"{args.word_bonus}, the package's lm.arpa (a Kneser-Ney {args.lm_order}-gram of the 948 training "
+               "transcripts; the test transcripts never trained anything). `decoding=greedy` or `--beam-size` etc. "
+               "override it."],
+        usage="speech transcribe an4_clip.flac --model an4\nspeech transcribe an4_clip.flac --model an4 decoding=greedy")
+    decoding = {"decoding": "beam", "beam_size": args.beam_size, "lm": "lm.arpa", "lm_weight": args.lm_weight,
+                "word_bonus": args.word_bonus}
+    return export_bundled(ctc, card, numbers={"AN4 test WER": pct(lm.wer)},
+                          metrics={"wer": lm.wer, "cer": lm.cer, "wer_greedy": greedy.wer, "utterances": n},
+                          decoding=decoding, extra_files={"lm.arpa": lm_path})
 
 
 if __name__ == "__main__":

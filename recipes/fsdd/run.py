@@ -11,7 +11,9 @@ One command from the corpus in its own layout to a results table::
 Stages: (1) ``speech prepare fsdd`` -> manifests (official split: index 0-4 = test);
 (2) ``speech train experiment=fsdd`` -> checkpoints and the model package ``<exp>/model``;
 (3) greedy decoding of the 300 test utterances -> WER / CER / real-time factor;
-(4) the results table is written to ``<exp>/results.md`` and into this recipe's README.md.
+(4) the results table is written to ``<exp>/results.md`` and into this recipe's README.md;
+(5) with ``--export-bundled``: the package in float16 becomes the bundled model ``digits``
+(``speech/pretrained/digits``, with card.md), after the test set is decoded with it as well.
 Re-running resumes training from the last checkpoint and skips finished stages.
 """
 from __future__ import annotations
@@ -39,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=default_data(), help="FSDD folder (holding recordings/)")
     ap.add_argument("--exp", type=Path, default=REPO / "exp" / "fsdd", help="experiment folder")
     ap.add_argument("--no-readme", action="store_true", help="do not write the results into recipes/fsdd/README.md")
+    ap.add_argument("--export-bundled", action="store_true",
+                    help="then write the model as the bundled 'digits' recognizer (speech/pretrained/digits, "
+                         "float16 weights, card.md), measured as trained and as shipped")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides for training")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if int(os.environ.get("RANK", "0")) == 0 else logging.WARNING,
@@ -91,7 +96,38 @@ def main(argv: list[str] | None = None) -> int:
         write_results_block(HERE / "README.md", (
             f"{table}\n\nProduced by `python recipes/fsdd/run.py` ({time.strftime('%Y-%m-%d')}); RTF = model "
             "compute time (features + network + decoding) / audio duration, batch of 32 files."))
+    if args.export_bundled:
+        export_digits(package, cfg.data.test_manifest, report, args.exp)
     return 0
+
+
+def export_digits(package: Path, test_manifest: str, report, exp: Path) -> Path:
+    """Stage 5: the bundled ``digits`` model, with the test set decoded again by the float16 copy."""
+    from speech.pipelines.evaluate_asr import evaluate_manifest
+    from speech.recipes.bundle import Card, export_bundled, half_copy, pct, read_json
+
+    half = half_copy(package, exp / "model-fp16")
+    rep16 = evaluate_manifest(half, test_manifest, batch_size=32, progress=False)
+    meta = read_json(package / "meta.json")
+    card = Card(
+        name="digits", title="spoken digit recognizer", task="speech recognition (BiLSTM-CTC, characters)",
+        domain="isolated English digits, zero to nine, one per clip",
+        summary="Reads one spoken digit per recording (\"zero\" ... \"nine\"), trained on the Free Spoken Digit "
+                "Dataset (8 kHz; other rates are resampled). It knows no other words: for general speech it "
+                "is the wrong model.",
+        data=f"Free Spoken Digit Dataset, official split: {meta.get('train_utterances', 2700)} training clips "
+             "(index 5-49), 6 speakers; test = index 0-4 (300 clips)",
+        licence="CC BY-SA 4.0 (Free Spoken Digit Dataset, Jakobovski et al.)",
+        command="python recipes/fsdd/run.py --export-bundled",
+        training=f"{meta['train_seconds'] / 60:.1f} min, {meta['steps']} steps, {meta.get('epochs', '?')} epochs",
+        rows=[(f"FSDD test WER ({rep16.utterances} clips, greedy)", pct(report.wer), pct(rep16.wer)),
+              ("FSDD test CER", pct(report.cer), pct(rep16.cer)),
+              ("transcription RTF (batch 32)", f"{report.rtf:.4f}", f"{rep16.rtf:.4f}")],
+        notes=["Clips are trimmed to the word; for long recordings of several digits use "
+               "`--segment-pad 0` (see the README's long-audio section)."],
+        usage="speech transcribe 7_theo_0.wav --model digits\nspeech transcribe recordings/ --model digits --format json")
+    return export_bundled(package, card, numbers={"FSDD test WER": pct(rep16.wer)},
+                          metrics={"wer": rep16.wer, "cer": rep16.cer, "utterances": rep16.utterances})
 
 
 if __name__ == "__main__":

@@ -61,13 +61,14 @@ def state_bytes(state: dict[str, torch.Tensor]) -> int:
 
 
 def bundle_package(src: str | Path, name: str, *, task: str, domain: str, summary: str, numbers: dict,
-                   card: str, half: bool = True, default: bool = False, decoding: dict | None = None,
+                   card: str, metrics: dict | None = None, half: bool = True, default: bool = False, decoding: dict | None = None,
                    extra_files: dict[str, str | Path] | None = None, root: str | Path | None = None) -> Path:
     """Copy the package folder ``src`` to ``<root>/<name>`` as a bundled model; returns the new folder.
 
     Args:
         task: "asr", "tts", "g2p" or "vocoder" (what ``speech models`` shows).
         numbers: headline measured numbers, label -> text (``{"test WER": "0.33%"}``).
+        metrics: the same measurements as plain numbers (``{"wer": 0.0033}``), what tests compare against.
         card: the text of ``card.md`` (data, command, time, machine, numbers, licence).
         half: store the weight matrices as float16 (:func:`half_state`).
         decoding: a recognizer's recommended decoding, e.g. ``{"decoding": "beam", "beam_size": 16,
@@ -98,7 +99,7 @@ def bundle_package(src: str | Path, name: str, *, task: str, domain: str, summar
         meta = json.loads((src / "meta.json").read_text(encoding="utf-8"))
         meta["format_version"] = max(int(meta.get("format_version", 1)), 2)
         meta["bundled"] = {"name": name, "task": task, "domain": domain, "summary": summary,
-                           "numbers": dict(numbers), "default": default,
+                           "numbers": dict(numbers), "metrics": dict(metrics or {}), "default": default,
                            "precision": "float16" if half else "float32"}
         if decoding is not None:
             for key in ("lm", "lexicon"):

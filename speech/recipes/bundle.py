@@ -1,0 +1,113 @@
+"""The recipes' ``--export-bundled`` stage: a trained package -> ``speech/pretrained/<name>`` with its card.
+
+Every bundled model is measured twice, as trained (float32) and as shipped (weight matrices in
+float16, :func:`speech.packages.bundle.half_state`), on the same held-out data; the card shows both
+and the ``bundled`` section of ``meta.json`` keeps the shipped model's numbers, which
+``tests/pretrained`` re-measure.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from speech.packages.bundle import bundle_package
+from speech.pretrained import pretrained_dir
+
+BUNDLE_BUDGET_MB = 40.0
+"""All bundled models together stay under this (issue 14); the export warns when they do not."""
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``lscpu``'s "Model name", from /proc/cpuinfo), or the platform's word for it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_line() -> str:
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, {gpu}"
+
+
+@dataclass
+class Card:
+    """What ``card.md`` says about a bundled model."""
+
+    name: str
+    title: str
+    task: str
+    domain: str
+    summary: str
+    data: str
+    """Corpus, split, amount."""
+    licence: str
+    """Licence of the training data (and of the model, which follows it)."""
+    command: str
+    """The recipe command that reproduces the folder."""
+    training: str
+    """Training time and steps, e.g. ``34.4 min, 2052 steps``."""
+    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    """(measurement, as trained float32, as shipped float16)."""
+    notes: list[str] = field(default_factory=list)
+    usage: str = ""
+
+    def render(self, size_mb: float, machine: str) -> str:
+        lines = [f"# {self.name}: {self.title}", "", self.summary, "",
+                 "| | |", "|---|---|",
+                 f"| task | {self.task} |", f"| domain | {self.domain} |", f"| training data | {self.data} |",
+                 f"| data licence | {self.licence} |", f"| made by | `{self.command}` |",
+                 f"| training | {self.training} |", f"| machine | {machine} |",
+                 f"| size | {size_mb:.1f} MB (weight matrices in float16) |",
+                 f"| exported | {time.strftime('%Y-%m-%d')} |", "",
+                 "## Measured", "", "| measurement | float32 (as trained) | float16 (as shipped) |", "|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} |" for a, b, c in self.rows]
+        if self.notes:
+            lines += [""] + [f"- {n}" for n in self.notes]
+        if self.usage:
+            lines += ["", "## Use", "", "```bash", self.usage.strip(), "```"]
+        return "\n".join(lines) + "\n"
+
+
+def folder_mb(p: Path) -> float:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) / 1e6
+
+
+def export_bundled(src: str | Path, card: Card, *, numbers: dict, metrics: dict, default: bool = False,
+                   decoding: dict | None = None, extra_files: dict | None = None) -> Path:
+    """Write ``src`` as the bundled model ``card.name`` with its card and headline numbers; prints the
+    total size of the bundle (a warning beyond :data:`BUNDLE_BUDGET_MB`). Returns the folder."""
+    kw = dict(task=card.task, domain=card.domain, summary=card.summary, numbers=numbers, metrics=metrics,
+              default=default, decoding=decoding, extra_files=extra_files)
+    dest = bundle_package(src, card.name, card="(being written)", **kw)
+    text = card.render(folder_mb(dest), machine_line())
+    dest = bundle_package(src, card.name, card=text, **kw)
+    total = folder_mb(pretrained_dir())
+    note = "" if total <= BUNDLE_BUDGET_MB else f" - OVER the {BUNDLE_BUDGET_MB:.0f} MB budget"
+    print(f"bundled {card.name}: {dest} ({folder_mb(dest):.1f} MB); all bundled models: {total:.1f} MB{note}")
+    return dest
+
+
+def half_copy(src: str | Path, out: str | Path) -> Path:
+    """A float16-weights copy of the package ``src`` at ``out`` (not bundled): what is measured
+    before the card is written."""
+    out = Path(out)
+    return bundle_package(src, out.name, task="tmp", domain="", summary="", numbers={}, card="",
+                          root=out.parent)
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.2f}%"
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
