@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("align", help="word and token time spans of a transcript in a recording (JSON + TextGrid)")
     p.add_argument("audio", help="the recording")
     p.add_argument("text", help="its transcript, or a file holding it")
-    p.add_argument("--model", required=True, help="CTC model package")
+    p.add_argument("--model", required=True, help="CTC model: a package folder or a bundled name (speech models)")
     p.add_argument("--out", help="output path without extension (default: beside the audio)")
     p.add_argument("--device", default="cpu")
     add_segment_args(p)
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("align-dataset", help="frame labels for CE training: Viterbi-align a manifest with a CTC model")
     p.add_argument("manifest", help="JSON-lines manifest with transcripts")
     p.add_argument("out", help="output JSON lines of run-length encoded frame labels (vocabulary saved beside it)")
-    p.add_argument("--model", required=True, help="CTC model package")
+    p.add_argument("--model", required=True, help="CTC model: a package folder or a bundled name (speech models)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=COUNT, default=16)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("overrides", nargs="*", metavar="decoding...=VALUE",
                    help="decoding overrides, e.g. decoding=beam decoding.beam_size=8 (see below), also after "
                         "the options")
-    p.add_argument("--model", required=True, help="model package folder")
+    p.add_argument("--model", required=True, help="a model package folder or a bundled name (speech models)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=COUNT, default=16)
     p.add_argument("--output", help="write per-utterance hypotheses (JSON lines) here")
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate-tts", help="MCD / F0 RMSE / RTF / recognizer WER of a voice on held-out prompts",
                        description=EVALUATE_TTS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="voice package folder")
+    p.add_argument("--model", required=True, help="a voice package folder or a bundled name (speech models)")
     p.add_argument("--corpus", help="corpus folder (audio + .txt, or LJSpeech layout); default: the package's "
                                     "training corpus (meta.json)")
     p.add_argument("--out", help="report folder (default: tts_eval beside the package folder)")
