@@ -7,14 +7,19 @@ and a usage error answer at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from speech.cli import errors
 from speech.cli.errors import printable
+from speech.cli.outputs import STDIN, STDIN_NAME
+from speech.fileio import atomic_write_text
 
 DECODING_OVERRIDE = re.compile(r"^decoding(\.[A-Za-z_][A-Za-z0-9_]*)*=")
 """A command-line word that overrides the decoding config: ``decoding=beam``, ``decoding.beam_size=8``."""
@@ -75,13 +80,15 @@ def cmd_lm(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------ transcribe
 def expand_inputs(items: list[str]) -> tuple[list[str], list[str]]:
-    """Files, folders (searched recursively for audio) and glob patterns -> (files, problems)."""
+    """Files, folders (searched recursively for audio), glob patterns and ``-`` (stdin) -> (files, problems)."""
     from speech.audio import AUDIO_EXTENSIONS
 
     files, problems = [], []
     for item in items:
         p = Path(item)
-        if p.is_dir():
+        if item == STDIN:
+            files.append(item)
+        elif p.is_dir():
             found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
             if not found:
                 problems.append(f"{item}: folder holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
@@ -109,11 +116,14 @@ def split_decoding_overrides(words: list[str]) -> tuple[list[str], list[str]]:
 def decoding_from_args(args: argparse.Namespace, overrides: list[str]):
     """The decoding config node (``conf/decoding``) of a command: its ``decoding...=`` words, then the
     shortcut options (``--beam-size`` is ``decoding.beam_size``, ...). A shortcut without a
-    ``decoding=`` word selects ``decoding=beam``; with neither, ``decoding=greedy`` (the default)."""
+    ``decoding=`` word selects ``decoding=beam``. With neither: None, which the pipelines read as
+    the package's recommended decoding (a bundled model's LM and beam settings), else greedy."""
+    values = {k: getattr(args, k) for k in DECODING_FLAGS if getattr(args, k, None) is not None}
+    if not values and not overrides:
+        return None
     # torch and Hydra: only when a command decodes
     from speech.pipelines.transcriber import decoding_config
 
-    values = {k: getattr(args, k) for k in DECODING_FLAGS if getattr(args, k, None) is not None}
     chosen = any(o.split("=", 1)[0] == "decoding" for o in overrides)
     return decoding_config((["decoding=beam"] if values and not chosen else []) + overrides, **values)
 
@@ -126,55 +136,156 @@ def segment_config(args: argparse.Namespace):
                          speech_floor_db=args.speech_floor)
 
 
-def _print_transcript(r, args: argparse.Namespace, show_path: bool) -> None:
-    if args.format == "json":
-        print(json.dumps(r.to_dict(), ensure_ascii=False), flush=True)
-    elif args.format in ("srt", "vtt"):
-        from speech.pipelines.subtitles import group_cues, to_srt, to_vtt
-
-        cues = group_cues(r.words or [])
-        body = to_srt(cues) if args.format == "srt" else to_vtt(cues)
-        if args.output_dir:
-            out = Path(args.output_dir) / (Path(r.path).stem + "." + args.format)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(body)
-            print(f"{printable(r.path)}\t{out}", flush=True)
-        else:
-            print(body, end="", flush=True)
-    else:
-        print(f"{printable(r.path)}\t{r.text}" if show_path else r.text, flush=True)
+def _usage(msg: str) -> ValueError:
+    """A usage error found after parsing: one line in argparse's form, exit status 2."""
+    return ValueError(f"speech transcribe: {msg} (see speech transcribe --help)")
 
 
-def cmd_transcribe(args: argparse.Namespace) -> int:
-    from speech.pipelines import Failure, Transcriber
+def _check_transcribe_usage(args: argparse.Namespace, paths: list[str], fmt: str) -> None:
+    if not args.model:
+        # the registry reads JSON, but its package imports torch
+        from speech.packages.registry import known_models_text
 
-    paths, overrides = split_decoding_overrides(args.paths)
-    if not paths:
-        raise ValueError("no audio given: expected files, folders or glob patterns besides the decoding overrides")
-    decoding = decoding_from_args(args, overrides)
-    files, problems = expand_inputs(paths)
-    for p in problems:
-        errors.error(p)
-    tr = Transcriber(args.model, device=args.device, batch_size=args.batch_size, segment=segment_config(args),
-                     decoding=decoding)
-    failed = len(problems)
-    show_path = len(files) > 1 or len(paths) > 1
-    progress = len(files) > 1 and sys.stderr.isatty() if args.progress is None else args.progress
-    timestamps = args.timestamps or args.format in ("srt", "vtt")
-    for r in tr.transcribe_files(files, progress=progress, timestamps=timestamps):
-        if isinstance(r, Failure):
-            failed += 1
-            errors.error(r.error)
-            continue
-        for w in r.warnings:
-            errors.warning(w)
-        _print_transcript(r, args, show_path)
-    total = len(files) + len(problems)
+        raise _usage("no --model given: recognition models are domain models (each knows one kind of speech), "
+                     f"so none is picked for you; bundled recognizers: {known_models_text('asr')}; or a package "
+                     "folder (--model PATH)")
+    if args.manifest and paths:
+        raise _usage("give audio inputs or --manifest FILE.jsonl, not both")
+    if args.manifest and fmt != "json":
+        raise _usage(f"--manifest writes JSON lines (its objects with pred_text); --format {fmt} is for audio inputs")
+    if not args.manifest and not paths:
+        raise _usage("no audio given: expected files, folders, glob patterns or - (stdin), or --manifest FILE.jsonl")
+    if paths.count(STDIN) > 1:
+        raise _usage("'-' (audio from stdin) given more than once")
+    if fmt == "all" and not args.output_dir:
+        raise _usage("--format all writes five files per input: it needs --output-dir DIR")
+
+
+@contextlib.contextmanager
+def _stdin_audio(files: list[str]):
+    """When ``-`` is among ``files``: stdin's bytes spooled to a temporary file, removed afterwards.
+    Yields (that file or None, a one-line problem or None)."""
+    if STDIN not in files:
+        yield None, None
+        return
+    if sys.stdin is None or sys.stdin.isatty():
+        yield None, "stdin: is a terminal, not audio; pipe a file in (cat clip.wav | speech transcribe - --model NAME)"
+        return
+    with tempfile.TemporaryDirectory(prefix="speech-stdin-") as folder:
+        tmp = Path(folder) / "stdin"
+        with open(tmp, "wb") as f:
+            shutil.copyfileobj(sys.stdin.buffer, f)
+            size = f.tell()
+        yield (str(tmp), None) if size else (None, "stdin: not audio (no bytes were read); expected the bytes of "
+                                                   "an audio file (WAV, FLAC, OGG, MP3, ...)")
+
+
+def _as_stdin(r, tmp: str):
+    """A result for the spooled stdin file, named ``-`` / ``stdin`` instead of the temporary path."""
+    from speech.pipelines import Failure
+
+    if isinstance(r, Failure):
+        return Failure(STDIN, f"stdin: not audio ({r.error.removeprefix(tmp + ': ')})")
+    r.path = STDIN
+    r.warnings = [w.replace(tmp, STDIN_NAME) for w in r.warnings]
+    return r
+
+
+def _transcriber(args: argparse.Namespace, decoding):
+    from speech.pipelines import Transcriber
+
+    return Transcriber(args.model, device=args.device, batch_size=args.batch_size, segment=segment_config(args),
+                       decoding=decoding)
+
+
+def _status(failed: int, total: int, what: str = "inputs") -> int:
     if failed and total > 1:
-        errors.error(f"{failed} of {total} inputs failed")
+        errors.error(f"{failed} of {total} {what} failed")
     if not failed:
         return errors.OK
     return errors.BAD_INPUT if failed == total else errors.BATCH_FAILED  # nothing done vs some done
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from speech.cli import outputs
+    from speech.pipelines import Failure
+
+    paths, overrides = split_decoding_overrides(args.paths)
+    fmt = args.format or ("json" if args.manifest else "txt")
+    _check_transcribe_usage(args, paths, fmt)
+    decoding = decoding_from_args(args, overrides)
+    if args.manifest:
+        return _transcribe_manifest(args, decoding)
+    files, problems = expand_inputs(paths)
+    if len(files) > 1 and fmt in outputs.TIMED and not args.output_dir:
+        raise _usage(f"{len(files)} inputs with --format {fmt}: {fmt} documents are one per input and never "
+                     "concatenated on stdout; give --output-dir DIR for one file per input")
+    out_dir = outputs.prepare_output_dir(args.output_dir) if args.output_dir else None
+    names = outputs.output_names(files) if out_dir else {}
+    for p in problems:
+        errors.error(p)
+    failed, total = len(problems), len(files) + len(problems)
+    show_path = len(files) > 1 or len(paths) > 1
+    progress = len(files) > 1 and sys.stderr.isatty() if args.progress is None else args.progress
+    with _stdin_audio(files) as (tmp, problem):
+        if problem:
+            errors.error(problem)
+            failed += 1
+        todo = [f for f in files if f != STDIN or tmp]
+        results = _transcriber(args, decoding).transcribe_files(
+            [tmp if f == STDIN else f for f in todo], progress=progress,
+            timestamps=args.timestamps or outputs.needs_timestamps(fmt)) if todo else []
+        for given, r in zip(todo, results):
+            r = _as_stdin(r, tmp) if given == STDIN else r
+            if isinstance(r, Failure):
+                failed += 1
+                errors.error(r.error)
+                continue
+            for w in r.warnings:
+                errors.warning(w)
+            failed += not outputs.emit(r, names.get(given), fmt, out_dir, show_path)
+    return _status(failed, total)
+
+
+def _transcribe_manifest(args: argparse.Namespace, decoding) -> int:
+    """``--manifest``: each line's object with ``pred_text`` added, to stdout or DIR/<manifest name>."""
+    from speech.cli import outputs
+    from speech.pipelines import Failure
+
+    lines = outputs.read_manifest_lines(args.manifest)
+    out_path = None
+    if args.output_dir:
+        out_path = outputs.prepare_output_dir(args.output_dir) / Path(args.manifest).name
+        if out_path.resolve() == Path(args.manifest).resolve():
+            raise _usage(f"--output-dir {args.output_dir} holds {args.manifest} itself, which the output would "
+                         "overwrite; expected another folder")
+    good = [ln for ln in lines if ln.error is None]
+    progress = len(good) > 1 and sys.stderr.isatty() if args.progress is None else args.progress
+    results = iter(_transcriber(args, decoding).transcribe_files(
+        [ln.audio for ln in good], progress=progress, timestamps=args.timestamps) if good else [])
+    rows, failed = [], 0
+    for ln in lines:
+        text = words = None
+        if ln.error is None:
+            r = next(results)
+            if isinstance(r, Failure):
+                ln.error = r.error
+            else:
+                text, words = r.text, r.words
+                for w in r.warnings:
+                    errors.warning(f"{args.manifest}:{ln.lineno}: {w}")
+        if ln.error:
+            failed += 1
+            errors.error(f"{args.manifest}:{ln.lineno}: {ln.error}")
+        row = outputs.manifest_row(ln, text, words)
+        if out_path is None:
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+        else:
+            rows.append(row)
+    if out_path is not None:
+        atomic_write_text(out_path, outputs.manifest_text(rows))
+        print(f"{printable(args.manifest)}\t{printable(str(out_path))}", flush=True)
+    return _status(failed, len(lines), "manifest lines")
 
 
 # -------------------------------------------------------------------------- evaluate

@@ -136,7 +136,7 @@ def test_a_gpu_this_machine_lacks_is_one_line_before_loading(command, capsys):
     (["transcribe", "x.wav", "--model", "m", "--max-segment", "-1"], "--max-segment: '-1': expected a number >= 1"),
     (["transcribe", "x.wav", "--model", "m", "--lm-weight", "inf"], "--lm-weight: 'inf': expected a number"),
     (["synthesize", "hi", "-o", "x.wav", "--model", "m", "--speed", "nan"], "--speed: 'nan': expected a number"),
-    (["transcribe", "x.wav"], "the following arguments are required: --model"),
+    (["transcribe", "x.wav"], "speech transcribe: no --model given: recognition models are domain models"),
     (["no-such-command"], "invalid choice: 'no-such-command'"),
 ])
 def test_usage_errors_are_one_line(argv, words, capsys):
