@@ -29,7 +29,8 @@ SECONDS = number(float, 0, low_open=True)
 FINITE = number(float)
 
 DECODING_HELP = """decoding (config group decoding/, conf/decoding/*.yaml, whose values are the defaults):
-  greedy best-path decoding unless told otherwise. Words such as decoding=beam decoding.beam_size=8
+  unless told otherwise, the decoding the model package recommends (the bundled an4 recognizer:
+  beam search with its own LM), else greedy best-path decoding. Words such as decoding=beam decoding.beam_size=8
   decoding.prune_logp=-8 (among the inputs) override the config like `speech train` overrides do.
   --beam-size, --lm, --lm-weight, --word-bonus and --lexicon are shortcuts for decoding.beam_size=,
   decoding.lm=, ... and select decoding=beam unless a decoding= word is given; what they leave

@@ -186,7 +186,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = build_parser()
     args, extra = ap.parse_known_args(argv)
     late = getattr(args, "late_words", None)
-    if extra and late and not any(w.startswith("-") for w in extra):
+    if extra and late and not any(w.startswith("-") and w != "-" for w in extra):  # "-" is stdin
         getattr(args, late).extend(extra)
     elif extra:
         ap.error(f"unrecognized arguments: {' '.join(extra)}")
