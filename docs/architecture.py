@@ -29,7 +29,7 @@ LAYERS = [
     ("models, decoding, losses", ["models", "decoding", "losses"]),
     ("signals and text", ["features", "text", "audio"]),
     ("kernels", ["kernels"]),
-    ("utilities", ["config", "fileio", "device"]),
+    ("utilities", ["config", "fileio", "device", "pretrained"]),
 ]
 
 
