@@ -14,7 +14,7 @@ from pathlib import Path
 from speech.cli import errors
 
 
-def _option(name: str, value: float) -> str:
+def _option(name: str, value) -> str:
     """How a synthesis control is named in a message: by its option (``--pitch-shift 30``)."""
     return f"--{name.replace('_', '-')} {value:g}"
 
@@ -45,51 +45,120 @@ def _synthesis_text(args: argparse.Namespace) -> str:
     return text
 
 
-def cmd_synthesize(args: argparse.Namespace) -> int:
-    """``speech synthesize``: text -> speech with a voice package.
+def _check_options(args: argparse.Namespace) -> None:
+    """Options that do not go together: one line each, before anything is loaded."""
+    if args.batch and (args.text is not None or args.text_file):
+        raise ValueError("--batch takes the texts from its file; give no TEXT or --text-file")
+    if args.phonemes and (args.batch or args.output is not None or args.plot is not None):
+        raise ValueError("--phonemes prints the phonemes of TEXT, --text-file or stdin instead of audio; "
+                         "give no --batch, -o or --plot")
+    if args.output == "-":
+        if args.batch:
+            raise ValueError("-o -: with --batch, -o names the output folder; stdout is for one text")
+        if args.plot == "":
+            raise ValueError("--plot: give the PNG's path when the audio goes to stdout (-o -)")
+        if sys.stdout.isatty():
+            raise ValueError("-o -: stdout is a terminal; redirect it (-o - > hello.wav) or pipe it (-o - | aplay)")
 
-    One text (TEXT, ``--text-file`` or stdin) -> the ``-o`` file; ``--batch`` -> one file per line
-    in the ``-o`` folder. Exit status 0, 1 when a batch line failed, 2 for a bad model / input.
+
+def _status(r, stream=None) -> None:
+    for w in r.warnings:
+        errors.warning(w)
+    print(f"{'stdout' if str(r.path) == '-' else r.path}\t{r.duration:.2f} s\tRTF {r.rtf:.3f}",
+          file=stream or sys.stdout, flush=True)
+
+
+def cmd_synthesize(args: argparse.Namespace) -> int:
+    """``speech synthesize``: text -> speech with the default voice or ``--model``.
+
+    One text (TEXT, ``--text-file`` or stdin) -> the ``-o`` file (default ``<first words>.wav``),
+    stdout (``-o -``) or its phonemes (``--phonemes``); ``--batch`` -> one file per line in the
+    ``-o`` folder. Exit status 0, 1 when a batch line failed, 2 for a bad model / input.
     """
+    if args.list_voices:
+        return list_voices()
     from speech.pipelines import Failure, synthesis
     from speech.pipelines.synthesizer import check_controls
 
-    check_controls(args.speed, args.pitch_shift, args.energy_scale, label=_option)  # before any loading
+    check_controls(args.speed, args.pitch_shift, args.energy_scale, label=_option,  # before any loading
+                   sentence_silence=args.sentence_silence)
+    _check_options(args)
     if args.batch:
-        if args.text is not None or args.text_file:
-            raise ValueError("--batch takes the texts from its file; give no TEXT or --text-file")
         batch = synthesis.SynthesisBatch.read(args.batch)
     else:
         text = _synthesis_text(args)
     try:
-        synth = synthesis.open_synthesizer(args.model, vocoder=args.vocoder, device=args.device, gl_iters=args.gl_iters)
+        synth = synthesis.open_synthesizer(args.model, vocoder="griffin-lim" if args.phonemes else args.vocoder,
+                                           device=args.device, gl_iters=args.gl_iters)
     except RuntimeError as e:  # torch's refusal of a model file: bad input, not a bug of the toolkit
         errors.error(errors.first_line(e))
         return errors.BAD_INPUT
-    controls = {"speed": args.speed, "pitch_shift": args.pitch_shift, "energy_scale": args.energy_scale}
+    if args.phonemes:
+        lines, warnings = synth.phonemes(text)
+        for w in warnings:
+            errors.warning(w)
+        print("\n".join(lines), flush=True)
+        return errors.OK
+    speaker = synth.check_speaker(args.speaker, label=_option)
+    controls = {"speed": args.speed, "pitch_shift": args.pitch_shift, "energy_scale": args.energy_scale,
+                "sentence_silence": args.sentence_silence}
 
     if not args.batch:
-        plot = None if args.plot is None else Path(args.plot) if args.plot else Path(args.output).with_suffix(".png")
-        r = synthesis.synthesize_to_file(synth, text, args.output, plot=plot, **controls)
-        for w in r.warnings:
-            errors.warning(w)
-        print(f"{r.path}\t{r.duration:.2f} s\tRTF {r.rtf:.3f}", flush=True)
+        if args.output == "-":  # the WAV alone on stdout; everything else on stderr
+            r = synthesis.synthesize_to_stream(synth, text, sys.stdout.buffer, plot=args.plot, speaker=speaker,
+                                               **controls)
+            _status(r, sys.stderr)
+            return errors.OK
+        plot = None if args.plot is None else Path(args.plot) if args.plot else True
+        r = synthesis.synthesize_to_file(synth, text, args.output, plot=plot, speaker=speaker, **controls)
+        _status(r)
         if r.plot is not None:
             print(f"plot: {r.plot}", file=sys.stderr)
         return errors.OK
 
-    plot_dir = None if args.plot is None else Path(args.plot) if args.plot else Path(args.output)
-    for r in batch.run(synth, args.output, plot_dir, **controls):
+    out_dir = args.output or "."
+    plot_dir = None if args.plot is None else Path(args.plot) if args.plot else Path(out_dir)
+    for r in batch.run(synth, out_dir, plot_dir, speaker=args.speaker, **controls):
         if isinstance(r, Failure):
             errors.error(r.error)
-            continue
-        for w in r.warnings:
-            errors.warning(w)
-        print(f"{r.path}\t{r.duration:.2f} s\tRTF {r.rtf:.3f}", flush=True)
+        else:
+            _status(r)
     print(batch.summary(), flush=True)
     if batch.failed:
         errors.error(f"{batch.failed} of {batch.written + batch.failed} lines failed")
     return errors.BATCH_FAILED if batch.failed else errors.OK
+
+
+def _voice_speakers(path: Path) -> str:
+    """How many speakers a voice package has (``model.tts.n_speakers`` of its config.yaml), as text."""
+    import yaml  # read as plain data: listing builds nothing
+
+    try:
+        cfg = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+        n = ((cfg.get("model") or {}).get("tts") or {}).get("n_speakers", 1)
+        return str(int(n))
+    except (OSError, ValueError, TypeError, AttributeError, yaml.YAMLError):
+        return "?"
+
+
+def list_voices() -> int:
+    """``speech synthesize --list-voices``: the bundled voices, the default one marked."""
+    from speech.packages.registry import DEFAULT_VOICE, list_models
+
+    voices = list_models("tts")
+    if not voices:
+        errors.warning("no bundled voices are installed; give --model a voice package folder "
+                       "(output_dir/model of a TTS training run)")
+        return errors.OK
+    rows = [("NAME", "SPEAKERS", "SIZE", "DOMAIN", "MEASURED")]
+    for m in voices:
+        name = m.name + (" (default)" if m.name == DEFAULT_VOICE else "")
+        numbers = ", ".join(f"{k} {v}" for k, v in m.numbers.items())
+        rows.append((name, _voice_speakers(m.path), f"{m.size_mb:.1f} MB", m.domain, numbers))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+    return errors.OK
 
 
 def _num(x, fmt: str) -> str:

@@ -4,8 +4,13 @@
 converted to phonemes (:func:`speech.text.frontend.text_to_ids`); a sentence longer than
 ``max_tokens`` phonemes is cut at its pauses (commas, ...) or, failing that, at word boundaries;
 the pieces are synthesized in batches (acoustic model -> log-mel -> vocoder) and joined in order.
-Pauses come from the model: every sentence ends in a pause token whose duration it predicts, so
-nothing is inserted between pieces.
+Pauses come from the model: a sentence's final punctuation is a pause token whose duration it
+predicts, so nothing is inserted between pieces unless ``sentence_silence`` asks for extra silence
+after each sentence (never inside one, never after the last).
+
+A multi-speaker voice (``n_speakers > 1``) speaks with ``speaker`` (default 0);
+:meth:`Synthesizer.check_speaker` says what a voice accepts. :meth:`Synthesizer.phonemes` shows
+what the model would be given, one readable line per sentence (:func:`phoneme_string`).
 
 What the frontend could not read (unknown characters, words guessed by the G2P fallback) is
 collected in :class:`SynthesisResult` for the caller to print. Text with nothing to pronounce
@@ -15,9 +20,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -28,22 +33,33 @@ from speech.packages.vocoder import load_vocoder
 from speech.packages.voice import TtsPackage, load_tts_package
 from speech.text.frontend import text_to_ids
 from speech.text.g2p import default_g2p
-from speech.text.phonemes import PAUSES
+from speech.text.phonemes import EOS, PAU_LONG, PAU_MID, PAU_SHORT, PAUSES, WB
 from speech.text.tts_normalize import split_sentences
 
-__all__ = ["SynthesisResult", "Synthesizer", "check_controls", "plot_synthesis"]
+__all__ = ["SynthesisResult", "Synthesizer", "check_controls", "phoneme_string", "plot_synthesis"]
 
 SPEED_RANGE = (0.25, 4.0)
 PITCH_SHIFT_RANGE = (-24.0, 24.0)
 ENERGY_SCALE_MAX = 4.0
+SENTENCE_SILENCE_MAX = 60.0
+
+PHONEME_MARKS = {WB: "|", PAU_SHORT: ",", PAU_MID: ";", PAU_LONG: "."}
+"""How :func:`phoneme_string` shows the tokens that are not phonemes."""
 
 
-def _keyword(name: str, value: float) -> str:
-    return f"{name}={value:g}"
+def phoneme_string(tokens: list[str]) -> str:
+    """Tokens as one readable line: ARPAbet phonemes (vowels with their stress digit when the voice
+    uses stress) separated by spaces, ``|`` between words, pauses as ``,`` (short), ``;`` (mid) and
+    ``.`` (long); the end-of-sentence token is left out. ``HH AH0 L OW1 , W ER1 L D .``"""
+    return " ".join(PHONEME_MARKS.get(t, t) for t in tokens if t != EOS)
+
+
+def _keyword(name: str, value) -> str:
+    return f"{name}={value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else f"{name}={value!r}"
 
 
 def check_controls(speed: float = 1.0, pitch_shift: float = 0.0, energy_scale: float = 1.0,
-                   label: Callable[[str, float], str] = _keyword) -> None:
+                   label: Callable[[str, float], str] = _keyword, sentence_silence: float = 0.0) -> None:
     """The ranges of the prosody controls of :meth:`Synthesizer.synthesize` (the one place they are checked).
 
     ``label(name, value)`` says how a message names a value: ``speed=0`` by default; a command line
@@ -59,6 +75,21 @@ def check_controls(speed: float = 1.0, pitch_shift: float = 0.0, energy_scale: f
                          f"[{PITCH_SHIFT_RANGE[0]:g}, {PITCH_SHIFT_RANGE[1]:g}]")
     if not 0.0 < energy_scale <= ENERGY_SCALE_MAX:
         raise ValueError(f"{label('energy_scale', energy_scale)}: expected a value in (0, {ENERGY_SCALE_MAX:g}]")
+    if not (math.isfinite(sentence_silence) and 0.0 <= sentence_silence <= SENTENCE_SILENCE_MAX):
+        raise ValueError(f"{label('sentence_silence', sentence_silence)}: expected seconds in "
+                         f"[0, {SENTENCE_SILENCE_MAX:g}]")
+
+
+def _warnings(unknown: list[str], guessed: list[tuple[str, str]], skipped: list[str]) -> list[str]:
+    out = []
+    if unknown:
+        out.append(f"could not pronounce (skipped): {' '.join(unknown)}")
+    if guessed:
+        out.append(f"not in the dictionary, guessed: {', '.join(w for w, _ in guessed)}")
+    if skipped:
+        out.append(f"{len(skipped)} sentence(s) with nothing to pronounce skipped: "
+                   + " | ".join(s[:40] for s in skipped[:5]))
+    return out
 
 
 @dataclass
@@ -69,8 +100,10 @@ class SynthesisResult:
     wav: np.ndarray
     sample_rate: int
     mel: np.ndarray
-    """(T, n_mels) log-mel of all pieces, concatenated."""
+    """(T, n_mels) log-mel of all pieces, concatenated (with the silence between sentences)."""
     pieces: list[dict] = field(default_factory=list)
+    """Per piece: ``text`` (its sentence), ``sentence`` (index), ``ids``, ``tokens``, ``durations``,
+    ``f0_hz``, and ``silence_frames`` added after it (``sentence_silence``)."""
     unknown: list[str] = field(default_factory=list)
     """Input characters that could not be read (skipped)."""
     guessed: list[tuple[str, str]] = field(default_factory=list)
@@ -88,15 +121,7 @@ class SynthesisResult:
     def warnings(self) -> list[str]:
         """One line per kind of text the frontend could not read well (skipped characters, guessed
         words, sentences with nothing to pronounce); empty when it read everything."""
-        out = []
-        if self.unknown:
-            out.append(f"could not pronounce (skipped): {' '.join(self.unknown)}")
-        if self.guessed:
-            out.append(f"not in the dictionary, guessed: {', '.join(w for w, _ in self.guessed)}")
-        if self.skipped:
-            out.append(f"{len(self.skipped)} sentence(s) with nothing to pronounce skipped: "
-                       + " | ".join(s[:40] for s in self.skipped[:5]))
-        return out
+        return _warnings(self.unknown, self.guessed, self.skipped)
 
     @property
     def rtf(self) -> float:
@@ -148,39 +173,90 @@ class Synthesizer:
     def sample_rate(self) -> int:
         return self.package.sample_rate
 
-    def frontend(self, text: str) -> tuple[list[dict], list[str], list[tuple[str, str]], list[str]]:
-        """Text -> pieces ``{"text", "ids"}`` (each ending in ``<eos>``), unknown chars, guessed
-        words, skipped sentences."""
+    @property
+    def n_speakers(self) -> int:
+        """Speakers the voice can speak as (ids ``0 .. n_speakers - 1``)."""
+        cfg = getattr(self.package.model, "cfg", None)
+        return int(getattr(cfg, "n_speakers", 1) or 1)
+
+    @property
+    def voice_name(self) -> str:
+        """The bundled voice's name, or the package folder, for messages."""
+        bundled = self.package.meta.get("bundled") if isinstance(self.package.meta, dict) else None
+        name = bundled.get("name") if isinstance(bundled, dict) else None
+        return str(name) if isinstance(name, str) and name else str(self.package.path)
+
+    def check_speaker(self, speaker: int | None, label: Callable[[str, object], str] = _keyword) -> int:
+        """The speaker id to use: ``speaker``, or 0 when None.
+
+        Raises:
+            ValueError: one line, e.g. ``speaker=3: voice 'kathleen' has 1 speaker (ids 0-0)``.
+        """
+        if speaker is None:
+            return 0
+        n = self.n_speakers
+        if isinstance(speaker, bool) or not isinstance(speaker, int) or not 0 <= speaker < n:
+            raise ValueError(f"{label('speaker', speaker)}: voice '{self.voice_name}' has {n} speaker"
+                             f"{'' if n == 1 else 's'} (ids 0-{n - 1})")
+        return speaker
+
+    def _sentences(self, text: str) -> tuple[list[tuple[str, list[int], list[str]]], list[str],
+                                             list[tuple[str, str]], list[str]]:
+        """Text -> ``(sentence, ids, tokens)`` per sentence with something to pronounce (no
+        ``<eos>``), unknown chars, guessed words, skipped sentences."""
         tok = self.package.tokenizer
-        pieces, unknown, guessed, skipped = [], [], [], []
+        sentences, unknown, guessed, skipped = [], [], [], []
         for sentence in split_sentences(text):
             ids, info = text_to_ids(sentence, g2p=self.g2p, tokenizer=tok, add_eos=False)
             unknown += [c for _, c in info.unknown if c not in unknown]
             guessed += [g for g in info.guessed if g not in guessed]
             syms = tok.decode(ids)
-            if not any(s not in PAUSES and s != "<wb>" for s in syms):
+            if not any(s not in PAUSES and s != WB for s in syms):
                 skipped.append(sentence)
-                continue
+            else:
+                sentences.append((sentence, ids, syms))
+        return sentences, unknown, guessed, skipped
+
+    def frontend(self, text: str) -> tuple[list[dict], list[str], list[tuple[str, str]], list[str]]:
+        """Text -> pieces ``{"text", "sentence", "ids"}`` (each ending in ``<eos>``; ``sentence`` is
+        the index of the sentence it belongs to), unknown chars, guessed words, skipped sentences."""
+        sentences, unknown, guessed, skipped = self._sentences(text)
+        eos, pieces = self.package.tokenizer.eos_id, []
+        for k, (sentence, ids, syms) in enumerate(sentences):
             for a, b in _split_long(ids, syms, self.max_tokens - 1):
-                part = [s for s in syms[a:b] if s != "<wb>"]
-                if any(s not in PAUSES for s in part):
-                    pieces.append({"text": sentence, "ids": ids[a:b] + [tok.eos_id]})
+                if any(s not in PAUSES and s != WB for s in syms[a:b]):
+                    pieces.append({"text": sentence, "sentence": k, "ids": ids[a:b] + [eos]})
         return pieces, unknown, guessed, skipped
 
+    def phonemes(self, text: str) -> tuple[list[str], list[str]]:
+        """What the model would be given for ``text``: one :func:`phoneme_string` line per sentence
+        (sentences with nothing to pronounce are left out), and the frontend's warnings.
+
+        Raises:
+            ValueError: the text has nothing to pronounce.
+        """
+        sentences, unknown, guessed, skipped = self._sentences(text)
+        if not sentences:
+            raise ValueError(_nothing(unknown))
+        return [phoneme_string(syms) for _, _, syms in sentences], _warnings(unknown, guessed, skipped)
+
     @torch.inference_mode()
-    def synthesize(self, text: str, speed: float = 1.0, pitch_shift: float = 0.0,
-                   energy_scale: float = 1.0) -> SynthesisResult:
+    def synthesize(self, text: str, speed: float = 1.0, pitch_shift: float = 0.0, energy_scale: float = 1.0,
+                   speaker: int | None = None, sentence_silence: float = 0.0) -> SynthesisResult:
         """Synthesize ``text`` (any length). ``speed`` > 1 speaks faster (durations / speed),
-        ``pitch_shift`` in semitones, ``energy_scale`` multiplies the normalized energy."""
+        ``pitch_shift`` in semitones, ``energy_scale`` multiplies the normalized energy, ``speaker``
+        picks a speaker of a multi-speaker voice (default 0), ``sentence_silence`` seconds of
+        silence go after each sentence but the last (rounded to whole mel frames)."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a string, got {type(text).__name__}")
-        check_controls(speed, pitch_shift, energy_scale)
+        check_controls(speed, pitch_shift, energy_scale, sentence_silence=sentence_silence)
+        speaker = self.check_speaker(speaker)
         t0 = time.perf_counter()
         pieces, unknown, guessed, skipped = self.frontend(text)
         if not pieces:
-            raise ValueError("nothing to synthesize: the text has no pronounceable words"
-                             + (f" (unreadable characters: {' '.join(unknown[:10])})" if unknown else ""))
+            raise ValueError(_nothing(unknown))
         pkg = self.package
+        spk = torch.tensor([speaker], dtype=torch.long) if self.n_speakers > 1 else None
         shift = semitones_to_normalized(pitch_shift, pkg.stats.pitch_std) if pitch_shift else 0.0
         order = sorted(range(len(pieces)), key=lambda i: len(pieces[i]["ids"]))
         mels: list[torch.Tensor | None] = [None] * len(pieces)
@@ -190,7 +266,8 @@ class Synthesizer:
             seqs = [torch.tensor(pieces[i]["ids"], dtype=torch.long) for i in idx]
             lens = torch.tensor([len(q) for q in seqs], device=self.device)
             ids = torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True).to(self.device)
-            out = pkg.model(ids, lens, speed=speed, pitch_shift=shift, energy_scale=energy_scale)
+            speakers = spk.expand(len(idx)).to(self.device) if spk is not None else None
+            out = pkg.model(ids, lens, speakers=speakers, speed=speed, pitch_shift=shift, energy_scale=energy_scale)
             mel = out.mel_postnet if out.mel_postnet is not None else out.mel
             mel = mel * pkg.mel_std + pkg.mel_mean
             wav = self.vocoder(mel, out.mel_lens)
@@ -203,10 +280,23 @@ class Synthesizer:
                 pieces[i]["tokens"] = pkg.tokenizer.decode(pieces[i]["ids"])
                 pieces[i]["durations"] = out.durations_used[j, :L].cpu().numpy()
                 pieces[i]["f0_hz"] = pitch_hz[j, :L].float().cpu().numpy()
+        gap = round(sentence_silence * self.sample_rate / self.vocoder.hop_length)
+        if gap > 0:
+            floor = min((float(m.min()) for m in mels if m.numel()), default=0.0)  # silence in the plot
+            for i in range(len(pieces) - 1):
+                if pieces[i + 1]["sentence"] != pieces[i]["sentence"]:
+                    pieces[i]["silence_frames"] = gap
+                    wavs[i] = np.concatenate([wavs[i], np.zeros(self.vocoder.num_samples(gap), np.float32)])
+                    mels[i] = torch.cat([mels[i], torch.full((gap, mels[i].shape[1]), floor)])
         full = np.concatenate(wavs).astype(np.float32)
         mel_all = torch.cat(mels).numpy()
         return SynthesisResult(full, self.sample_rate, mel_all, pieces, unknown, guessed, skipped,
                                time.perf_counter() - t0)
+
+
+def _nothing(unknown: list[str]) -> str:
+    return ("nothing to synthesize: the text has no pronounceable words"
+            + (f" (unreadable characters: {' '.join(unknown[:10])})" if unknown else ""))
 
 
 def plot_synthesis(result: SynthesisResult, path: str | Path, hop_seconds: float) -> Path:
@@ -241,7 +331,7 @@ def plot_synthesis(result: SynthesisResult, path: str | Path, hop_seconds: float
                 times.append(np.nan)
                 f0.append(np.nan)
         ax2.plot(times, f0, color="tab:blue")
-        offset = ends[-1] if len(ends) else offset
+        offset = (ends[-1] if len(ends) else offset) + piece.get("silence_frames", 0)
     ax2.set_ylabel("F0 (Hz)")
     ax2.set_xlabel("seconds")
     ax1.set_title("mel spectrogram, phoneme durations and predicted pitch", fontsize=9)
