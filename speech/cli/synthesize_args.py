@@ -23,7 +23,8 @@ examples:
   speech synthesize --text-file chapter.txt -o chapter.wav --sentence-silence 0.4 --plot
   speech synthesize "Hello, world!" --phonemes           # HH AH0 L OW1 , W ER1 L D .
   speech synthesize --batch prompts.jsonl -o wavs/
-  speech synthesize "Hello." -o hello.wav --model exp/kathleen/model --speaker 2
+  speech synthesize "Hello." -o hello.wav --model exp/kathleen/model   # a voice you trained
+  speech synthesize "Hello." --model exp/many/model --speaker 2          # a multi-speaker voice
   speech synthesize --list-voices
 
 text sources (one of):
@@ -54,11 +55,11 @@ output (-o):
 
 --phonemes prints, instead of audio, what the voice's front end gives the model (normalization,
 then dictionary or letter-to-sound): one line per sentence, ARPAbet phonemes separated by spaces
-(vowels carry their stress digit 0/1/2), '|' between words, pauses as ',' (short), ';' (mid) and
-'.' (long). Like espeak-ng -x; no file is written.
+(vowels with their stress digit 0/1/2 when the voice uses stress), '|' between words, pauses as
+',' (short), ';' (mid) and '.' (long). Like espeak-ng -x; no file is written.
 
-exit status: 0 ok; 1 some --batch lines failed; 2 bad model, options, text or output path (one-line
-error: an unknown voice name lists the bundled ones; a --speaker the voice lacks gives its range)."""
+errors are one line each: an unknown voice name lists the bundled ones, a --speaker the voice lacks
+gives its range, an output that cannot be written is named; in a --batch only that line fails."""
 
 
 def add_synthesize(sub) -> None:
@@ -96,6 +97,6 @@ def add_synthesize(sub) -> None:
     p.add_argument("--energy-scale", type=FINITE, default=1.0, help="multiply the predicted energy (0-4]")
     p.add_argument("--plot", nargs="?", const="", metavar="PATH",
                    help="PNG of the mel spectrogram, phoneme durations and pitch: at PATH (default: the audio "
-                        "file with .png); with --batch PATH is a folder for <id>.png (default: the -o folder)")
+                        "file with .png); with --batch PATH is a folder for <name>.png (default: the -o folder)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.set_defaults(func=tts.cmd_synthesize)

@@ -249,7 +249,8 @@ def _read_text(path: str | Path) -> str:
 
 
 def _is_json_lines(path: str | Path, text: str) -> bool:
-    """JSON lines: a ``.jsonl`` / ``.json`` suffix, or a first line (not blank, not a ``#`` comment) starting with ``{``."""
+    """JSON lines: a ``.jsonl`` / ``.json`` suffix, or a first line (not blank, not a ``#`` comment)
+    starting with ``{``."""
     if Path(path).suffix.lower() in (".jsonl", ".json"):
         return True
     first = next((ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), "")
@@ -385,7 +386,8 @@ class SynthesisBatch:
         """Synthesize every good line to ``out_dir/<id>.wav`` or its ``output`` (and ``plot_dir/<id>.png``
         when given): yields the bad lines' failures first, then a :class:`Written` or a :class:`Failure`
         per line, in file order. ``speaker`` is for lines that name none. A line's warnings are
-        prefixed with ``path:line: id: `` (``path:line: `` without an id); a speaker the voice lacks or an unwritable output fails its line.
+        prefixed with ``path:line: id: `` (``path:line: `` without an id); a speaker the voice lacks or
+        an unwritable output fails its line.
 
         Raises:
             ValueError: ``out_dir`` is not a folder and cannot be made one (before anything is synthesized).

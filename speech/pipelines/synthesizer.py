@@ -55,7 +55,8 @@ def phoneme_string(tokens: list[str]) -> str:
 
 
 def _keyword(name: str, value) -> str:
-    return f"{name}={value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else f"{name}={value!r}"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return f"{name}={value:g}" if number else f"{name}={value!r}"
 
 
 def check_controls(speed: float = 1.0, pitch_shift: float = 0.0, energy_scale: float = 1.0,

@@ -35,11 +35,13 @@ def _voice(root: Path, name: str, n_speakers: int) -> Path:
     from speech.text.phonemes import PhonemeTokenizer
 
     tok = PhonemeTokenizer()
-    kw = {"hidden_size": 16, "variance_hidden": 16, "encoder_layers": 1, "decoder_layers": 1, "n_speakers": n_speakers}
+    kw = {"hidden_size": 16, "variance_hidden": 16, "encoder_layers": 1, "decoder_layers": 1,
+          "n_speakers": n_speakers}
     torch.manual_seed(0)
     model = fastspeech2(vocab_size=len(tok), n_mels=80, **kw)
-    path = save_tts_package(root / name, fbank=tts_fbank(), model_cfg={"_target_": "speech.models.tts.fastspeech2", **kw},
-                            tokenizer=tok, state=model.state_dict(), stats=TargetStats(5.3, 0.2, 0.0, 1.0),
+    path = save_tts_package(root / name, fbank=tts_fbank(),
+                            model_cfg={"_target_": "speech.models.tts.fastspeech2", **kw}, tokenizer=tok,
+                            state=model.state_dict(), stats=TargetStats(5.3, 0.2, 0.0, 1.0),
                             mel_mean=np.zeros(80), mel_std=np.ones(80))
     meta = json.loads((path / "meta.json").read_text())
     meta["bundled"] = {"name": name, "task": "tts", "domain": f"{name} test voice", "summary": "tiny",
