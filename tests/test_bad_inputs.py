@@ -7,10 +7,12 @@ and everything else must appear as written.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -60,6 +62,12 @@ class Env:
     tmp: Path
     asr: Path
     voice: Path
+    stdin: bytes | None = None
+    """Bytes the command reads on stdin (set by :meth:`feed`)."""
+
+    def feed(self, data: bytes, argv: list[str]) -> list[str]:
+        self.stdin = data
+        return argv
 
     def wav(self, name: str, seconds: float = 1.0, level: float = 0.1, subtype: str | None = None,
             data: np.ndarray | None = None) -> str:
@@ -175,6 +183,15 @@ SETUPS: dict[str, Callable[[Env], list[str]]] = {
     "option out of range": lambda e: _transcribe(e, e.wav("good.wav")) + ["--batch-size", "0"],
     "GPU asked for, none here": lambda e: _transcribe(e, e.wav("good.wav")) + ["--device", "cuda"],
     # model packages
+    "recognizer not named": lambda e: ["transcribe", e.wav("good.wav")],
+    "unknown model name": lambda e: ["transcribe", e.wav("good.wav"), "--model", "digitz"],
+    "stdin that is not audio": lambda e: e.feed(b"hello\n", _transcribe(e, "-")),
+    "unwritable output folder": lambda e: _transcribe(e, e.wav("good.wav")) + [
+        "--output-dir", str(Path(_write(e.tmp / "notes.txt", b"x")) / "out")],
+    "several subtitle documents, no folder": lambda e: _transcribe(e, e.wav("a.wav"), e.wav("b.wav")) + [
+        "--format", "srt"],
+    "transcribe manifest line that is not JSON": lambda e: ["transcribe", "--manifest", _write(
+        e.tmp / "m.jsonl", (json.dumps({"audio": e.wav("a.wav")}) + "\n{oops\n").encode()), "--model", str(e.asr)],
     "model package not found": lambda e: ["transcribe", e.wav("good.wav"), "--model", str(e.tmp / "no-model")],
     "package config names another callable": lambda e: _transcribe(e, e.wav("good.wav"))[:-3] + [
         "--model", e.evil_package(lambda t: t.replace("speech.models.asr.bilstm_ctc", "speech.fileio.atomic_write_text"))],
@@ -217,6 +234,11 @@ SETUPS: dict[str, Callable[[Env], list[str]]] = {
     "text file not UTF-8": lambda e: _synth(e, "--text-file", _write(e.tmp / "latin1.txt", "café".encode("latin-1")),
                                              "-o", str(e.tmp / "x.wav")),
     "batch line without a separator": _batch_file,
+    "speaker out of range": lambda e: _synth(e, "Hello.", "-o", str(e.tmp / "x.wav"), "--speaker", "3"),
+    "synthesis output under a file": lambda e: _synth(e, "Hello.", "-o", str(Path(_write(e.tmp / "notes.txt", b"x"))
+                                                                               / "x.wav")),
+    "JSON-lines batch line that is not JSON": lambda e: _synth(e, "--batch", _write(
+        e.tmp / "prompts.jsonl", b'{"text": "Hello.", "output": "a.wav"}\n{oops\n'), "-o", str(e.tmp / "out")),
 }
 
 
@@ -260,6 +282,8 @@ def test_bad_input_row(row, tiny_package, voice, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("SPEECH_DEBUG", raising=False)
     env = Env(tmp_path, tiny_package, voice)
     argv = SETUPS[row["case"]](env)
+    if env.stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(env.stdin)))
     before = {p for p in tmp_path.rglob("*")}
     code = main(argv)
     err = capsys.readouterr().err
