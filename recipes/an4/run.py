@@ -155,7 +155,7 @@ def export_an4(ctc: Path, lm_path: Path, decodings: dict, rows: list[dict], test
     lm, greedy = half_rows["LM beam"], half_rows["greedy"]
     n = lm.utterances
     card = Card(
-        name="an4", title="CMU AN4 census / alphanumeric recognizer with its LM", task="speech recognition "
+        name="an4", kind="asr", title="CMU AN4 census / alphanumeric recognizer with its LM", task="speech recognition "
         "(BiLSTM-CTC, characters) + 3-gram word LM, prefix beam search",
         domain="US English census answers: spelled letters, digits, names, short commands (16 kHz, close mic)",
         summary="Recognizes what AN4's speakers say to a census form: spelled words (\"r o b e r t\"), numbers "

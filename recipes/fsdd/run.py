@@ -110,7 +110,7 @@ def export_digits(package: Path, test_manifest: str, report, exp: Path) -> Path:
     rep16 = evaluate_manifest(half, test_manifest, batch_size=32, progress=False)
     meta = read_json(package / "meta.json")
     card = Card(
-        name="digits", title="spoken digit recognizer", task="speech recognition (BiLSTM-CTC, characters)",
+        name="digits", kind="asr", title="spoken digit recognizer", task="speech recognition (BiLSTM-CTC, characters)",
         domain="isolated English digits, zero to nine, one per clip",
         summary="Reads one spoken digit per recording (\"zero\" ... \"nine\"), trained on the Free Spoken Digit "
                 "Dataset (8 kHz; other rates are resampled). It knows no other words: for general speech it "

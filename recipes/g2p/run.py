@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         half = evaluate_g2p(load_g2p_model(half_dir).predict, test)
     n = full["words"]
     card = Card(
-        name="g2p", title="letter-to-phoneme fallback for words CMUdict lacks",
+        name="g2p", kind="g2p", title="letter-to-phoneme fallback for words CMUdict lacks",
         task="grapheme-to-phoneme (BiLSTM-CTC over letters, ARPAbet with stress)",
-        domain="English words (lower case letters and apostrophes) not in the CMU Pronouncing Dictionary",
+        domain="English words that the CMU Pronouncing Dictionary lacks",
         summary="The synthesis front end looks every word up in CMUdict first; this model reads the rest "
                 "(names, new words, misspellings) instead of the spelling-rule table. Loaded by itself by "
                 "speech.text.g2p; $SPEECH_G2P_MODEL or ~/.cache/speech/g2p_ctc.pt take its place.",

@@ -17,7 +17,9 @@ from pathlib import Path
 import torch
 
 from speech.packages.bundle import bundle_package
-from speech.pretrained import pretrained_dir
+from speech.packages.registry import TASK_WORDS, list_models
+from speech.pretrained import PRETRAINED_DIR, pretrained_dir
+from speech.recipes.common import write_results_block
 
 BUNDLE_BUDGET_MB = 40.0
 """All bundled models together stay under this (issue 14); the export warns when they do not."""
@@ -44,8 +46,11 @@ class Card:
     """What ``card.md`` says about a bundled model."""
 
     name: str
+    kind: str
+    """What :mod:`speech.packages.registry` calls its task: "asr", "tts" or "g2p"."""
     title: str
     task: str
+    """The task in words, with the model's architecture."""
     domain: str
     summary: str
     data: str
@@ -86,7 +91,7 @@ def export_bundled(src: str | Path, card: Card, *, numbers: dict, metrics: dict,
                    decoding: dict | None = None, extra_files: dict | None = None) -> Path:
     """Write ``src`` as the bundled model ``card.name`` with its card and headline numbers; prints the
     total size of the bundle (a warning beyond :data:`BUNDLE_BUDGET_MB`). Returns the folder."""
-    kw = dict(task=card.task, domain=card.domain, summary=card.summary, numbers=numbers, metrics=metrics,
+    kw = dict(task=card.kind, domain=card.domain, summary=card.summary, numbers=numbers, metrics=metrics,
               default=default, decoding=decoding, extra_files=extra_files)
     dest = bundle_package(src, card.name, card="(being written)", **kw)
     text = card.render(folder_mb(dest), machine_line())
@@ -94,7 +99,24 @@ def export_bundled(src: str | Path, card: Card, *, numbers: dict, metrics: dict,
     total = folder_mb(pretrained_dir())
     note = "" if total <= BUNDLE_BUDGET_MB else f" - OVER the {BUNDLE_BUDGET_MB:.0f} MB budget"
     print(f"bundled {card.name}: {dest} ({folder_mb(dest):.1f} MB); all bundled models: {total:.1f} MB{note}")
+    readme = PRETRAINED_DIR.parents[1] / "README.md"
+    if pretrained_dir() == PRETRAINED_DIR and readme.is_file():  # a source checkout: its README lists them
+        write_results_block(readme, bundle_table(), marker="bundled-models")
     return dest
+
+
+def bundle_table() -> str:
+    """The README's table of the bundled models (name, task, domain, size, numbers as shipped, card)."""
+    models = list_models()
+    rows = ["| name | task | domain | size | measured (as shipped) | card |", "|---|---|---|---|---|---|"]
+    for m in models:
+        numbers = ", ".join(f"{k} {v}" for k, v in m.numbers.items())
+        default = " (default voice)" if m.default else ""
+        rows.append(f"| `{m.name}`{default} | {TASK_WORDS.get(m.task, m.task)} | {m.domain} | {m.size_mb:.1f} MB | "
+                    f"{numbers} | [card](speech/pretrained/{m.name}/card.md) |")
+    total = sum(m.size_bytes for m in models) / 1e6
+    rows.append(f"\n{len(models)} models, {total:.1f} MB in all (budget {BUNDLE_BUDGET_MB:.0f} MB).")
+    return "\n".join(rows)
 
 
 def half_copy(src: str | Path, out: str | Path) -> Path:

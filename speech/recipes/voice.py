@@ -127,7 +127,7 @@ def export_voice(name: str, package: Path, ev: dict, args, train_minutes: float)
         return label, _fmt(ev.get(key), spec, unit), _fmt(ev16.get(key), spec, unit)
 
     card = Card(
-        name=name, title=f"English voice '{name}' (FastSpeech2 + Griffin-Lim)",
+        name=name, kind="tts", title=f"English voice '{name}' (FastSpeech2 + Griffin-Lim)",
         task="speech synthesis (FastSpeech2, conv encoder/decoder; Griffin-Lim vocoder, 32 iterations)",
         domain="US English, one adult female speaker, read sentences (22.05 kHz)",
         summary=f"The default voice of `speech synthesize`. Trained by the toolkit on {name}'s recordings of "
