@@ -169,8 +169,7 @@ def export_an4(ctc: Path, lm_path: Path, decodings: dict, rows: list[dict], test
         rows=[(f"AN4 test WER ({n} utterances), LM beam {args.beam_size} (the default)",
                pct(full["LM beam"]["wer"]), pct(lm.wer)),
               ("AN4 test CER, LM beam", pct(full["LM beam"]["cer"]), pct(lm.cer)),
-              ("AN4 test WER, greedy (decoding=greedy)", pct(full["greedy"]["wer"]), pct(greedy.wer)),
-              ("transcription RTF, LM beam", f"{full['LM beam']['rtf']:.4f}", f"{lm.rtf:.4f}")],
+              ("AN4 test WER, greedy (decoding=greedy)", pct(full["greedy"]["wer"]), pct(greedy.wer))],
         notes=[f"Decoding by default: beam {args.beam_size}, LM weight {args.lm_weight}, word bonus "
                f"{args.word_bonus}, the package's lm.arpa (a Kneser-Ney {args.lm_order}-gram of the 948 training "
                "transcripts; the test transcripts never trained anything). `decoding=greedy` or `--beam-size` etc. "

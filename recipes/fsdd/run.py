@@ -121,8 +121,7 @@ def export_digits(package: Path, test_manifest: str, report, exp: Path) -> Path:
         command="python recipes/fsdd/run.py --export-bundled",
         training=f"{meta['train_seconds'] / 60:.1f} min, {meta['steps']} steps, {meta.get('epochs', '?')} epochs",
         rows=[(f"FSDD test WER ({rep16.utterances} clips, greedy)", pct(report.wer), pct(rep16.wer)),
-              ("FSDD test CER", pct(report.cer), pct(rep16.cer)),
-              ("transcription RTF (batch 32)", f"{report.rtf:.4f}", f"{rep16.rtf:.4f}")],
+              ("FSDD test CER", pct(report.cer), pct(rep16.cer))],
         notes=["Clips are trimmed to the word; for long recordings of several digits use "
                "`--segment-pad 0` (see the README's long-audio section)."],
         usage="speech transcribe 7_theo_0.wav --model digits\nspeech transcribe recordings/ --model digits --format json")

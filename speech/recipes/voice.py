@@ -110,15 +110,17 @@ def main(name: str, corpus_dir: str, readme: Path, doc: str, argv: list[str] | N
             "after DTW (comparable between our systems, not with published mcep-based numbers); recognizer = "
             "PocketSphinx 5 en-us (the `eval` extra)."))
     if args.export_bundled:
-        export_voice(name, package, ev, args, train_minutes)
+        export_voice(name, package, args, train_minutes)
     return 0
 
 
-def export_voice(name: str, package: Path, ev: dict, args, train_minutes: float) -> Path:
+def export_voice(name: str, package: Path, args, train_minutes: float) -> Path:
     """The bundled voice: a float16 copy, its held-out prompts synthesized and scored again, the card."""
     from speech.recipes.bundle import Card, export_bundled, half_copy, read_json
 
     half = half_copy(package, args.exp / "model-fp16")
+    # both measured now, with the same front end (the bundled G2P included), side by side
+    ev = evaluate_voice(package, args.data, out_dir=args.exp / "eval-fp32", recognizer="auto", progress=False)
     ev16 = evaluate_voice(half, args.data, out_dir=args.exp / "eval-fp16", recognizer="auto", progress=False)
     meta = read_json(package / "meta.json")
     n = ev16.get("utterances")
@@ -133,7 +135,7 @@ def export_voice(name: str, package: Path, ev: dict, args, train_minutes: float)
         summary=f"The default voice of `speech synthesize`. Trained by the toolkit on {name}'s recordings of "
                 "CMU ARCTIC prompts, with durations from the toolkit's own aligner. Griffin-Lim makes it "
                 "intelligible but buzzy; a neural vocoder would sound better.",
-        data=f"{name} corpus ({args.data.name}): {meta.get('train_utterances', '?')} training takes; "
+        data=f"the {name} corpus: {meta.get('train_utterances', '?')} training takes; "
              f"{n} held-out takes of prompts never trained on",
         licence="CC0 1.0 (the Kathleen voice dataset, github.com/rhasspy/dataset-voice-cathy)" if name == "kathleen"
         else "see the corpus' SOURCE.md",
@@ -143,8 +145,7 @@ def export_voice(name: str, package: Path, ev: dict, args, train_minutes: float)
         rows=[row(f"recognizer WER, synthesized held-out prompts ({n})", "wer_synth", ".1%"),
               row("recognizer WER, the real recordings of the same prompts", "wer_real", ".1%"),
               row("mel-cepstral distortion (DTW)", "mcd_db", ".2f", " dB"),
-              row("F0 RMSE", "f0_rmse_hz", ".1f", " Hz"), row("voicing error", "vde", ".1%"),
-              row("synthesis RTF", "rtf", ".3f")],
+              row("F0 RMSE", "f0_rmse_hz", ".1f", " Hz"), row("voicing error", "vde", ".1%")],
         notes=["Recognizer: PocketSphinx 5 en-us (the `eval` extra), a fresh decoder per utterance; it misreads "
                "real speech too, so judge the synthesized WER against the real one, never against zero."],
         usage=f'speech synthesize "Author of the danger trail." -o out.wav\n'
