@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if getattr(args, "device", None) is not None:  # a GPU this machine lacks: one line before any loading
+    if getattr(args, "device", None) not in (None, "cpu"):  # a GPU this machine lacks: one line before any loading
         # imports torch: not for --help or a usage error
         from speech.device import resolve_device
 

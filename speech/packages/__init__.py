@@ -14,8 +14,9 @@ statistics, ``meta.json``). Packages written before format version 2 hold ``mode
 
 This layer sits above models, features and text and below training and pipelines: both write and
 read packages through it, and nothing here imports ``speech.train`` or ``speech.pipelines``.
-"""
-from speech.packages.asr import AsrPackage, load_asr_package, save_asr_package
-from speech.packages.format import PackageError
+- :mod:`speech.packages.registry` -- bundled models by name (JSON only: listing them needs no torch);
+- :mod:`speech.packages.bundle` -- a trained package turned into a bundled one (float16, card).
 
-__all__ = ["AsrPackage", "PackageError", "load_asr_package", "save_asr_package"]
+Import from the modules themselves: this ``__init__`` stays empty so that ``speech models`` and the
+name lookups do not pay for torch.
+"""
