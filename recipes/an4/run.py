@@ -62,10 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     from speech.data.prepare import prepare
     from speech.decoding.lm import build_lm
     from speech.packages.format import weights_path
-    from speech.pipelines import Transcriber
     from speech.pipelines.alignment import align_manifest
     from speech.pipelines.evaluate_asr import evaluate_manifest
-    from speech.pipelines.transcriber import decoding_config
+    from speech.pipelines.transcriber import Transcriber, decoding_config
     from speech.recipes.common import machine_summary, write_results_block
     from speech.train.asr import train_asr
 
@@ -141,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def export_an4(ctc: Path, lm_path: Path, decodings: dict, rows: list[dict], test_manifest, args, exp: Path) -> Path:
     """Stage 7: the bundled ``an4`` model (CTC + its trigram LM, beam search by default)."""
-    from speech.pipelines import Transcriber
     from speech.pipelines.evaluate_asr import evaluate_manifest
+    from speech.pipelines.transcriber import Transcriber
     from speech.recipes.bundle import Card, export_bundled, half_copy, pct, read_json
 
     half = half_copy(ctc, exp / "ctc-fp16")

@@ -182,7 +182,7 @@ def _stdin_audio(files: list[str]):
 
 def _as_stdin(r, tmp: str):
     """A result for the spooled stdin file, named ``-`` / ``stdin`` instead of the temporary path."""
-    from speech.pipelines import Failure
+    from speech.pipelines.results import Failure
 
     if isinstance(r, Failure):
         return Failure(STDIN, f"stdin: not audio ({r.error.removeprefix(tmp + ': ')})")
@@ -192,7 +192,7 @@ def _as_stdin(r, tmp: str):
 
 
 def _transcriber(args: argparse.Namespace, decoding):
-    from speech.pipelines import Transcriber
+    from speech.pipelines.transcriber import Transcriber
 
     return Transcriber(args.model, device=args.device, batch_size=args.batch_size, segment=segment_config(args),
                        decoding=decoding)
@@ -208,7 +208,7 @@ def _status(failed: int, total: int, what: str = "inputs") -> int:
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from speech.cli import outputs
-    from speech.pipelines import Failure
+    from speech.pipelines.results import Failure
 
     paths, overrides = split_decoding_overrides(args.paths)
     fmt = args.format or ("json" if args.manifest else "txt")
@@ -250,7 +250,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 def _transcribe_manifest(args: argparse.Namespace, decoding) -> int:
     """``--manifest``: each line's object with ``pred_text`` added, to stdout or DIR/<manifest name>."""
     from speech.cli import outputs
-    from speech.pipelines import Failure
+    from speech.pipelines.results import Failure
 
     lines = outputs.read_manifest_lines(args.manifest)
     out_path = None

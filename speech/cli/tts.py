@@ -77,7 +77,8 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
     """
     if args.list_voices:
         return list_voices()
-    from speech.pipelines import Failure, synthesis
+    from speech.pipelines import synthesis
+    from speech.pipelines.results import Failure
     from speech.pipelines.synthesizer import check_controls
 
     check_controls(args.speed, args.pitch_shift, args.energy_scale, label=_option,  # before any loading

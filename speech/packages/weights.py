@@ -22,6 +22,7 @@ Reading (:func:`read_weights`, :func:`build_with_weights`), by the file's name, 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import warnings
@@ -268,6 +269,32 @@ def load_weights(model: torch.nn.Module, path: str | Path, state: dict[str, torc
     return model
 
 
+_INIT_FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_", "dirac_",
+                   "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "orthogonal_",
+                   "sparse_")
+
+
+@contextlib.contextmanager
+def skip_weight_init():
+    """Build modules without drawing their initial weights: ``torch.nn.init``'s fill-in functions
+    return their tensor untouched inside this block. For a model whose every parameter is about to be
+    replaced by a package's weights (``load_state_dict(strict=True)`` checks that all are), the random
+    draw is wasted work; on torch's ``meta`` device it is worse, pulling in the compiler stack
+    (``torch._dynamo``, about a second of start-up) for the decomposed ``normal_``."""
+    saved = {name: getattr(torch.nn.init, name) for name in _INIT_FUNCTIONS if hasattr(torch.nn.init, name)}
+    try:
+        for name in saved:
+            setattr(torch.nn.init, name, _keep)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.nn.init, name, fn)
+
+
+def _keep(tensor, *args, **kwargs):
+    return tensor
+
+
 def build_with_weights(build: Callable[[], torch.nn.Module], path: str | Path) -> torch.nn.Module:
     """``build()`` a package's model and load its weights file, checking first, without allocating
     anything, that the two agree: the model is built once on torch's ``meta`` device (shapes only)
@@ -279,7 +306,7 @@ def build_with_weights(build: Callable[[], torch.nn.Module], path: str | Path) -
     state = None if _is_safetensors(path) else read_weights(path)  # a legacy file is read whole
     header = read_weights_header(path) if state is None else _specs(state)
     try:
-        with torch.device("meta"):
+        with torch.device("meta"), skip_weight_init():
             skeleton = build()
     except PackageError:
         raise
@@ -288,4 +315,6 @@ def build_with_weights(build: Callable[[], torch.nn.Module], path: str | Path) -
                            f"({_one_line(str(e).splitlines()[0]) if str(e) else type(e).__name__})") from None
     _check_fit(_specs(skeleton.state_dict()), header, path)
     del skeleton
-    return load_weights(build(), path, read_weights(path) if state is None else state)
+    with skip_weight_init():  # every parameter is loaded next (strict), so none is drawn
+        model = build()
+    return load_weights(model, path, read_weights(path) if state is None else state)

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from speech.audio import AudioError, load
 from speech.data.manifest import read_manifest
 from speech.decoding import ErrorStats, error_stats
-from speech.pipelines import Transcriber
+from speech.pipelines.transcriber import Transcriber
 
 
 @dataclass

@@ -5,10 +5,10 @@ A batch file is either TSV (``id<TAB>text`` or ``id|text`` lines; ``#`` comments
 ignored) or JSON lines (one object per line: ``{"text": ..., "speaker": ..., "output": ..., "id": ...}``,
 only ``text`` required; chosen by a ``.jsonl`` / ``.json`` suffix or a first line starting with
 ``{``). :meth:`SynthesisBatch.read` checks every line before any model is loaded;
-:meth:`SynthesisBatch.run` then yields, in file order, a :class:`~speech.pipelines.Failure` for each
+:meth:`SynthesisBatch.run` then yields, in file order, a :class:`~speech.pipelines.results.Failure` for each
 bad line and a :class:`Written` or a ``Failure`` for each good one, and keeps the totals (files
 written, lines failed, seconds of audio, real-time factor) -- the shape of
-:meth:`speech.pipelines.Transcriber.transcribe_files`. Every failure is one line naming
+:meth:`speech.pipelines.transcriber.Transcriber.transcribe_files`. Every failure is one line naming
 ``batchfile:line``; the caller prints and carries on.
 
 Without a model, :func:`open_synthesizer` speaks with the bundled default voice
@@ -45,8 +45,8 @@ from speech.audio.write import WRITE_FORMATS
 from speech.packages.registry import DEFAULT_VOICE, known_models_text, list_models
 from speech.packages.vocoder import load_vocoder
 from speech.packages.voice import load_tts_package
+from speech.pipelines.results import Failure
 from speech.pipelines.synthesizer import SynthesisResult, Synthesizer, plot_synthesis
-from speech.pipelines.transcriber import Failure
 from speech.text.tts_normalize import split_sentences
 
 __all__ = ["BatchLine", "SynthesisBatch", "Written", "default_output_name", "default_voice", "open_synthesizer",

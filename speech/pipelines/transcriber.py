@@ -25,6 +25,7 @@ from speech.features import log_mel
 from speech.packages.asr import AsrPackage, load_asr_package
 from speech.packages.format import PackageError
 from speech.pipelines.alignment import align_log_probs
+from speech.pipelines.results import Failure
 from speech.pipelines.segment import SegmentConfig, loudest_frame_db, segments
 
 
@@ -128,14 +129,6 @@ class Transcript:
         if self.warnings:
             d["warnings"] = list(self.warnings)
         return d
-
-
-@dataclass
-class Failure:
-    """An input that could not be transcribed, with a one-line reason naming it."""
-
-    path: str
-    error: str
 
 
 class Transcriber:

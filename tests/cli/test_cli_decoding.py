@@ -22,8 +22,7 @@ from speech.decoding.beam import (
     GreedyTextDecoder,
     build_decoder,
 )
-from speech.pipelines import Transcriber
-from speech.pipelines.transcriber import decoding_config
+from speech.pipelines.transcriber import Transcriber, decoding_config
 from speech.text.tokenizer import CharTokenizer
 
 BEAM_YAML = OmegaConf.load(config_root() / "decoding" / "beam.yaml")

@@ -27,8 +27,8 @@ from speech.cli.main import main
 from speech.cli.parser import parse_args
 from speech.config import compose, instantiate
 from speech.packages.asr import save_asr_package
-from speech.pipelines import Transcript
 from speech.pipelines.subtitles import to_tsv, transcript_cues
+from speech.pipelines.transcriber import Transcript
 from speech.text.tokenizer import CharTokenizer
 
 SR = 8000
@@ -333,16 +333,16 @@ def test_a_file_that_cannot_be_written_is_reported_and_the_rest_written(pretrain
 
 
 def test_the_command_passes_no_decoding_so_the_package_recommends_one(pretrained, tmp_path, monkeypatch):
-    import speech.pipelines
+    import speech.pipelines.transcriber as transcriber_mod
 
     seen = []
-    real = speech.pipelines.Transcriber
+    real = transcriber_mod.Transcriber
 
     def spy(*args, **kwargs):
         seen.append(kwargs.get("decoding"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(speech.pipelines, "Transcriber", spy)
+    monkeypatch.setattr(transcriber_mod, "Transcriber", spy)
     a = str(clip(tmp_path / "a.wav"))
     assert main(["transcribe", a, "--model", "digits"]) == OK
     assert main(["transcribe", a, "--model", "digits", "decoding=greedy"]) == OK

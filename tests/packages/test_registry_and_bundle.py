@@ -16,8 +16,7 @@ from speech.packages.bundle import bundle_package, half_state
 from speech.packages.format import PackageError
 from speech.packages.registry import list_models, resolve_model
 from speech.packages.voice import load_tts_package
-from speech.pipelines import Transcriber
-from speech.pipelines.transcriber import decoding_config
+from speech.pipelines.transcriber import Transcriber, decoding_config
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import soundfile as sf
 
 import speech.pipelines.segment as segment_mod
 from speech.cli.main import main
-from speech.pipelines import Transcriber
 from speech.pipelines.segment import SegmentConfig, segments
+from speech.pipelines.transcriber import Transcriber
 
 SR = 8000
 

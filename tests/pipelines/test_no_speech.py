@@ -12,9 +12,8 @@ import pytest
 import soundfile as sf
 
 from speech.audio import load
-from speech.pipelines import Transcriber
 from speech.pipelines.segment import SegmentConfig, has_speech, segments
-from speech.pipelines.transcriber import Failure, Transcript
+from speech.pipelines.transcriber import Failure, Transcriber, Transcript
 
 SR = 8000
 

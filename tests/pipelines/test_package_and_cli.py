@@ -11,9 +11,9 @@ import torch
 
 from speech.cli.main import main
 from speech.config import compose, instantiate
-from speech.packages.format import PackageError
-from speech.pipelines import Transcriber
 from speech.packages.asr import load_asr_package, save_asr_package
+from speech.packages.format import PackageError
+from speech.pipelines.transcriber import Transcriber
 from speech.text.tokenizer import CharTokenizer
 
 

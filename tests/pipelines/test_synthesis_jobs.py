@@ -13,7 +13,7 @@ import speech.pipelines.synthesis as synthesis
 import speech.pipelines.synthesizer as synthesizer
 import speech.pipelines.vocode as vocode
 from speech.cli.main import main
-from speech.pipelines import Failure
+from speech.pipelines.results import Failure
 from speech.pipelines.synthesis import (
     SynthesisBatch,
     Written,

@@ -79,8 +79,8 @@ def test_digits_reproduces_its_card(data_root, tmp_path):
 @pytest.mark.data
 def test_an4_reproduces_its_card_with_its_own_lm(data_root, tmp_path):
     from speech.data.prepare import prepare
-    from speech.pipelines import Transcriber
     from speech.pipelines.evaluate_asr import evaluate_manifest
+    from speech.pipelines.transcriber import Transcriber
 
     splits = prepare("an4", data_root / "an4", tmp_path)
     tr = Transcriber("an4")  # no decoding given: the package's own LM beam search

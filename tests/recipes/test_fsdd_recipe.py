@@ -114,7 +114,7 @@ def thirty_minutes_of_clips(data_root: Path, out: Path, minutes: float = 30.0):
 
 LONG_FILE_PROBE = """
 import json, re, sys, time
-from speech.pipelines import Transcriber
+from speech.pipelines.transcriber import Transcriber
 from speech.pipelines.segment import SegmentConfig
 
 def mb(key):
@@ -176,7 +176,7 @@ def test_thirty_minutes_of_real_clips(trained, data_root, tmp_path):
     assert one_segment >= 0.99 * len(refs), (one_segment, len(refs))
 
     # the same clips one by one: same text for nearly every clip, WER within 1 point
-    from speech.pipelines import Transcriber
+    from speech.pipelines.transcriber import Transcriber
 
     one_by_one = [t.text for t in Transcriber(trained / "model", batch_size=16).transcribe_files(used)]
     same = sum(len(ks) == 1 and segs[ks[0]][2] == text for ks, text in zip(per_clip, one_by_one))

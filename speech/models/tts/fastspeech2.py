@@ -296,8 +296,10 @@ class _ValueEmbedding(nn.Module):
         super().__init__()
         self.kind = kind
         if kind == "bins":
-            # n_bins - 1 boundaries -> bucket ids 0 .. n_bins - 1.
-            self.register_buffer("boundaries", torch.linspace(lo, hi, n_bins - 1), persistent=False)
+            # n_bins - 1 boundaries -> bucket ids 0 .. n_bins - 1. Made on the CPU whatever the default
+            # device (the module's .to() moves it): linspace on torch's meta device, where packages are
+            # checked, would load torch's symbolic-shape machinery (~0.7 s of start-up).
+            self.register_buffer("boundaries", torch.linspace(lo, hi, n_bins - 1, device="cpu"), persistent=False)
             self.table = nn.Embedding(n_bins, hidden)
         else:
             self.conv = nn.Conv1d(1, hidden, 3, padding=1)
