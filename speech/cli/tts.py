@@ -77,29 +77,31 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
     """
     if args.list_voices:
         return list_voices()
+    _check_options(args)
+    if args.phonemes:  # the voice's phoneme set and the text front end only: no model, no torch
+        from speech.packages.frontend import open_voice_frontend
+
+        lines, warnings = open_voice_frontend(args.model).phonemes(_synthesis_text(args))
+        for w in warnings:
+            errors.warning(w)
+        print("\n".join(lines), flush=True)
+        return errors.OK
     from speech.pipelines import synthesis
     from speech.pipelines.results import Failure
     from speech.pipelines.synthesizer import check_controls
 
     check_controls(args.speed, args.pitch_shift, args.energy_scale, label=_option,  # before any loading
                    sentence_silence=args.sentence_silence)
-    _check_options(args)
     if args.batch:
         batch = synthesis.SynthesisBatch.read(args.batch)
     else:
         text = _synthesis_text(args)
     try:
-        synth = synthesis.open_synthesizer(args.model, vocoder="griffin-lim" if args.phonemes else args.vocoder,
-                                           device=args.device, gl_iters=args.gl_iters)
+        synth = synthesis.open_synthesizer(args.model, vocoder=args.vocoder, device=args.device,
+                                           gl_iters=args.gl_iters)
     except RuntimeError as e:  # torch's refusal of a model file: bad input, not a bug of the toolkit
         errors.error(errors.first_line(e))
         return errors.BAD_INPUT
-    if args.phonemes:
-        lines, warnings = synth.phonemes(text)
-        for w in warnings:
-            errors.warning(w)
-        print("\n".join(lines), flush=True)
-        return errors.OK
     speaker = synth.check_speaker(args.speaker, label=_option)
     controls = {"speed": args.speed, "pitch_shift": args.pitch_shift, "energy_scale": args.energy_scale,
                 "sentence_silence": args.sentence_silence}

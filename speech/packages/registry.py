@@ -127,3 +127,16 @@ def resolve_model(spec: str | Path, kind: str = "model") -> Path:
         raise ValueError(f"{spec}: no such model package folder and no bundled model of that name; {hint}; "
                          "'speech models' lists them")
     return p
+
+
+def default_voice() -> Path:
+    """The folder of the bundled default voice (:data:`DEFAULT_VOICE`).
+
+    Raises:
+        ValueError: one line: it is not installed, naming the voices that are.
+    """
+    found = next((m.path for m in list_models("tts") if m.name == DEFAULT_VOICE), None)
+    if found is None:
+        raise ValueError(f"no --model given and the default voice '{DEFAULT_VOICE}' is not installed (bundled "
+                         f"voices: {known_models_text('tts')}); give --model NAME or a voice package folder")
+    return found

@@ -42,7 +42,7 @@ import soundfile as sf
 
 from speech.audio import save
 from speech.audio.write import WRITE_FORMATS
-from speech.packages.registry import DEFAULT_VOICE, known_models_text, list_models
+from speech.packages.registry import default_voice
 from speech.packages.vocoder import load_vocoder
 from speech.packages.voice import load_tts_package
 from speech.pipelines.results import Failure
@@ -106,19 +106,6 @@ class Written:
     @property
     def rtf(self) -> float:
         return self.seconds / max(self.duration, 1e-9)
-
-
-def default_voice() -> Path:
-    """The folder of the bundled default voice (:data:`~speech.packages.registry.DEFAULT_VOICE`).
-
-    Raises:
-        ValueError: one line: it is not installed, naming the voices that are.
-    """
-    found = next((m.path for m in list_models("tts") if m.name == DEFAULT_VOICE), None)
-    if found is None:
-        raise ValueError(f"no --model given and the default voice '{DEFAULT_VOICE}' is not installed (bundled "
-                         f"voices: {known_models_text('tts')}); give --model NAME or a voice package folder")
-    return found
 
 
 def open_synthesizer(model=None, vocoder: str = "griffin-lim", device: str = "cpu", gl_iters: int = 32) -> Synthesizer:

@@ -10,7 +10,7 @@ after each sentence (never inside one, never after the last).
 
 A multi-speaker voice (``n_speakers > 1``) speaks with ``speaker`` (default 0);
 :meth:`Synthesizer.check_speaker` says what a voice accepts. :meth:`Synthesizer.phonemes` shows
-what the model would be given, one readable line per sentence (:func:`phoneme_string`).
+what the model would be given, one readable line per sentence (:func:`speech.text.frontend.phoneme_string`).
 
 What the frontend could not read (unknown characters, words guessed by the G2P fallback) is
 collected in :class:`SynthesisResult` for the caller to print. Text with nothing to pronounce
@@ -31,28 +31,16 @@ from speech.models.tts.fastspeech2 import semitones_to_normalized
 from speech.models.vocoders.base import Vocoder
 from speech.packages.vocoder import load_vocoder
 from speech.packages.voice import TtsPackage, load_tts_package
-from speech.text.frontend import text_to_ids
+from speech.text.frontend import VoiceFrontend, frontend_warnings, nothing_to_say
 from speech.text.g2p import default_g2p
-from speech.text.phonemes import EOS, PAU_LONG, PAU_MID, PAU_SHORT, PAUSES, WB
-from speech.text.tts_normalize import split_sentences
+from speech.text.phonemes import PAUSES, WB
 
-__all__ = ["SynthesisResult", "Synthesizer", "check_controls", "phoneme_string", "plot_synthesis"]
+__all__ = ["SynthesisResult", "Synthesizer", "check_controls", "plot_synthesis"]
 
 SPEED_RANGE = (0.25, 4.0)
 PITCH_SHIFT_RANGE = (-24.0, 24.0)
 ENERGY_SCALE_MAX = 4.0
 SENTENCE_SILENCE_MAX = 60.0
-
-PHONEME_MARKS = {WB: "|", PAU_SHORT: ",", PAU_MID: ";", PAU_LONG: "."}
-"""How :func:`phoneme_string` shows the tokens that are not phonemes."""
-
-
-def phoneme_string(tokens: list[str]) -> str:
-    """Tokens as one readable line: ARPAbet phonemes (vowels with their stress digit when the voice
-    uses stress) separated by spaces, ``|`` between words, pauses as ``,`` (short), ``;`` (mid) and
-    ``.`` (long); the end-of-sentence token is left out. ``HH AH0 L OW1 , W ER1 L D .``"""
-    return " ".join(PHONEME_MARKS.get(t, t) for t in tokens if t != EOS)
-
 
 def _keyword(name: str, value) -> str:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -79,18 +67,6 @@ def check_controls(speed: float = 1.0, pitch_shift: float = 0.0, energy_scale: f
     if not (math.isfinite(sentence_silence) and 0.0 <= sentence_silence <= SENTENCE_SILENCE_MAX):
         raise ValueError(f"{label('sentence_silence', sentence_silence)}: expected seconds in "
                          f"[0, {SENTENCE_SILENCE_MAX:g}]")
-
-
-def _warnings(unknown: list[str], guessed: list[tuple[str, str]], skipped: list[str]) -> list[str]:
-    out = []
-    if unknown:
-        out.append(f"could not pronounce (skipped): {' '.join(unknown)}")
-    if guessed:
-        out.append(f"not in the dictionary, guessed: {', '.join(w for w, _ in guessed)}")
-    if skipped:
-        out.append(f"{len(skipped)} sentence(s) with nothing to pronounce skipped: "
-                   + " | ".join(s[:40] for s in skipped[:5]))
-    return out
 
 
 @dataclass
@@ -122,7 +98,7 @@ class SynthesisResult:
     def warnings(self) -> list[str]:
         """One line per kind of text the frontend could not read well (skipped characters, guessed
         words, sentences with nothing to pronounce); empty when it read everything."""
-        return _warnings(self.unknown, self.guessed, self.skipped)
+        return frontend_warnings(self.unknown, self.guessed, self.skipped)
 
     @property
     def rtf(self) -> float:
@@ -165,6 +141,7 @@ class Synthesizer:
         self.vocoder.check_compatible(self.package.fbank)
         self.g2p = g2p or default_g2p()
         self.g2p.convert("warm up")  # loads the dictionary now, not inside the first timed synthesis
+        self.text_frontend = VoiceFrontend(self.package.tokenizer, self.g2p)
         self.max_tokens = int(max_tokens)
         self.batch_size = int(batch_size)
         if self.max_tokens < 8 or self.batch_size < 1:
@@ -201,22 +178,8 @@ class Synthesizer:
                              f"{'' if n == 1 else 's'} (ids 0-{n - 1})")
         return speaker
 
-    def _sentences(self, text: str) -> tuple[list[tuple[str, list[int], list[str]]], list[str],
-                                             list[tuple[str, str]], list[str]]:
-        """Text -> ``(sentence, ids, tokens)`` per sentence with something to pronounce (no
-        ``<eos>``), unknown chars, guessed words, skipped sentences."""
-        tok = self.package.tokenizer
-        sentences, unknown, guessed, skipped = [], [], [], []
-        for sentence in split_sentences(text):
-            ids, info = text_to_ids(sentence, g2p=self.g2p, tokenizer=tok, add_eos=False)
-            unknown += [c for _, c in info.unknown if c not in unknown]
-            guessed += [g for g in info.guessed if g not in guessed]
-            syms = tok.decode(ids)
-            if not any(s not in PAUSES and s != WB for s in syms):
-                skipped.append(sentence)
-            else:
-                sentences.append((sentence, ids, syms))
-        return sentences, unknown, guessed, skipped
+    def _sentences(self, text: str):
+        return self.text_frontend.sentences(text)
 
     def frontend(self, text: str) -> tuple[list[dict], list[str], list[tuple[str, str]], list[str]]:
         """Text -> pieces ``{"text", "sentence", "ids"}`` (each ending in ``<eos>``; ``sentence`` is
@@ -230,16 +193,8 @@ class Synthesizer:
         return pieces, unknown, guessed, skipped
 
     def phonemes(self, text: str) -> tuple[list[str], list[str]]:
-        """What the model would be given for ``text``: one :func:`phoneme_string` line per sentence
-        (sentences with nothing to pronounce are left out), and the frontend's warnings.
-
-        Raises:
-            ValueError: the text has nothing to pronounce.
-        """
-        sentences, unknown, guessed, skipped = self._sentences(text)
-        if not sentences:
-            raise ValueError(_nothing(unknown))
-        return [phoneme_string(syms) for _, _, syms in sentences], _warnings(unknown, guessed, skipped)
+        """:meth:`speech.text.frontend.VoiceFrontend.phonemes` with this voice's tokenizer."""
+        return self.text_frontend.phonemes(text)
 
     @torch.inference_mode()
     def synthesize(self, text: str, speed: float = 1.0, pitch_shift: float = 0.0, energy_scale: float = 1.0,
@@ -255,7 +210,7 @@ class Synthesizer:
         t0 = time.perf_counter()
         pieces, unknown, guessed, skipped = self.frontend(text)
         if not pieces:
-            raise ValueError(_nothing(unknown))
+            raise ValueError(nothing_to_say(unknown))
         pkg = self.package
         spk = torch.tensor([speaker], dtype=torch.long) if self.n_speakers > 1 else None
         shift = semitones_to_normalized(pitch_shift, pkg.stats.pitch_std) if pitch_shift else 0.0
@@ -293,11 +248,6 @@ class Synthesizer:
         mel_all = torch.cat(mels).numpy()
         return SynthesisResult(full, self.sample_rate, mel_all, pieces, unknown, guessed, skipped,
                                time.perf_counter() - t0)
-
-
-def _nothing(unknown: list[str]) -> str:
-    return ("nothing to synthesize: the text has no pronounceable words"
-            + (f" (unreadable characters: {' '.join(unknown[:10])})" if unknown else ""))
 
 
 def plot_synthesis(result: SynthesisResult, path: str | Path, hop_seconds: float) -> Path:

@@ -221,19 +221,28 @@ class G2P:
     """
 
     def __init__(self, fallback="auto"):
-        self.model: G2PNet | None = None
+        self._model: G2PNet | None = None
+        self._pending: Path | None = None
         if isinstance(fallback, G2PNet):
-            self.model = fallback
+            self._model = fallback
         elif fallback == "auto":
-            path = auto_model_path()
-            if path is not None:
-                try:
-                    self.model = load_g2p_model(path)
-                except Exception as e:  # noqa: BLE001 - a broken file must not break synthesis: rules take over
-                    _warn_once(path, e)
+            # found now, loaded at the first word the dictionary lacks: text that CMUdict covers never
+            # pays for torch
+            self._pending = auto_model_path()
         elif fallback is not None:
-            self.model = load_g2p_model(fallback)
+            self._model = load_g2p_model(fallback)
         self._cache: dict[str, tuple[list[str], str]] = {}
+
+    @property
+    def model(self) -> G2PNet | None:
+        """The neural fallback (loaded on first use for ``fallback="auto"``), or None: the rule table."""
+        if self._pending is not None:
+            path, self._pending = self._pending, None
+            try:
+                self._model = load_g2p_model(path)
+            except Exception as e:  # noqa: BLE001 - a broken file must not break synthesis: rules take over
+                _warn_once(path, e)
+        return self._model
 
     @property
     def fallback_name(self) -> str:

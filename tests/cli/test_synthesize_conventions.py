@@ -19,7 +19,7 @@ import soundfile as sf
 
 from speech.cli.main import main
 from speech.pipelines.synthesis import default_output_name, open_synthesizer
-from speech.pipelines.synthesizer import phoneme_string
+from speech.text.frontend import phoneme_string
 
 FAST = ["--gl-iters", "1"]
 HOP = 256  # samples per mel frame of tts_fbank() at 22.05 kHz
