@@ -19,9 +19,6 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from hydra import compose as _compose
-from hydra import initialize_config_module
-from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -55,7 +52,11 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config", check: b
     overrides = list(overrides)
     try:
         cfg = _compose_raw(overrides, config_name)
-    except (HydraException, OmegaConfBaseException, ValueError) as e:
+    except Exception as e:
+        from hydra.errors import HydraException  # loaded by _compose_raw already
+
+        if not isinstance(e, (HydraException, OmegaConfBaseException, ValueError)):
+            raise
         raise ConfigError(_explain_compose_error(e, overrides, config_name)) from None
     if check and config_name == "config":
         validate(cfg)
@@ -63,8 +64,12 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config", check: b
 
 
 def _compose_raw(overrides: list[str], config_name: str) -> DictConfig:
+    # Hydra (~0.15 s to import) only when a config is composed: commands that compose none start faster
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
     with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-        return _compose(config_name=config_name, overrides=overrides)
+        return hydra_compose(config_name=config_name, overrides=overrides)
 
 
 def config_root() -> Path:
