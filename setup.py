@@ -14,7 +14,5 @@ packages += ["speech.conf"]
 setup(
     packages=packages,
     package_dir={"speech.kernels": "kernels", "speech.conf": "conf"},
-    # the bundled models (speech/pretrained/<name>/: weights, configs, cards) install with the code
-    package_data={"speech.conf": ["*.yaml", "**/*.yaml"],
-                  "speech.pretrained": ["*/*.json", "*/*.yaml", "*/*.safetensors", "*/*.md", "*/*.arpa"]},
+    package_data={"speech.conf": ["*.yaml", "**/*.yaml"]},  # the bundled models' files: pyproject.toml
 )
