@@ -178,6 +178,10 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML has it (the same events and nodes, ~10x faster than the Python one)."""
+
+
 def read_package_config(file: Path) -> PackageConfig:
     """Read a package's ``config.yaml`` as plain data: no YAML tags, no aliases, a mapping at the
     top; values stay unresolved (``${...}`` is kept as text and refused where a node is built)."""
@@ -196,7 +200,7 @@ def read_package_config(file: Path) -> PackageConfig:
         return PackageError(f"{file}:{mark.line + 1}: {what}" if mark is not None else f"{file}: {what}")
 
     try:  # the event stream: refuse explicit tags and aliases before anything is constructed
-        for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+        for ev in yaml.parse(text, Loader=_LOADER):
             if isinstance(ev, yaml.AliasEvent):
                 raise bad(ev.start_mark, f"YAML alias '*{ev.anchor}'; a package config holds plain values, "
                                          "expected no anchors or aliases")
@@ -204,7 +208,7 @@ def read_package_config(file: Path) -> PackageConfig:
             if tag is not None:  # an explicit tag: !!python/object/apply:..., !!binary, !custom
                 raise bad(ev.start_mark, f"YAML tag {tag!r} is not allowed; expected plain mappings, lists "
                                          "and scalars")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
         cfg = OmegaConf.load(io.StringIO(text))
     except yaml.MarkedYAMLError as e:
         raise bad(e.problem_mark, f"not valid YAML ({_one_line(e.problem or e)}); expected a mapping of "
