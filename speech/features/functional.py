@@ -11,14 +11,14 @@ its first ``num_frames(len)`` frames.
 
 Pipeline per frame: optional dither -> pre-emphasis (on the whole waveform) -> frames -> periodic
 Hann window of ``win_length`` -> real FFT of ``fft_size`` -> power spectrum -> HTK mel filterbank
-(torchaudio ``melscale_fbanks``, ``norm=None``) -> ``log(max(energy, log_floor))``.
+(HTK mel, unnormalized: the values of torchaudio's ``melscale_fbanks``, ``norm=None``) -> ``log(max(energy, log_floor))``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import warnings
+import math
 from dataclasses import dataclass
 
 import torch
@@ -121,16 +121,26 @@ def _empty_filters(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample
     return int((fb.amax(dim=0) == 0).sum())
 
 
+def _hz_to_mel(f):
+    return 2595.0 * math.log10(1.0 + f / 700.0) if isinstance(f, float) else 2595.0 * torch.log10(1.0 + f / 700.0)
+
+
 @functools.lru_cache(maxsize=64)
 def _mel_fbanks_cpu(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample_rate: int) -> Tensor:
-    import torchaudio.functional as AF
-
+    """(n_freqs, n_mels) triangular HTK-mel filters on the STFT bins 0 .. sample_rate / 2, unnormalized
+    (the values of torchaudio's ``melscale_fbanks(..., norm=None, mel_scale="htk")``, which the tests
+    compare against; made here because importing torchaudio.functional costs every start-up ~25 ms)."""
     # Cached tensors are made outside inference mode whatever the caller's mode: an inference tensor
     # first made for a Transcriber would break autograd in every later training call.
-    with warnings.catch_warnings(), torch.inference_mode(False):
-        # We check for empty filters ourselves and raise/adjust with a clearer message.
-        warnings.filterwarnings("ignore", message=".*all zero values.*")
-        return AF.melscale_fbanks(n_freqs, f_min, f_max, n_mels, sample_rate, norm=None, mel_scale="htk")
+    with torch.inference_mode(False):
+        bins = torch.linspace(0.0, float(sample_rate // 2), n_freqs, dtype=torch.float32)
+        mels = torch.linspace(_hz_to_mel(float(f_min)), _hz_to_mel(float(f_max)), n_mels + 2, dtype=torch.float32)
+        edges = 700.0 * (torch.pow(10.0, mels / 2595.0) - 1.0)  # filter corners in Hz: n_mels + 2
+        width = edges[1:] - edges[:-1]  # (n_mels + 1,)
+        to_edge = edges[None, :] - bins[:, None]  # (n_freqs, n_mels + 2): corner minus bin frequency
+        rising = -to_edge[:, :-2] / width[:-1]  # from the left corner up to the peak
+        falling = to_edge[:, 2:] / width[1:]  # from the peak down to the right corner
+        return torch.clamp(torch.minimum(rising, falling), min=0.0)
 
 
 @functools.lru_cache(maxsize=64)

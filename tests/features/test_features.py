@@ -361,3 +361,16 @@ def test_features_first_made_in_inference_mode_still_train():
     wav = torch.randn(1600, requires_grad=True)
     log_mel(wav, cfg).sum().backward()
     assert wav.grad is not None and torch.isfinite(wav.grad).all()
+
+
+@pytest.mark.parametrize("n_freqs, f_min, f_max, n_mels, sr", [
+    (201, 0.0, 4000.0, 80, 8000), (513, 0.0, 8000.0, 80, 16000), (1025, 20.0, 8000.0, 80, 22050),
+    (257, 0.0, 8000.0, 40, 16000), (129, 300.0, 3400.0, 23, 8000)])
+def test_mel_filters_equal_torchaudios(n_freqs, f_min, f_max, n_mels, sr):
+    import torchaudio.functional as AF
+
+    from speech.features import functional as F
+
+    ours = F._mel_fbanks_cpu(n_freqs, f_min, f_max, n_mels, sr)
+    ref = AF.melscale_fbanks(n_freqs, f_min, f_max, n_mels, sr, norm=None, mel_scale="htk")
+    assert ours.shape == ref.shape and torch.allclose(ours, ref, atol=1e-6)
