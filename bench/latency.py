@@ -29,16 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from speech.recipes.common import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 SENTENCE = "The birch canoe slid on the smooth planks."
 CLIP = "fsdd/recordings/7_theo_0.wav"
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.lower().startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def timed(cmd: list[str], env: dict, repeats: int) -> float | None:

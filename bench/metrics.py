@@ -20,7 +20,6 @@ import gc
 import os
 import platform
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Sequence
 import rapidfuzz
 
 from speech.decoding.metrics import ErrorStats, error_stats
+from speech.recipes.common import cpu_model
 from speech.text.normalize import normalize_asr_text
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -71,23 +71,6 @@ def old_error_stats(refs: list[str], hyps: list[str], unit: str) -> ErrorStats:
         stats.insertions += i
         stats.reference_length += len(a)
     return stats
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def read_sentences(csv: Path) -> list[str]:

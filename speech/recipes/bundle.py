@@ -8,37 +8,18 @@ and the ``bundled`` section of ``meta.json`` keeps the shipped model's numbers, 
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 
 from speech.packages.bundle import bundle_package
 from speech.packages.registry import TASK_WORDS, list_models
 from speech.pretrained import PRETRAINED_DIR, pretrained_dir
-from speech.recipes.common import write_results_block
+from speech.recipes.common import machine_line, write_results_block
 
 BUNDLE_BUDGET_MB = 40.0
 """All bundled models together stay under this (issue 14); the export warns when they do not."""
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``lscpu``'s "Model name", from /proc/cpuinfo), or the platform's word for it."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_line() -> str:
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, {gpu}"
 
 
 @dataclass

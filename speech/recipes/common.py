@@ -7,6 +7,26 @@ import re
 from pathlib import Path
 
 
+def cpu_model() -> str:
+    """The CPU's model name as ``lscpu`` shows it ("Model name", read from /proc/cpuinfo), or the
+    platform's word for it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine_line() -> str:
+    """CPU model, cores, torch threads and GPU: the machine line of a model card or benchmark."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, {gpu}"
+
+
 def machine_summary() -> str:
     import torch
 
