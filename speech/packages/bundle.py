@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -61,7 +62,8 @@ def state_bytes(state: dict[str, torch.Tensor]) -> int:
 
 
 def bundle_package(src: str | Path, name: str, *, task: str, domain: str, summary: str, numbers: dict,
-                   card: str, metrics: dict | None = None, half: bool = True, default: bool = False, decoding: dict | None = None,
+                   card: str | Callable[[Path], str], metrics: dict | None = None, half: bool = True,
+                   default: bool = False, decoding: dict | None = None,
                    extra_files: dict[str, str | Path] | None = None, root: str | Path | None = None) -> Path:
     """Copy the package folder ``src`` to ``<root>/<name>`` as a bundled model; returns the new folder.
 
@@ -69,7 +71,8 @@ def bundle_package(src: str | Path, name: str, *, task: str, domain: str, summar
         task: "asr", "tts", "g2p" or "vocoder" (what ``speech models`` shows).
         numbers: headline measured numbers, label -> text (``{"test WER": "0.33%"}``).
         metrics: the same measurements as plain numbers (``{"wer": 0.0033}``), what tests compare against.
-        card: the text of ``card.md`` (data, command, time, machine, numbers, licence).
+        card: the text of ``card.md`` (data, command, time, machine, numbers, licence), or a function
+            of the assembled folder (everything but the card in it) returning that text.
         half: store the weight matrices as float16 (:func:`half_state`).
         decoding: a recognizer's recommended decoding, e.g. ``{"decoding": "beam", "beam_size": 16,
             "lm": "lm.arpa", "lm_weight": 0.8}``; file names in it refer to files of the package.
@@ -107,7 +110,8 @@ def bundle_package(src: str | Path, name: str, *, task: str, domain: str, summar
                     raise ValueError(f"decoding.{key}: {decoding[key]!r} is not a file of the package")
             meta["decoding"] = dict(decoding)
         atomic_write_text(tmp / "meta.json", json.dumps(meta, indent=2) + "\n")
-        atomic_write_text(tmp / "card.md", card.rstrip() + "\n")
+        text = card(tmp) if callable(card) else card
+        atomic_write_text(tmp / "card.md", text.rstrip() + "\n")
         old = root / f".{name}.old-{os.getpid()}"
         if dest.exists():
             dest.rename(old)

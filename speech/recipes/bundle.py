@@ -72,11 +72,9 @@ def export_bundled(src: str | Path, card: Card, *, numbers: dict, metrics: dict,
                    decoding: dict | None = None, extra_files: dict | None = None) -> Path:
     """Write ``src`` as the bundled model ``card.name`` with its card and headline numbers; prints the
     total size of the bundle (a warning beyond :data:`BUNDLE_BUDGET_MB`). Returns the folder."""
-    kw = dict(task=card.kind, domain=card.domain, summary=card.summary, numbers=numbers, metrics=metrics,
-              default=default, decoding=decoding, extra_files=extra_files)
-    dest = bundle_package(src, card.name, card="(being written)", **kw)
-    text = card.render(folder_mb(dest), machine_line())
-    dest = bundle_package(src, card.name, card=text, **kw)
+    dest = bundle_package(src, card.name, task=card.kind, domain=card.domain, summary=card.summary,
+                          numbers=numbers, metrics=metrics, default=default, decoding=decoding,
+                          extra_files=extra_files, card=lambda folder: card.render(folder_mb(folder), machine_line()))
     total = folder_mb(pretrained_dir())
     note = "" if total <= BUNDLE_BUDGET_MB else f" - OVER the {BUNDLE_BUDGET_MB:.0f} MB budget"
     print(f"bundled {card.name}: {dest} ({folder_mb(dest):.1f} MB); all bundled models: {total:.1f} MB{note}")
