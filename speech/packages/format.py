@@ -51,7 +51,7 @@ from speech.features import FbankConfig
 from speech.models.asr import bilstm_ctc
 from speech.models.tts import fastspeech2
 from speech.models.vocoders.hifigan import hifigan_generator
-from speech.packages.registry import resolve_model
+from speech.packages.registry import PACKAGE_WORDS, resolve_model
 
 FORMAT = "speech-asr-package"
 FORMAT_VERSION = 2
@@ -367,7 +367,7 @@ def open_package(path: str | Path, kind: str, files: tuple[str, ...],
     wrong = (wrong_task,) if isinstance(wrong_task, str) else tuple(wrong_task or ())
     if meta.get("task") in wrong:
         task = meta["task"]
-        what = {"asr": "recognition (ASR) model", "tts": "voice (synthesis)", "vocoder": "vocoder"}.get(task, task)
+        what = PACKAGE_WORDS.get(task, task)
         raise PackageError(f"{p}: this is a {what} package, not a {kind} package")
     for name in files:
         if not (p / name).is_file() and not (name == WEIGHTS_FILE and (p / LEGACY_WEIGHTS_FILE).is_file()):

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from speech.packages.registry import default_voice, resolve_model
+from speech.packages.registry import PACKAGE_WORDS, default_voice, resolve_model
 from speech.text.frontend import VoiceFrontend
 from speech.text.g2p import default_g2p
 from speech.text.phonemes import PhonemeTokenizer
-
-_TASK_WORDS = {"asr": "recognition (ASR) model", "vocoder": "vocoder"}
 
 
 def open_voice_frontend(model: str | Path | None = None) -> VoiceFrontend:
@@ -28,8 +26,8 @@ def open_voice_frontend(model: str | Path | None = None) -> VoiceFrontend:
         task = json.loads((folder / "meta.json").read_text(encoding="utf-8")).get("task")
     except (OSError, ValueError, AttributeError):
         task = None
-    if task in _TASK_WORDS:
-        raise ValueError(f"{folder}: this is a {_TASK_WORDS[task]} package, not a voice package")
+    if task in ("asr", "vocoder"):
+        raise ValueError(f"{folder}: this is a {PACKAGE_WORDS[task]} package, not a voice package")
     if not (folder / "tokenizer.json").is_file():
         raise FileNotFoundError(f"{folder / 'tokenizer.json'}: missing; a voice package holds its phoneme set there")
     return VoiceFrontend(PhonemeTokenizer.load(folder / "tokenizer.json"), default_g2p())

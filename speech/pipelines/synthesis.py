@@ -49,7 +49,7 @@ from speech.pipelines.results import Failure
 from speech.pipelines.synthesizer import SynthesisResult, Synthesizer, plot_synthesis
 from speech.text.tts_normalize import split_sentences
 
-__all__ = ["BatchLine", "SynthesisBatch", "Written", "default_output_name", "default_voice", "open_synthesizer",
+__all__ = ["BatchLine", "SynthesisBatch", "Written", "default_output_name", "open_synthesizer",
            "synthesize_to_file", "synthesize_to_stream", "wav_bytes"]
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
