@@ -19,9 +19,16 @@ Each model's card (data, recipe command, training time, machine, measured number
 card.md in its folder; the folder is shown with --json."""
 
 
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    """Rows of text (a header first) as aligned columns; the last column is left ragged."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1])
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     # the registry reads JSON only: no torch, so the list answers at once
-    from speech.packages.registry import DEFAULT_VOICE, TASK_WORDS, list_models
+    from speech.packages.registry import TASK_WORDS, list_models
 
     found = list_models(args.task)
     if args.json:
@@ -35,12 +42,9 @@ def cmd_models(args: argparse.Namespace) -> int:
         return errors.OK
     rows = [("NAME", "TASK", "SIZE", "DOMAIN", "MEASURED")]
     for m in found:
-        name = m.name + (" (default)" if m.default or (m.task == "tts" and m.name == DEFAULT_VOICE) else "")
-        numbers = ", ".join(f"{k} {v}" for k, v in m.numbers.items())
-        rows.append((name, TASK_WORDS.get(m.task, m.task), f"{m.size_mb:.1f} MB", m.domain, numbers))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+        name = m.name + (" (default)" if m.default else "")
+        rows.append((name, TASK_WORDS.get(m.task, m.task), f"{m.size_mb:.1f} MB", m.domain, m.measured))
+    print_table(rows)
     total = sum(m.size_bytes for m in found)
     print(f"\n{len(found)} models, {total / 1e6:.1f} MB in all; cards: <folder>/card.md (speech models --json "
           "shows the folders)")

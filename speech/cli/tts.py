@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from speech.cli import errors
+from speech.cli.models import print_table
 
 
 def _option(name: str, value) -> str:
@@ -146,7 +147,7 @@ def _voice_speakers(path: Path) -> str:
 
 def list_voices() -> int:
     """``speech synthesize --list-voices``: the bundled voices, the default one marked."""
-    from speech.packages.registry import DEFAULT_VOICE, list_models
+    from speech.packages.registry import list_models
 
     voices = list_models("tts")
     if not voices:
@@ -155,12 +156,9 @@ def list_voices() -> int:
         return errors.OK
     rows = [("NAME", "SPEAKERS", "SIZE", "DOMAIN", "MEASURED")]
     for m in voices:
-        name = m.name + (" (default)" if m.name == DEFAULT_VOICE else "")
-        numbers = ", ".join(f"{k} {v}" for k, v in m.numbers.items())
-        rows.append((name, _voice_speakers(m.path), f"{m.size_mb:.1f} MB", m.domain, numbers))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+        name = m.name + (" (default)" if m.default else "")
+        rows.append((name, _voice_speakers(m.path), f"{m.size_mb:.1f} MB", m.domain, m.measured))
+    print_table(rows)
     return errors.OK
 
 

@@ -63,7 +63,7 @@ def state_bytes(state: dict[str, torch.Tensor]) -> int:
 
 def bundle_package(src: str | Path, name: str, *, task: str, domain: str, summary: str, numbers: dict,
                    card: str | Callable[[Path], str], metrics: dict | None = None, half: bool = True,
-                   default: bool = False, decoding: dict | None = None,
+                   decoding: dict | None = None,
                    extra_files: dict[str, str | Path] | None = None, root: str | Path | None = None) -> Path:
     """Copy the package folder ``src`` to ``<root>/<name>`` as a bundled model; returns the new folder.
 
@@ -102,7 +102,7 @@ def bundle_package(src: str | Path, name: str, *, task: str, domain: str, summar
         meta = json.loads((src / "meta.json").read_text(encoding="utf-8"))
         meta["format_version"] = max(int(meta.get("format_version", 1)), 2)
         meta["bundled"] = {"name": name, "task": task, "domain": domain, "summary": summary,
-                           "numbers": dict(numbers), "metrics": dict(metrics or {}), "default": default,
+                           "numbers": dict(numbers), "metrics": dict(metrics or {}),
                            "precision": "float16" if half else "float32"}
         if decoding is not None:
             for key in ("lm", "lexicon"):

@@ -8,7 +8,7 @@ What a bundled model is comes from the ``bundled`` section of its ``meta.json``,
 :func:`speech.packages.bundle.bundle_package` when a recipe exports it::
 
     "bundled": {"name": "digits", "task": "asr", "domain": "English digits 0-9, 8 kHz telephone-like",
-                "summary": "...", "numbers": {"test WER": "0.33%"}, "default": false,
+                "summary": "...", "numbers": {"test WER": "0.33%"},
                 "decoding": {...}}
 
 ``task`` is ``asr`` (a recognizer), ``tts`` (a voice) or ``g2p`` (the letter-to-sound fallback
@@ -26,6 +26,9 @@ DEFAULT_VOICE = "kathleen"
 """The voice ``speech synthesize`` speaks with when no ``--model`` is given."""
 
 TASK_WORDS = {"asr": "recognizer", "tts": "voice", "g2p": "letter-to-sound (G2P)", "vocoder": "vocoder"}
+"""How ``speech models`` names each task."""
+PACKAGE_WORDS = {"asr": "recognition (ASR) model", "tts": "voice (synthesis)", "vocoder": "vocoder"}
+"""How a message names a package by its meta.json task ("this is a vocoder package, not a voice package")."""
 _KIND_TASK = {"model": "asr", "voice": "tts", "vocoder": "vocoder", "asr": "asr", "tts": "tts", "g2p": "g2p"}
 
 
@@ -40,13 +43,22 @@ class ModelInfo:
     summary: str = ""
     numbers: dict = field(default_factory=dict)
     """Headline measured numbers, label -> text (``{"test WER": "0.33%"}``), from the model's card."""
-    default: bool = False
     size_bytes: int = 0
     meta: dict = field(default_factory=dict)
 
     @property
     def size_mb(self) -> float:
         return self.size_bytes / 1e6
+
+    @property
+    def default(self) -> bool:
+        """The voice ``speech synthesize`` speaks with when given no ``--model``."""
+        return self.task == "tts" and self.name == DEFAULT_VOICE
+
+    @property
+    def measured(self) -> str:
+        """The headline numbers as one line: ``FSDD test WER 0.33%``, ``..., MCD 2.36 dB``."""
+        return ", ".join(f"{k} {v}" for k, v in self.numbers.items())
 
 
 def _folder_size(p: Path) -> int:
@@ -65,7 +77,7 @@ def model_info(path: Path) -> ModelInfo | None:
         return None
     return ModelInfo(name=path.name, task=b["task"], path=path, domain=str(b.get("domain", "")),
                      summary=str(b.get("summary", "")), numbers=dict(b.get("numbers") or {}),
-                     default=bool(b.get("default", False)), size_bytes=_folder_size(path), meta=meta)
+                     size_bytes=_folder_size(path), meta=meta)
 
 
 def list_models(task: str | None = None) -> list[ModelInfo]:

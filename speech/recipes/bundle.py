@@ -68,12 +68,12 @@ def folder_mb(p: Path) -> float:
     return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) / 1e6
 
 
-def export_bundled(src: str | Path, card: Card, *, numbers: dict, metrics: dict, default: bool = False,
+def export_bundled(src: str | Path, card: Card, *, numbers: dict, metrics: dict,
                    decoding: dict | None = None, extra_files: dict | None = None) -> Path:
     """Write ``src`` as the bundled model ``card.name`` with its card and headline numbers; prints the
     total size of the bundle (a warning beyond :data:`BUNDLE_BUDGET_MB`). Returns the folder."""
     dest = bundle_package(src, card.name, task=card.kind, domain=card.domain, summary=card.summary,
-                          numbers=numbers, metrics=metrics, default=default, decoding=decoding,
+                          numbers=numbers, metrics=metrics, decoding=decoding,
                           extra_files=extra_files, card=lambda folder: card.render(folder_mb(folder), machine_line()))
     total = folder_mb(pretrained_dir())
     note = "" if total <= BUNDLE_BUDGET_MB else f" - OVER the {BUNDLE_BUDGET_MB:.0f} MB budget"
@@ -89,10 +89,9 @@ def bundle_table() -> str:
     models = list_models()
     rows = ["| name | task | domain | size | measured (as shipped) | card |", "|---|---|---|---|---|---|"]
     for m in models:
-        numbers = ", ".join(f"{k} {v}" for k, v in m.numbers.items())
         default = " (default voice)" if m.default else ""
         rows.append(f"| `{m.name}`{default} | {TASK_WORDS.get(m.task, m.task)} | {m.domain} | {m.size_mb:.1f} MB | "
-                    f"{numbers} | [card](speech/pretrained/{m.name}/card.md) |")
+                    f"{m.measured} | [card](speech/pretrained/{m.name}/card.md) |")
     total = sum(m.size_bytes for m in models) / 1e6
     rows.append(f"\n{len(models)} models, {total:.1f} MB in all (budget {BUNDLE_BUDGET_MB:.0f} MB).")
     return "\n".join(rows)

@@ -150,7 +150,7 @@ def export_voice(name: str, package: Path, args, train_minutes: float) -> Path:
                "real speech too, so judge the synthesized WER against the real one, never against zero."],
         usage=f'speech synthesize "Author of the danger trail." -o out.wav\n'
               f'speech synthesize --text-file chapter.txt -o chapter.wav --model {name} --speed 1.1')
-    return export_bundled(package, card, default=True,
+    return export_bundled(package, card,
                           numbers={"recognizer WER synth/real": f"{100 * ev16['wer_synth']:.1f}%/"
                                                                 f"{100 * ev16['wer_real']:.1f}%",
                                    "MCD": f"{ev16['mcd_db']:.2f} dB"},

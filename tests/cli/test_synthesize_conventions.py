@@ -45,7 +45,7 @@ def _voice(root: Path, name: str, n_speakers: int) -> Path:
                             mel_mean=np.zeros(80), mel_std=np.ones(80))
     meta = json.loads((path / "meta.json").read_text())
     meta["bundled"] = {"name": name, "task": "tts", "domain": f"{name} test voice", "summary": "tiny",
-                       "numbers": {"WER": "9.9%"}, "default": name == "kathleen"}
+                       "numbers": {"WER": "9.9%"}}
     (path / "meta.json").write_text(json.dumps(meta))
     return path
 

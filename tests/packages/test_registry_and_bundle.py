@@ -31,7 +31,7 @@ def shelf(tmp_path, monkeypatch, tiny_package, tiny_voice):
                    decoding={"decoding": "beam", "beam_size": 4, "lm": "lm.arpa", "lm_weight": 0.5},
                    extra_files={"lm.arpa": tmp_path / "lm.arpa"})
     bundle_package(tiny_voice, "kathleen", task="tts", domain="a voice", summary="s", numbers={}, card="# v\n",
-                   root=root, default=True)
+                   root=root)
     (root / "junk").mkdir()  # a folder that is no bundled model is not listed
     monkeypatch.setenv("SPEECH_PRETRAINED_DIR", str(root))
     return root
