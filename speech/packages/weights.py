@@ -99,13 +99,18 @@ def _is_safetensors(path: Path) -> bool:
     return path.suffix == ".safetensors"
 
 
-def _safetensors_problem(path: Path, e: Exception) -> str:
-    """What is wrong with a file the safetensors parser refused, in a few words."""
+def _head(path: Path, n: int) -> bytes:
+    """The first ``n`` bytes of a file (b"" when it cannot be read), to say what kind of file it is."""
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
+            return f.read(n)
     except OSError:
-        head = b""
+        return b""
+
+
+def _safetensors_problem(path: Path, e: Exception) -> str:
+    """What is wrong with a file the safetensors parser refused, in a few words."""
+    head = _head(path, 8)
     if not head:
         return "empty file"
     if head[:1] == b"\x80":
@@ -181,11 +186,7 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _torch_problem(path: Path, e: Exception) -> str:
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except OSError:
-        head = b""
+    head = _head(path, 4)
     text = str(e)
     if not head:
         return "empty file"
