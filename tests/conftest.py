@@ -92,3 +92,18 @@ def ffmpeg_mode(request, monkeypatch, tmp_path):
         empty.mkdir()
         monkeypatch.setenv("PATH", str(empty))
     return request.param
+
+
+@pytest.fixture(scope="session")
+def tiny_vocoder(tmp_path_factory) -> Path:
+    """An untrained small HiFi-GAN V3 vocoder package on the synthesis mel config (plumbing tests)."""
+    import torch
+
+    from speech.features import tts_fbank
+    from speech.models.vocoders import hifigan_generator
+    from speech.packages.vocoder import save_vocoder_package
+
+    torch.manual_seed(0)
+    gen = hifigan_generator(80, "v3", tts_fbank().hop_length, upsample_initial_channel=8)
+    return save_vocoder_package(tmp_path_factory.mktemp("voc") / "model", tts_fbank(),
+                                {"preset": "v3", "upsample_initial_channel": 8}, gen.state_dict())

@@ -311,15 +311,8 @@ def voice(tiny_voice) -> Path:
 
 
 @pytest.fixture(scope="module")
-def vocoder(tmp_path_factory) -> Path:
-    from speech.features import tts_fbank
-    from speech.models.vocoders import hifigan_generator
-    from speech.packages.vocoder import save_vocoder_package
-
-    torch.manual_seed(0)
-    gen = hifigan_generator(80, "v3", tts_fbank().hop_length, upsample_initial_channel=8)
-    return save_vocoder_package(tmp_path_factory.mktemp("voc") / "model", tts_fbank(),
-                                {"preset": "v3", "upsample_initial_channel": 8}, gen.state_dict())
+def vocoder(tiny_vocoder) -> Path:
+    return tiny_vocoder
 
 
 def test_voice_and_vocoder_packages_still_load(voice, vocoder):

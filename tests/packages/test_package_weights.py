@@ -26,7 +26,6 @@ from speech.packages.vocoder import (
     HiFiGANVocoder,
     is_vocoder_package,
     load_vocoder,
-    save_vocoder_package,
 )
 from speech.packages.voice import load_tts_package
 from speech.packages.weights import read_weights, read_weights_header, write_weights
@@ -47,13 +46,8 @@ def _with_header(path: Path, header: dict, data: bytes) -> None:
 
 
 @pytest.fixture(scope="module")
-def vocoder(tmp_path_factory) -> Path:
-    from speech.models.vocoders import hifigan_generator
-
-    torch.manual_seed(0)
-    gen = hifigan_generator(80, "v3", tts_fbank().hop_length, upsample_initial_channel=8)
-    return save_vocoder_package(tmp_path_factory.mktemp("voc") / "model", tts_fbank(),
-                                {"preset": "v3", "upsample_initial_channel": 8}, gen.state_dict())
+def vocoder(tiny_vocoder) -> Path:
+    return tiny_vocoder
 
 
 # ----------------------------------------------------------------------------------------------
