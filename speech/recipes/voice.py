@@ -20,6 +20,7 @@ from pathlib import Path
 from speech.config import compose
 from speech.packages.voice import load_tts_package
 from speech.pipelines.evaluate_tts import evaluate_copy_synthesis, evaluate_voice
+from speech.recipes.bundle import Card, export_bundled, half_copy, read_json
 from speech.recipes.common import machine_summary, write_results_block
 from speech.train.tts import train_tts
 from speech.train.vocoder import train_vocoder
@@ -75,11 +76,13 @@ def main(name: str, corpus_dir: str, readme: Path, doc: str, argv: list[str] | N
     if (args.export_bundled and not args.eval_limit and not args.no_asr and "wer_synth" in before
             and before.get("steps") == result.steps and before.get("utterances")):
         ev = before  # the model of these steps was evaluated in full already (the package is rewritten each run)
+        ev_fresh = False
         eval_minutes = float(ev.get("eval_minutes", 0.0))
         train_minutes = float(ev.get("train_minutes", train_minutes))
     else:
         ev = evaluate_voice(package, args.data, out_dir=args.exp / "eval",
                             recognizer=None if args.no_asr else "auto", limit=args.eval_limit or None)
+        ev_fresh = not args.eval_limit and not args.no_asr  # all held-out prompts, with the recognizer
         eval_minutes = (time.time() - t1) / 60
     data = summary.get("data", {})
     row = {
@@ -110,17 +113,15 @@ def main(name: str, corpus_dir: str, readme: Path, doc: str, argv: list[str] | N
             "after DTW (comparable between our systems, not with published mcep-based numbers); recognizer = "
             "PocketSphinx 5 en-us (the `eval` extra)."))
     if args.export_bundled:
-        export_voice(name, package, args, train_minutes)
+        export_voice(name, package, args, train_minutes, ev if ev_fresh else None)
     return 0
 
 
-def export_voice(name: str, package: Path, args, train_minutes: float) -> Path:
+def export_voice(name: str, package: Path, args, train_minutes: float, ev: dict | None) -> Path:
     """The bundled voice: a float16 copy, its held-out prompts synthesized and scored again, the card."""
-    from speech.recipes.bundle import Card, export_bundled, half_copy, read_json
-
     half = half_copy(package, args.exp / "model-fp16")
-    # both measured now, with the same front end (the bundled G2P included), side by side
-    ev = evaluate_voice(package, args.data, out_dir=args.exp / "eval-fp32", recognizer="auto", progress=False)
+    if ev is None:  # results from an earlier run (or a partial one): measured again, with today's front end
+        ev = evaluate_voice(package, args.data, out_dir=args.exp / "eval-fp32", recognizer="auto", progress=False)
     ev16 = evaluate_voice(half, args.data, out_dir=args.exp / "eval-fp16", recognizer="auto", progress=False)
     meta = read_json(package / "meta.json")
     n = ev16.get("utterances")
