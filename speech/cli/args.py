@@ -60,3 +60,14 @@ def add_segment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--segment-pad", type=number(float, 0.0), default=0.1,
                    help="seconds of each pause kept around a segment's speech (0 suits models trained on "
                         "clips trimmed to the word, such as FSDD)")
+
+
+RUNTIME_HELP = ("torch (default): a model package run with torch; onnx: an ONNX export (speech export MODEL "
+                "--format onnx -o DIR) run with onnxruntime, without torch (pip install 'speech[runtime]')")
+
+
+def add_runtime_args(p: argparse.ArgumentParser) -> None:
+    """--runtime and --threads, shared by transcribe and synthesize."""
+    p.add_argument("--runtime", choices=("torch", "onnx"), default="torch", help=RUNTIME_HELP)
+    p.add_argument("--threads", type=COUNT, default=None,
+                   help="CPU threads for the model (default: the library's own choice, usually every core)")

@@ -210,6 +210,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from speech.cli import outputs
     from speech.pipelines.results import Failure
 
+    if args.stream:
+        from speech.cli.stream import cmd_stream
+
+        return cmd_stream(args)
     paths, overrides = split_decoding_overrides(args.paths)
     fmt = args.format or ("json" if args.manifest else "txt")
     _check_transcribe_usage(args, paths, fmt)

@@ -5,7 +5,7 @@ import argparse
 
 from speech import __version__
 from speech.cli import asr, errors
-from speech.cli.args import COUNT, DECODING_HELP, add_decoding_args, add_segment_args
+from speech.cli.args import COUNT, DECODING_HELP, add_decoding_args, add_runtime_args, add_segment_args
 from speech.cli.outputs import FORMAT_CHOICES
 
 TRANSCRIBE_HELP = """Transcribe audio with a recognition model: a bundled model's name (speech models lists them)
@@ -65,6 +65,11 @@ def add_transcribe(sub) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     p.add_argument("--batch-size", type=COUNT, default=16, help="files (or segments of a long file) decoded together")
     add_segment_args(p)
+    add_runtime_args(p)
+    p.add_argument("--stream", action="store_true",
+                   help="streaming recognition of one file or - (stdin), read in --chunk-ms pieces: partial text "
+                        "while audio arrives, then the final text (needs a unidirectional model)")
+    p.add_argument("--chunk-ms", type=COUNT, default=200, help="with --stream: audio per step, in milliseconds")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when several files and stderr is a terminal)")
     p.add_argument("--version", action="version", version=f"speech {__version__}")
