@@ -4,6 +4,7 @@
     python recipes/an4/run.py                                    # corpus at $SPEECH_DATA/an4 or ../shared/data/an4
     python recipes/an4/run.py --data /path/to/an4 --exp exp/an4 trainer.max_epochs=20
     python recipes/an4/run.py --skip-ce                          # CTC rows only
+    python recipes/an4/run.py --streaming --skip-ce              # unidirectional model for `speech transcribe --stream`
 
 Stages (each skipped when its output exists, so a re-run resumes):
  1. ``speech prepare an4`` -> train.jsonl (948) / test.jsonl (130).
@@ -39,7 +40,11 @@ def default_data() -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=default_data(), help="AN4 folder (holding wav/ and etc/)")
-    ap.add_argument("--exp", type=Path, default=REPO / "exp" / "an4", help="experiment folder")
+    ap.add_argument("--exp", type=Path, default=None, help="experiment folder (default exp/an4, exp/an4_stream "
+                    "with --streaming)")
+    ap.add_argument("--streaming", action="store_true",
+                    help="train streaming (unidirectional) models, experiment=an4_stream, for "
+                         "`speech transcribe --stream`; its results are not written into README.md")
     ap.add_argument("--skip-ce", action="store_true", help="only the CTC model")
     ap.add_argument("--ce-epochs", type=int, default=8, help="epochs of CE training")
     ap.add_argument("--lm-order", type=int, default=3)
@@ -52,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
                          "float16 weights, card.md), measured as trained and as shipped")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides for CTC training")
     args = ap.parse_args(argv)
+    experiment = "an4_stream" if args.streaming else "an4"
+    args.exp = args.exp or REPO / "exp" / experiment
+    args.no_readme = args.no_readme or args.streaming
+    if args.streaming and args.export_bundled:
+        ap.error("--export-bundled writes the bundled 'an4' model from the BiLSTM recipe; drop it with --streaming")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     if not (args.data / "etc" / "an4_train.transcription").is_file():
@@ -70,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     exp = args.exp
     # the user's overrides checked first: a bad one is one line before any data work
-    base = compose(["experiment=an4", f"data.root={args.data}", f"data.manifest_dir={exp / 'data'}",
+    base = compose([f"experiment={experiment}", f"data.root={args.data}", f"data.manifest_dir={exp / 'data'}",
                     *args.overrides])
     splits = prepare("an4", args.data, exp / "data")
     test_manifest = base.data.test_manifest  # the prepared test.jsonl unless overridden
@@ -81,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if weights_path(out / "model").is_file() and (out / "train_summary.json").is_file():
             timings[name] = json.loads((out / "train_summary.json").read_text())["seconds"] / 60
             return out / "model"
-        cfg = compose(["experiment=an4", f"data.root={args.data}", f"data.manifest_dir={exp / 'data'}",
+        cfg = compose([f"experiment={experiment}", f"data.root={args.data}", f"data.manifest_dir={exp / 'data'}",
                        f"output_dir={out}", "trainer.progress=false", *overrides])
         t0 = time.time()
         _, package = train_asr(cfg)

@@ -7,6 +7,7 @@ One command from the corpus in its own layout to a results table::
     python recipes/fsdd/run.py --data /path/to/free-spoken-digit-dataset --exp exp/fsdd
     python recipes/fsdd/run.py trainer.max_epochs=10 model.asr.hidden_size=128   # Hydra overrides
     torchrun --nproc_per_node 4 recipes/fsdd/run.py trainer=ddp                  # data-parallel
+    python recipes/fsdd/run.py --streaming        # unidirectional model for `speech transcribe --stream`
 
 Stages: (1) ``speech prepare fsdd`` -> manifests (official split: index 0-4 = test);
 (2) ``speech train experiment=fsdd`` -> checkpoints and the model package ``<exp>/model``;
@@ -39,13 +40,22 @@ def default_data() -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=default_data(), help="FSDD folder (holding recordings/)")
-    ap.add_argument("--exp", type=Path, default=REPO / "exp" / "fsdd", help="experiment folder")
+    ap.add_argument("--exp", type=Path, default=None, help="experiment folder (default exp/fsdd, exp/fsdd_stream "
+                    "with --streaming)")
+    ap.add_argument("--streaming", action="store_true",
+                    help="train the streaming (unidirectional) model, experiment=fsdd_stream, for "
+                         "`speech transcribe --stream`; its results are not written into README.md")
     ap.add_argument("--no-readme", action="store_true", help="do not write the results into recipes/fsdd/README.md")
     ap.add_argument("--export-bundled", action="store_true",
                     help="then write the model as the bundled 'digits' recognizer (speech/pretrained/digits, "
                          "float16 weights, card.md), measured as trained and as shipped")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides for training")
     args = ap.parse_args(argv)
+    experiment = "fsdd_stream" if args.streaming else "fsdd"
+    args.exp = args.exp or REPO / "exp" / experiment
+    args.no_readme = args.no_readme or args.streaming
+    if args.streaming and args.export_bundled:
+        ap.error("--export-bundled writes the bundled 'digits' model from the BiLSTM recipe; drop it with --streaming")
     logging.basicConfig(level=logging.INFO if int(os.environ.get("RANK", "0")) == 0 else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
@@ -63,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     rank0 = int(os.environ.get("RANK", "0")) == 0
     manifests_dir = args.exp / "data"
     # the config first: a bad override is one line before any data work
-    cfg = compose(["experiment=fsdd", f"data.root={args.data}", f"data.manifest_dir={manifests_dir}",
+    cfg = compose([f"experiment={experiment}", f"data.root={args.data}", f"data.manifest_dir={manifests_dir}",
                    f"output_dir={args.exp}", *args.overrides])
     # 1. manifests (re-runnable: skipped when up to date); rank 0 writes, the others wait
     if rank0:

@@ -5,6 +5,10 @@ Data flow (shapes): log-mel features (B, T, F) -> global CMVN -> SpecAugment (tr
 with a projection (LSTMP) and pyramidal subsampling between layers -> dropout -> linear ->
 log-softmax over the vocabulary (B, T', V), blank = index 0.
 
+``bidirectional=False`` makes every layer a forward-only LSTM: each output frame then depends on
+the past alone, so the model can run on audio as it arrives (speech.pipelines.streaming,
+speech.runtime.stream) with the LSTM states carried from one chunk to the next.
+
 ``cell="mi_lstm"`` swaps every layer for a bidirectional multiplicative-integration LSTM
 (:class:`speech.models.asr.mi_lstm.BiMILSTM`), plain PyTorch with a Python loop over time.
 """
@@ -28,9 +32,15 @@ class BiLSTMConfig:
     hidden_size: int = 320
     """LSTM cells per direction."""
     num_layers: int = 4
-    """Number of stacked bidirectional LSTM layers."""
+    """Number of stacked LSTM layers."""
     projection_size: int = 0
-    """If > 0, each layer projects its hidden state to this size (LSTMP); output is 2 * projection_size."""
+    """If > 0, each layer projects its hidden state to this size (LSTMP); output is 2 * projection_size
+    (projection_size when unidirectional)."""
+    bidirectional: bool = True
+    """True: each layer reads the utterance both ways (the default; best offline accuracy). False: forward
+    LSTMs only (output hidden_size or projection_size per layer), so every frame depends on past audio
+    alone and the model can transcribe a stream (``speech transcribe --stream``). A streaming model
+    needs cell="lstm" and utterance_cmn=false (both need the whole utterance or a backward pass)."""
     dropout: float = 0.1
     """Dropout between layers and before the output layer."""
     stack_frames: int = 1
@@ -61,6 +71,12 @@ class BiLSTMConfig:
             raise ValueError(f"model.asr.dropout: {self.dropout} is out of range; expected a fraction in [0, 1)")
         if self.cell not in self.CELLS:
             raise ValueError(f"model.asr.cell: {self.cell!r} is not a cell; expected one of {', '.join(self.CELLS)}")
+        if not self.bidirectional and self.utterance_cmn:
+            raise ValueError("model.asr.utterance_cmn=true needs the whole utterance, so it cannot be combined "
+                             "with model.asr.bidirectional=false (a streaming model); set one of them differently")
+        if not self.bidirectional and self.cell != "lstm":
+            raise ValueError(f"model.asr.cell: {self.cell!r} is bidirectional only; model.asr.bidirectional=false "
+                             "expects cell=lstm")
         self.subsample = list(self.subsample) if self.subsample else [1] * self.num_layers
         if len(self.subsample) != self.num_layers or any(int(s) < 1 for s in self.subsample):
             raise ValueError(f"model.asr.subsample: {self.subsample} does not fit num_layers={self.num_layers}; "
@@ -76,7 +92,7 @@ class BiLSTMConfig:
 
 
 class BiLSTMEncoder(nn.Module):
-    """Stacked bidirectional LSTMs on packed sequences: forward(x, x_lens) -> (y, y_lens).
+    """Stacked (bi- or unidirectional) LSTMs on packed sequences: forward(x, x_lens) -> (y, y_lens).
 
     Each layer is its own ``nn.LSTM`` so that dropout and pyramidal subsampling can sit
     between layers; each call still runs torch's fused (cuDNN / MKL-DNN) LSTM kernel.
@@ -96,11 +112,12 @@ class BiLSTMEncoder(nn.Module):
                 layer: nn.Module = BiMILSTM(dim, cfg.hidden_size, proj_size=cfg.projection_size)
             else:
                 layer = nn.LSTM(
-                    dim, cfg.hidden_size, batch_first=True, bidirectional=True, proj_size=cfg.projection_size
+                    dim, cfg.hidden_size, batch_first=True, bidirectional=cfg.bidirectional,
+                    proj_size=cfg.projection_size,
                 )
             self.layers.append(layer)
             self.pools.append(FrameStacking(int(factor)))
-            dim = 2 * out * int(factor)
+            dim = (2 if cfg.bidirectional else 1) * out * int(factor)
         self.output_dim = dim
         self.dropout = nn.Dropout(cfg.dropout)
 
