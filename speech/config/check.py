@@ -19,6 +19,9 @@ from typing import Any, Callable, Sequence
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from speech.ranges import FRACTION, GE0, GE1, GT0, check_ranges, rule
+from speech.ranges import show_value as _show
+
 __all__ = ["FRACTION", "GE0", "GE1", "GT0", "ConfigError", "check_ranges", "rule", "validate"]
 
 
@@ -38,33 +41,6 @@ _HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_", "_args_"}
 
 # Non-dataclass targets that are cheap to build (no weights, no files): built so their own checks run.
 _BUILD_AT_COMPOSE = {"speech.losses.CTCLoss", "speech.losses.FrameCELoss", "speech.decoding.GreedyCTCDecoder"}
-
-
-def rule(pred: Callable[[Any], bool], expected: str) -> tuple[Callable[[Any], bool], str]:
-    """A range rule for :func:`check_ranges`: a predicate and what it expects, in words."""
-    return pred, expected
-
-
-GE0 = rule(lambda v: v >= 0, ">= 0")
-GE1 = rule(lambda v: v >= 1, ">= 1")
-GT0 = rule(lambda v: v > 0, "> 0")
-FRACTION = rule(lambda v: 0 <= v < 1, "a fraction in [0, 1)")
-
-
-def check_ranges(prefix: str, obj: Any, **rules: tuple[Callable[[Any], bool], str]) -> None:
-    """Range checks for a config dataclass's ``__post_init__`` (or a module's constructor): for each
-    ``field=rule`` a ``ValueError`` "<prefix>.<field>: <value> is out of range; expected <what>",
-    naming the config key. ``None`` values are skipped (optional fields)."""
-    for name, (ok, expected) in rules.items():
-        v = getattr(obj, name) if not isinstance(obj, dict) else obj[name]
-        if v is None:
-            continue
-        try:
-            good = not isinstance(v, bool) and ok(v)
-        except TypeError:
-            good = False
-        if not good:
-            raise ValueError(f"{prefix}.{name}: {_show(v)} is out of range; expected {expected}")
 
 
 def _locate(path: str):
@@ -245,10 +221,6 @@ def _name_key(msg: str, path: str, cls_name: str, fields) -> str:
 
 
 # ---------------------------------------------------------------------------------------- types
-
-def _show(v: Any) -> str:
-    s = repr(v)
-    return s if len(s) <= 60 else s[:57] + "..."
 
 
 def _describe(tp) -> str:

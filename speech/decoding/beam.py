@@ -27,13 +27,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from speech.config import GE1, check_ranges, instantiate, rule
-from speech.decoding.greedy import GreedyCTCDecoder
-from speech.decoding.lm import ArpaLM
+from speech.decoding.arpa import ArpaLM
+from speech.decoding.greedy import GreedyCTCDecoder, as_numpy
+from speech.ranges import GE1, check_ranges, rule
 
-__all__ = ["BeamSearchConfig", "CTCPrefixBeamSearch", "GreedyTextDecoder", "Lexicon", "build_decoder", "load_lexicon"]
+__all__ = ["BeamSearchConfig", "CTCPrefixBeamSearch", "GreedyTextDecoder", "Lexicon", "load_lexicon", "make_decoder"]
 
 _LN10 = math.log(10.0)
 _NEG_INF = float("-inf")
@@ -211,7 +210,7 @@ class CTCPrefixBeamSearch:
 
     # -- search -----------------------------------------------------------------------------
 
-    def decode(self, log_probs: torch.Tensor, length: int | None = None) -> list[tuple[str, float]]:
+    def decode(self, log_probs, length: int | None = None) -> list[tuple[str, float]]:
         """N-best texts for one utterance.
 
         Args:
@@ -224,8 +223,7 @@ class CTCPrefixBeamSearch:
             word-bonus terms. With a lexicon, hypotheses whose last word is not a word are dropped
             (the empty text always qualifies); if none is left the result is ``[("", -inf)]``.
         """
-        lp = log_probs.detach().to("cpu", torch.float64).numpy() if isinstance(log_probs, torch.Tensor) \
-            else np.asarray(log_probs, dtype=np.float64)
+        lp = as_numpy(log_probs).astype(np.float64)
         if lp.ndim != 2:
             raise ValueError(f"expected log_probs of shape (T, V), got {tuple(lp.shape)}")
         if lp.shape[0] and lp.shape[1] != len(self.vocab):
@@ -292,9 +290,9 @@ class CTCPrefixBeamSearch:
         chars = [" " if c == self.space else self.vocab[c] for c in prefix]
         return " ".join("".join(chars).split())
 
-    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor | None = None) -> list[str]:
-        """Best text per utterance for (B, T, V) log-probs and (B,) valid lengths."""
-        if log_probs.dim() != 3:
+    def __call__(self, log_probs, lengths=None) -> list[str]:
+        """Best text per utterance for (B, T, V) log-probs and (B,) valid lengths (torch or numpy)."""
+        if len(log_probs.shape) != 3:
             raise ValueError(f"expected log_probs of shape (B, T, V), got {tuple(log_probs.shape)}")
         b, t, _ = log_probs.shape
         lens = [t] * b if lengths is None else [int(x) for x in lengths]
@@ -308,7 +306,7 @@ class GreedyTextDecoder:
         self.greedy = greedy
         self.tokenizer = tokenizer
 
-    def __call__(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+    def __call__(self, log_probs, lengths) -> list[str]:
         return [self.tokenizer.decode(ids) for ids in self.greedy(log_probs, lengths)]
 
 
@@ -318,26 +316,14 @@ def _existing(key: str, path, what: str) -> str:
     return str(path)
 
 
-def build_decoder(cfg, tokenizer, lm: ArpaLM | None = None):
-    """The decoder a decoding config (config group ``decoding/``) describes, for a model's tokenizer.
-
-    Args:
-        cfg: the ``decoding`` node of a composed config (a ``_target_`` and its fields, e.g.
-            :func:`speech.pipelines.transcriber.decoding_config`), or a built :class:`BeamSearchConfig` /
-            :class:`~speech.decoding.GreedyCTCDecoder`.
-        tokenizer: the model's tokenizer (``vocab``, ``blank_id``, ``decode``).
-        lm: an already loaded LM to use instead of loading ``cfg.lm`` (e.g. one LM shared by many
-            decoders); only for beam search.
-
-    Returns:
-        A callable ``(log_probs (B, T, V), lengths (B,)) -> list of B texts``: a
-        :class:`GreedyTextDecoder` or a :class:`CTCPrefixBeamSearch`.
+def make_decoder(built: BeamSearchConfig | GreedyCTCDecoder, tokenizer, lm: ArpaLM | None = None):
+    """The decoder for built settings: a :class:`GreedyTextDecoder` or a :class:`CTCPrefixBeamSearch`
+    (loading ``built.lm`` unless ``lm`` is given). Config nodes go through
+    :func:`speech.decoding.build.build_decoder`, which builds the settings and calls this.
 
     Raises:
-        ValueError / FileNotFoundError: one line naming the ``decoding.*`` key (a blank id the model
-        does not use, a missing LM or lexicon file, an LM given to greedy decoding).
+        ValueError / FileNotFoundError: one line naming the ``decoding.*`` key.
     """
-    built = cfg if isinstance(cfg, (BeamSearchConfig, GreedyCTCDecoder)) else instantiate(cfg)
     if isinstance(built, GreedyCTCDecoder):
         if built.blank != tokenizer.blank_id:
             raise ValueError(f"decoding.blank: {built.blank}, but the model's blank token has id {tokenizer.blank_id}; "

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from speech.audio import AudioError, info, load
 from speech.config import compose, validate
 from speech.decoding import ctc_greedy_decode
-from speech.decoding.beam import build_decoder
+from speech.decoding.build import build_decoder
 from speech.device import resolve_device
 from speech.features import log_mel
 from speech.packages.asr import AsrPackage, load_asr_package
@@ -144,7 +144,7 @@ class Transcriber:
     def __init__(self, package: str | Path | AsrPackage, device: str = "cpu", batch_size: int = 16,
                  segment: SegmentConfig | None = None, decoder=None, decoding: DictConfig | None = None):
         """``decoding``: a decoding config node (:func:`decoding_config`, config group ``decoding/``),
-        built for this model by :func:`speech.decoding.beam.build_decoder`. ``decoder``: a ready
+        built for this model by :func:`speech.decoding.build.build_decoder`. ``decoder``: a ready
         callable (log_probs (B, T, V), lengths (B,)) -> texts instead. Neither: the package's
         recommended decoding (:func:`package_decoding`: a bundled recognizer's LM and beam), else greedy
         CTC decoding; ``decoding_config(["decoding=greedy"])`` asks for greedy decoding whatever the package says."""

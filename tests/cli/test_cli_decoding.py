@@ -1,6 +1,6 @@
 """The decoding config group drives the Transcriber, evaluation and the command line: conf/decoding/*.yaml
 holds the defaults, command-line words (decoding=beam decoding.beam_size=8) and the shortcut options
-(--beam-size, --lm, ...) override it, and speech.decoding.beam.build_decoder makes the decoder."""
+(--beam-size, --lm, ...) override it, and speech.decoding.build.build_decoder makes the decoder."""
 from __future__ import annotations
 
 import json
@@ -16,12 +16,8 @@ from speech.cli.main import main
 from speech.cli.parser import parse_args
 from speech.config import ConfigError, config_root
 from speech.decoding import GreedyCTCDecoder, ctc_greedy_decode
-from speech.decoding.beam import (
-    BeamSearchConfig,
-    CTCPrefixBeamSearch,
-    GreedyTextDecoder,
-    build_decoder,
-)
+from speech.decoding.beam import BeamSearchConfig, CTCPrefixBeamSearch, GreedyTextDecoder
+from speech.decoding.build import build_decoder
 from speech.pipelines.transcriber import Transcriber, decoding_config
 from speech.text.tokenizer import CharTokenizer
 
