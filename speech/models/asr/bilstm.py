@@ -74,6 +74,9 @@ class BiLSTMConfig:
         if not self.bidirectional and self.utterance_cmn:
             raise ValueError("model.asr.utterance_cmn=true needs the whole utterance, so it cannot be combined "
                              "with model.asr.bidirectional=false (a streaming model); set one of them differently")
+        if not self.bidirectional and any(int(f) != 1 for f in (self.subsample or [])):
+            raise ValueError(f"model.asr.subsample: {self.subsample} with model.asr.bidirectional=false; a streaming "
+                             "model expects [] (reduce the frame rate with model.asr.stack_frames)")
         if not self.bidirectional and self.cell != "lstm":
             raise ValueError(f"model.asr.cell: {self.cell!r} is bidirectional only; model.asr.bidirectional=false "
                              "expects cell=lstm")
@@ -177,6 +180,49 @@ class BiLSTMCTC(nn.Module):
         x, lens = self.encoder(x, feat_lens)
         logits = self.output(self.dropout(x))
         return torch.log_softmax(logits.float(), dim=-1), lens
+
+
+class StreamingStep(nn.Module):
+    """One chunk of a unidirectional :class:`BiLSTMCTC`, its LSTM states in and out (the streaming graph).
+
+    forward(x, keep, h, c) -> (log_probs, h, c) with
+    x: (1, T, stack_frames * F) raw log-mel frames in groups of ``stack_frames`` (frame stacking is the
+    caller's: speech.runtime.stream.FrameStacker); keep: same shape, 1 on real frames and 0 on the padding
+    of a stream's last group (zero after CMVN, as offline stacking pads); h: (num_layers, 1, out_size),
+    c: (num_layers, 1, hidden_size) states after the previous chunk (zeros to start);
+    log_probs: (1, T, V). Chunk after chunk, the log-probs equal the offline model's for the whole input.
+    """
+
+    def __init__(self, model: BiLSTMCTC):
+        super().__init__()
+        cfg = model.cfg
+        if cfg.bidirectional:
+            raise ValueError("StreamingStep: the model is bidirectional; streaming needs model.asr.bidirectional=false")
+        s = cfg.stack_frames
+        self.register_buffer("mean", model.cmvn.mean.detach().repeat(s).clone(), persistent=False)
+        self.register_buffer("std", model.cmvn.std.detach().repeat(s).clone(), persistent=False)
+        self.layers = model.encoder.layers
+        self.output = model.output
+        self.num_layers = cfg.num_layers
+        self.hidden_size = cfg.hidden_size
+        self.output_size = cfg.projection_size or cfg.hidden_size
+        self.input_dim = model.input_dim * s
+
+    def initial_state(self, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """Zero states (h, c) for the start of a stream."""
+        return (torch.zeros(self.num_layers, 1, self.output_size, device=device),
+                torch.zeros(self.num_layers, 1, self.hidden_size, device=device))
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, h: torch.Tensor,
+                c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        y = (x - self.mean) / self.std * keep
+        hs, cs = [], []
+        for i, lstm in enumerate(self.layers):
+            y, (hi, ci) = lstm(y, (h[i:i + 1], c[i:i + 1]))
+            hs.append(hi)
+            cs.append(ci)
+        logits = self.output(y)
+        return torch.log_softmax(logits.float(), dim=-1), torch.cat(hs, 0), torch.cat(cs, 0)
 
 
 def bilstm_ctc(

@@ -1,0 +1,95 @@
+"""Streaming recognition with a torch model package (a unidirectional BiLSTM-CTC).
+
+:class:`TorchStreamRecognizer` is :class:`speech.runtime.stream.StreamRecognizer` around
+:class:`speech.models.asr.bilstm.StreamingStep`: the same numpy feature streamer and frame stacker as
+the ONNX runtime, with nn.LSTM states carried from chunk to chunk. Partial texts are greedy CTC of
+the frames so far; the final text is the offline Transcriber's decoding (the package's recommended
+decoding, or ``decoding``) of all log-probs, so it equals ``speech transcribe`` of the same audio.
+
+Example::
+
+    rec = TorchStreamRecognizer("exp/fsdd_stream/model")
+    for chunk in chunks:                  # float32 mono at rec.sample_rate
+        partial = rec.accept(chunk)       # new partial text or None
+    print(rec.finish().text)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from speech.decoding import ctc_greedy_decode
+from speech.models.asr.bilstm import BiLSTMCTC, StreamingStep
+from speech.packages.asr import AsrPackage
+from speech.pipelines.transcriber import Transcriber
+from speech.runtime.stream import StreamRecognizer
+
+__all__ = ["NotStreamableError", "TorchStreamRecognizer", "streaming_problem"]
+
+TRAIN_HINT = ("python recipes/fsdd/run.py --streaming, python recipes/an4/run.py --streaming --skip-ce, or "
+              "speech train ... model.asr.bidirectional=false")
+
+
+class NotStreamableError(ValueError):
+    """A package whose model cannot run on a stream (bidirectional, or not a BiLSTM-CTC)."""
+
+
+def streaming_problem(pkg: AsrPackage) -> str | None:
+    """Why ``pkg`` cannot stream, as one line naming it, or None when it can."""
+    model = pkg.model
+    if not isinstance(model, BiLSTMCTC):
+        return f"{pkg.path}: its model ({type(model).__name__}) cannot stream; --stream needs a unidirectional BiLSTM-CTC"
+    if model.cfg.bidirectional:
+        return (f"{pkg.path}: is a bidirectional model, which needs the whole utterance; --stream needs a "
+                f"unidirectional model (model.asr.bidirectional=false), trained with: {TRAIN_HINT}")
+    return None
+
+
+class TorchStreamRecognizer(StreamRecognizer):
+    """A torch ASR package (path, name or loaded Transcriber) on a stream; see the module docstring.
+
+    Raises:
+        NotStreamableError: the package's model is bidirectional (one line saying how to train one that is not).
+    """
+
+    def __init__(self, package: str | Path | Transcriber, decoding: DictConfig | None = None, name: str = "<stream>"):
+        tr = package if isinstance(package, Transcriber) else Transcriber(package, decoding=decoding)
+        problem = streaming_problem(tr.pkg)
+        if problem is not None:
+            raise NotStreamableError(problem)
+        self.transcriber = tr
+        self.step = StreamingStep(tr.pkg.model).eval()
+        tok = tr.pkg.tokenizer
+        super().__init__(_features(tr.pkg), tr.pkg.model.cfg.stack_frames, tok.blank_id, tok.decode,
+                         self._decode_final, name)
+        self.min_samples = tr.min_speech_samples()
+        self.SPEECH_FLOOR_DB = tr.segment.speech_floor_db
+        self.loudness.frame = max(1, int(round(tr.segment.frame_seconds * self.sample_rate)))
+
+    def _reset_states(self) -> None:
+        self._h, self._c = self.step.initial_state()
+
+    @torch.inference_mode()
+    def _forward(self, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        lp, self._h, self._c = self.step(torch.from_numpy(x)[None], torch.from_numpy(keep)[None], self._h, self._c)
+        return lp[0].numpy()
+
+    def _decode_final(self, log_probs: np.ndarray) -> str:
+        """The offline Transcriber's decoding of (T, V) log-probs."""
+        tr = self.transcriber
+        lp = torch.from_numpy(log_probs)[None]
+        lens = torch.tensor([log_probs.shape[0]])
+        if tr.decoder is not None:
+            return tr.decoder(lp, lens)[0]
+        return tr.pkg.tokenizer.decode(ctc_greedy_decode(lp, lens, blank=tr.pkg.tokenizer.blank_id)[0])
+
+
+def _features(pkg: AsrPackage) -> dict:
+    """The package's FbankConfig as the runtime's feature mapping (speech.runtime.features)."""
+    fb = pkg.fbank
+    return {"sample_rate": fb.sample_rate, "n_mels": fb.n_mels, "win_length": fb.win_length,
+            "hop_length": fb.hop_length, "fft_size": fb.fft_size, "f_min": float(fb.f_min),
+            "f_max": float(fb.mel_f_max), "log_floor": float(fb.log_floor), "preemphasis": float(fb.preemphasis)}
