@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from speech.cli import tts
-from speech.cli.args import FINITE, number
+from speech.cli.args import FINITE, add_runtime_args, number
 
 SYNTHESIZE_HELP = """Synthesize speech from text. Without --model the bundled default voice speaks (kathleen);
 --model takes a bundled voice's name (--list-voices) or a voice package folder (output_dir/model of a
@@ -26,6 +26,8 @@ examples:
   speech synthesize "Hello." -o hello.wav --model exp/kathleen/model   # a voice you trained
   speech synthesize "Hello." --model exp/many/model --speaker 2          # a multi-speaker voice
   speech synthesize --list-voices
+  speech export kathleen --format onnx -o kathleen-onnx                 # then, without torch:
+  speech synthesize "Hello." -o hello.wav --runtime onnx --model kathleen-onnx --threads 1
 
 text sources (one of):
   TEXT                  the text itself ('-': read stdin; omitted: stdin when it is not a terminal)
@@ -58,6 +60,12 @@ then dictionary or letter-to-sound): one line per sentence, ARPAbet phonemes sep
 (vowels with their stress digit 0/1/2 when the voice uses stress), '|' between words, pauses as
 ',' (short), ';' (mid) and '.' (long). Like espeak-ng -x; no file is written.
 
+--runtime onnx runs an ONNX export of a voice (speech export VOICE --format onnx -o DIR) with
+onnxruntime and numpy, without torch (pip install 'speech[runtime]'): --model names the export
+folder (required: no voice is exported on the fly), --vocoder is griffin-lim or an exported
+vocoder folder, everything else (batches, -o -, --plot, the controls) works as with torch. A torch
+package given with --runtime onnx, or an export without it, is refused with the command that fits.
+
 errors are one line each: an unknown voice name lists the bundled ones, a --speaker the voice lacks
 gives its range, an output that cannot be written is named; in a --batch only that line fails."""
 
@@ -73,7 +81,7 @@ def add_synthesize(sub) -> None:
                         "writes WAV to stdout; with --batch, the output folder (default: here)")
     p.add_argument("--model", metavar="NAME|PATH",
                    help="a bundled voice's name (--list-voices) or a voice package folder (default: the bundled "
-                        "default voice)")
+                        "default voice); with --runtime onnx, an ONNX export folder (required)")
     p.add_argument("--speaker", type=number(int, 0), metavar="ID",
                    help="speaker id of a multi-speaker voice (default 0; --list-voices shows how many)")
     p.add_argument("--text-file", metavar="FILE", help="read the text from this UTF-8 file")
@@ -88,7 +96,8 @@ def add_synthesize(sub) -> None:
                    help="silence added after each sentence but the last (default 0; the voice's own pause "
                         "after a sentence's final punctuation is kept)")
     p.add_argument("--vocoder", default="griffin-lim",
-                   help="griffin-lim (default) or a trained vocoder package folder (speech train-vocoder)")
+                   help="griffin-lim (default) or a trained vocoder package folder (speech train-vocoder); with "
+                        "--runtime onnx, an exported vocoder folder")
     p.add_argument("--gl-iters", type=number(int, 0), default=32,
                    help="Griffin-Lim iterations: fewer is faster and rougher (default 32)")
     p.add_argument("--speed", type=FINITE, default=1.0, help="speaking rate: >1 faster, <1 slower (0.25-4)")
@@ -98,5 +107,6 @@ def add_synthesize(sub) -> None:
     p.add_argument("--plot", nargs="?", const="", metavar="PATH",
                    help="PNG of the mel spectrogram, phoneme durations and pitch: at PATH (default: the audio "
                         "file with .png); with --batch PATH is a folder for <name>.png (default: the -o folder)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (torch runtime only)")
+    add_runtime_args(p)
     p.set_defaults(func=tts.cmd_synthesize)

@@ -1,4 +1,5 @@
-"""``speech`` commands for synthesis: each calls one pipeline (:mod:`speech.pipelines.synthesis`,
+"""``speech`` commands for synthesis: each calls one pipeline (:mod:`speech.runtime.synthesis_batch` with
+the torch :mod:`speech.pipelines.synthesis` or, with ``--runtime onnx``, :mod:`speech.runtime.tts`,
 :mod:`speech.pipelines.vocode`, :mod:`speech.pipelines.evaluate_tts`) and prints what it yields.
 
 Heavy modules (torch, the pipelines) are imported inside each command, so that ``speech --help``
@@ -62,6 +63,33 @@ def _check_options(args: argparse.Namespace) -> None:
             raise ValueError("-o -: stdout is a terminal; redirect it (-o - > hello.wav) or pipe it (-o - | aplay)")
 
 
+def _check_onnx_options(args: argparse.Namespace) -> None:
+    """--runtime onnx needs an export (--model) and runs on the CPU."""
+    if args.model is None:
+        raise ValueError("--runtime onnx needs --model EXPORT_DIR, a voice exported to ONNX: make one with "
+                         "'speech export kathleen --format onnx -o kathleen-onnx' (then --model kathleen-onnx)")
+    if str(args.device) != "cpu":
+        raise ValueError(f"--device {args.device}: --runtime onnx runs on the CPU; drop --device or use --runtime torch")
+
+
+def _open_onnx(args: argparse.Namespace):
+    """The ONNX synthesizer for --model (an export folder), without torch."""
+    from speech.runtime.tts import OnnxSynthesizer
+
+    return OnnxSynthesizer(args.model, vocoder=args.vocoder, threads=args.threads, gl_iters=args.gl_iters)
+
+
+def _open_torch(args: argparse.Namespace):
+    """The torch synthesizer for --model (a package or a bundled voice's name; None: the default voice)."""
+    from speech.pipelines import synthesis
+
+    if args.threads:
+        import torch  # heavy: only on the torch path
+
+        torch.set_num_threads(args.threads)
+    return synthesis.open_synthesizer(args.model, vocoder=args.vocoder, device=args.device, gl_iters=args.gl_iters)
+
+
 def _status(r, stream=None) -> None:
     for w in r.warnings:
         errors.warning(w)
@@ -79,42 +107,49 @@ def cmd_synthesize(args: argparse.Namespace) -> int:
     if args.list_voices:
         return list_voices()
     _check_options(args)
+    if args.runtime == "onnx":
+        _check_onnx_options(args)
     if args.phonemes:  # the voice's phoneme set and the text front end only: no model, no torch
-        from speech.packages.frontend import open_voice_frontend
+        if args.runtime == "onnx":
+            lines, warnings = _open_onnx(args).phonemes(_synthesis_text(args))
+        else:
+            from speech.packages.frontend import open_voice_frontend
 
-        lines, warnings = open_voice_frontend(args.model).phonemes(_synthesis_text(args))
+            lines, warnings = open_voice_frontend(args.model).phonemes(_synthesis_text(args))
         for w in warnings:
             errors.warning(w)
         print("\n".join(lines), flush=True)
         return errors.OK
-    from speech.pipelines import synthesis
-    from speech.pipelines.results import Failure
-    from speech.pipelines.synthesizer import check_controls
+    from speech.runtime import synthesis_batch as jobs  # torch-free: shared by both runtimes
+    from speech.runtime.results import Failure
+    from speech.runtime.synthesis import check_controls
 
     check_controls(args.speed, args.pitch_shift, args.energy_scale, label=_option,  # before any loading
                    sentence_silence=args.sentence_silence)
     if args.batch:
-        batch = synthesis.SynthesisBatch.read(args.batch)
+        batch = jobs.SynthesisBatch.read(args.batch)
     else:
         text = _synthesis_text(args)
-    try:
-        synth = synthesis.open_synthesizer(args.model, vocoder=args.vocoder, device=args.device,
-                                           gl_iters=args.gl_iters)
-    except RuntimeError as e:  # torch's refusal of a model file: bad input, not a bug of the toolkit
-        errors.error(errors.first_line(e))
-        return errors.BAD_INPUT
+    if args.runtime == "onnx":
+        synth = _open_onnx(args)
+    else:
+        try:
+            synth = _open_torch(args)
+        except RuntimeError as e:  # torch's refusal of a model file: bad input, not a bug of the toolkit
+            errors.error(errors.first_line(e))
+            return errors.BAD_INPUT
     speaker = synth.check_speaker(args.speaker, label=_option)
     controls = {"speed": args.speed, "pitch_shift": args.pitch_shift, "energy_scale": args.energy_scale,
                 "sentence_silence": args.sentence_silence}
 
     if not args.batch:
         if args.output == "-":  # the WAV alone on stdout; everything else on stderr
-            r = synthesis.synthesize_to_stream(synth, text, sys.stdout.buffer, plot=args.plot, speaker=speaker,
+            r = jobs.synthesize_to_stream(synth, text, sys.stdout.buffer, plot=args.plot, speaker=speaker,
                                                **controls)
             _status(r, sys.stderr)
             return errors.OK
         plot = None if args.plot is None else Path(args.plot) if args.plot else True
-        r = synthesis.synthesize_to_file(synth, text, args.output, plot=plot, speaker=speaker, **controls)
+        r = jobs.synthesize_to_file(synth, text, args.output, plot=plot, speaker=speaker, **controls)
         _status(r)
         if r.plot is not None:
             print(f"plot: {r.plot}", file=sys.stderr)

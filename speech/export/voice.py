@@ -179,7 +179,8 @@ def _measure(pkg, folder: Path, meta: dict, ids_list: list[list[int]], g2p: G2P)
     with torch.inference_mode():
         for ids in ids_list:
             x = torch.tensor([ids])
-            out = pkg.model(x, torch.tensor([len(ids)]))
+            spk = torch.tensor([0]) if pkg.model.speaker_embedding is not None else None
+            out = pkg.model(x, torch.tensor([len(ids)]), speakers=spk)
             mel = out.mel_postnet if out.mel_postnet is not None else out.mel
             ref = (mel * pkg.mel_std + pkg.mel_mean)[0].numpy()
             dur = out.durations_used[0].numpy()
