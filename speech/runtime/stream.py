@@ -32,10 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
+from speech.decoding.beam import BeamSearchConfig, make_decoder
+from speech.decoding.greedy import GreedyCTCDecoder
 from speech.runtime.features import check_features, frames_log_mel, preemphasize
+from speech.runtime.format import ExportFormatError, read_export, session
+from speech.text.tokenizer import CharTokenizer
 
-__all__ = ["FrameStacker", "LogMelStream", "LoudnessTracker", "OnnxStreamRecognizer", "StreamRecognizer",
-           "StreamResult", "check_stream_meta"]
+__all__ = ["FrameStacker", "LogMelStream", "LoudnessTracker", "OnnxStreamRecognizer", "StreamFormatError",
+           "StreamRecognizer", "StreamResult", "check_stream_meta", "open_onnx_stream", "pcm_chunks"]
 
 
 class LogMelStream:
@@ -282,8 +286,6 @@ class OnnxStreamRecognizer(StreamRecognizer):
 
     def __init__(self, export, decode_ids: Callable[[Sequence[int]], str], decode_final: Callable[[np.ndarray], str],
                  blank: int = 0, threads: int | None = None, name: str = "<stream>"):
-        from speech.runtime.format import ExportFormatError, session
-
         where = Path(export.path) / "meta.json"
         if "stream" not in export.graphs or "stream" not in export.meta:
             raise ExportFormatError(
@@ -307,3 +309,114 @@ class OnnxStreamRecognizer(StreamRecognizer):
             ["log_probs", "h_out", "c_out"],
             {"x": x[None].astype(np.float32), "keep": keep[None].astype(np.float32), "h": self._h, "c": self._c})
         return lp[0]
+
+
+class StreamFormatError(ValueError):
+    """A byte stream that is not the audio --stream reads (one line naming the stream)."""
+
+
+_PCM = {(1, 8): ("u1", 128.0, 128.0), (1, 16): ("<i2", 0.0, 32768.0), (1, 32): ("<i4", 0.0, 2147483648.0),
+        (3, 32): ("<f4", 0.0, 1.0), (3, 64): ("<f8", 0.0, 1.0)}
+
+
+def _read_exact(f, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        b = f.read(n - len(out))
+        if not b:
+            break
+        out += b
+    return out
+
+
+def pcm_chunks(f, sample_rate: int, chunk_samples: int, name: str = "stdin"):
+    """Mono float32 chunks of ``chunk_samples`` from a binary stream, read as it arrives.
+
+    The stream is a WAV stream (RIFF header, then PCM: 8/16/32-bit integer or 32/64-bit float, any
+    number of channels, averaged to mono; a streaming writer's unknown data size is read to the end)
+    at ``sample_rate``, or, without a RIFF header, headerless 16-bit little-endian mono PCM at
+    ``sample_rate``. The last chunk may be shorter; an odd trailing byte is dropped.
+
+    Raises:
+        StreamFormatError: a malformed header, another sample rate, an unsupported encoding.
+    """
+    head = _read_exact(f, 12)
+    channels, dtype, offset, scale = 1, "<i2", 0.0, 32768.0
+    carry = b""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        fmt = None
+        while True:
+            ch = _read_exact(f, 8)
+            if len(ch) < 8:
+                raise StreamFormatError(f"{name}: WAV stream ended before its data chunk")
+            cid, size = ch[:4], int.from_bytes(ch[4:], "little")
+            if cid == b"data":
+                break
+            body = _read_exact(f, size + (size & 1))
+            if cid == b"fmt ":
+                if len(body) < 16:
+                    raise StreamFormatError(f"{name}: WAV fmt chunk of {len(body)} bytes; expected at least 16")
+                tag, channels = int.from_bytes(body[0:2], "little"), int.from_bytes(body[2:4], "little")
+                rate, bits = int.from_bytes(body[4:8], "little"), int.from_bytes(body[14:16], "little")
+                if tag == 0xFFFE and len(body) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the sub-format's tag
+                    tag = int.from_bytes(body[24:26], "little")
+                fmt = (tag, bits)
+                if rate != sample_rate:
+                    raise StreamFormatError(
+                        f"{name}: WAV stream at {rate} Hz; the model expects {sample_rate} Hz (resample on the way "
+                        f"in, e.g. ffmpeg -i IN -ac 1 -ar {sample_rate} -f wav - | speech transcribe --stream - ...)")
+                if fmt not in _PCM or channels < 1:
+                    raise StreamFormatError(f"{name}: WAV encoding (format tag {tag}, {bits} bits, {channels} "
+                                            "channels) is not read on a stream; expected PCM 8/16/32-bit or float 32/64")
+        if fmt is None:
+            raise StreamFormatError(f"{name}: WAV stream without a fmt chunk before its data")
+        dtype, offset, scale = _PCM[fmt]
+    else:
+        carry = head  # headerless: 16-bit little-endian mono PCM
+    width = np.dtype(dtype).itemsize * channels
+    want = chunk_samples * width
+    while True:
+        data = carry + _read_exact(f, want - len(carry))
+        carry = b""
+        usable = len(data) - len(data) % width
+        if usable:
+            x = np.frombuffer(data[:usable], dtype=dtype).astype(np.float32)
+            x = (x - offset) / scale
+            yield x.reshape(-1, channels).mean(axis=1) if channels > 1 else x
+        if len(data) < want:
+            return
+
+
+def _export_decoder(export, tokenizer) -> Callable[[np.ndarray], str]:
+    """The export's recommended decoding (meta.json ``decoding``, as a package's: greedy, or beam settings with
+    file names inside the export) as ``(T, V) log-probs -> text``."""
+    rec = export.meta.get("decoding")
+    where = Path(export.path) / "meta.json"
+    if rec is None or (isinstance(rec, Mapping) and rec.get("decoding") == "greedy"):
+        built = GreedyCTCDecoder(tokenizer.blank_id)
+    elif isinstance(rec, Mapping):
+        values = {k: v for k, v in rec.items() if k != "decoding"}
+        for key in ("lm", "lexicon"):
+            if values.get(key):
+                values[key] = str(export.file(values[key]))
+        try:
+            built = BeamSearchConfig(**values)
+        except (TypeError, ValueError) as e:
+            raise ExportFormatError(f"{where}: decoding: {e}") from None
+    else:
+        raise ExportFormatError(f"{where}: decoding: expected an object of decoding settings")
+    decoder = make_decoder(built, tokenizer)
+    return lambda lp: decoder(lp[None], np.array([lp.shape[0]]))[0]
+
+
+def open_onnx_stream(spec, threads: int | None = None, name: str = "<stream>") -> OnnxStreamRecognizer:
+    """An :class:`OnnxStreamRecognizer` for an export folder (or a bundled name): its ``stream`` graph, tokenizer
+    and recommended decoding.
+
+    Raises:
+        ExportFormatError: not an ASR export, or one without a streaming graph (one line saying what to do).
+    """
+    export = read_export(spec, "asr")
+    tokenizer = CharTokenizer.load(export.file(export.meta.get("tokenizer", "tokenizer.json")))
+    return OnnxStreamRecognizer(export, tokenizer.decode, _export_decoder(export, tokenizer), tokenizer.blank_id,
+                                threads, name)
