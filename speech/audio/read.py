@@ -27,6 +27,8 @@ without it); :func:`resample` imports torch and torchaudio on its first call.
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import stat
 import sys
@@ -378,8 +380,46 @@ def _load_zero_frames(p: str, start: float | None, end: float | None, sf_rate: i
 # --------------------------------------------------------------------------------------------
 
 
-def resample(wav: np.ndarray | torch.Tensor, orig_sr: int, new_sr: int) -> np.ndarray | torch.Tensor:
-    """Resample the last axis from ``orig_sr`` to ``new_sr`` (band-limited sinc, torchaudio).
+@functools.lru_cache(maxsize=16)
+def _sinc_kernel(orig: int, new: int, lowpass_width: int = 6, rolloff: float = 0.99) -> tuple[np.ndarray, int]:
+    """Polyphase windowed-sinc kernel (new, 2 * width + orig) for rates already divided by their gcd:
+    a Hann-windowed sinc low-passed at ``rolloff`` times the lower Nyquist rate (the design torchaudio's
+    ``resample`` uses by default, which a test compares against)."""
+    base = min(orig, new) * rolloff
+    width = math.ceil(lowpass_width * orig / base)
+    idx = np.arange(-width, width + orig, dtype=np.float64)[None, :] / orig
+    t = (np.arange(0, -new, -1, dtype=np.float64)[:, None] / new + idx) * base
+    t = np.clip(t, -lowpass_width, lowpass_width)
+    window = np.cos(t * math.pi / lowpass_width / 2) ** 2
+    t = t * math.pi
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kernel = np.where(t == 0, 1.0, np.sin(t) / t)
+    kernel = (kernel * window * (base / orig)).astype(np.float32)
+    kernel.setflags(write=False)
+    return kernel, width
+
+
+def _resample_np(x: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
+    g = math.gcd(orig_sr, new_sr)
+    orig, new = orig_sr // g, new_sr // g
+    kernel, width = _sinc_kernel(orig, new)
+    lead = x.shape[:-1]
+    rows = x.reshape(-1, x.shape[-1]).astype(np.float32, copy=False)
+    n = rows.shape[-1]
+    padded = np.pad(rows, ((0, 0), (width, width + orig)))
+    steps = n // orig + 1
+    k = kernel.shape[1]
+    frames = np.lib.stride_tricks.as_strided(
+        padded, shape=(padded.shape[0], steps, k),
+        strides=(padded.strides[0], padded.strides[1] * orig, padded.strides[1]), writeable=False)
+    out = (frames @ kernel.T).reshape(padded.shape[0], -1)  # (rows, steps * new)
+    target = math.ceil(new * n / orig)
+    return np.ascontiguousarray(out[:, :target]).reshape(*lead, target)
+
+
+def resample(wav, orig_sr: int, new_sr: int):
+    """Resample the last axis from ``orig_sr`` to ``new_sr`` (band-limited windowed sinc, in numpy;
+    the same filter as torchaudio's default ``resample``, so torch is not needed to read audio).
 
     Args:
         wav: waveform of shape ``(..., N)``, numpy array or tensor (any device).
@@ -395,13 +435,11 @@ def resample(wav: np.ndarray | torch.Tensor, orig_sr: int, new_sr: int) -> np.nd
         raise ValueError(f"sample rates must be positive, got orig_sr={orig_sr}, new_sr={new_sr}")
     if orig_sr == new_sr:
         return wav
-    # local: keeps torch and torchaudio out of `import speech.audio` (header reads need neither)
-    import torch
-    import torchaudio.functional as AF
-
-    is_numpy = isinstance(wav, np.ndarray)
-    t = torch.from_numpy(np.ascontiguousarray(wav)) if is_numpy else wav
-    out_dtype = t.dtype if t.is_floating_point() else torch.float32
-    work = t if t.dtype in (torch.float32, torch.float64) else t.to(torch.float32)
-    y = AF.resample(work, orig_sr, new_sr).to(out_dtype)
-    return y.numpy() if is_numpy else y
+    if is_tensor(wav):
+        t = wav.detach()
+        out_dtype = t.dtype if t.is_floating_point() else None
+        y = t.float().new_tensor(_resample_np(t.float().cpu().numpy(), orig_sr, new_sr))  # float32, same device
+        return y.to(out_dtype) if out_dtype is not None else y
+    arr = np.asarray(wav)
+    out_dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.float32
+    return _resample_np(arr, orig_sr, new_sr).astype(out_dtype, copy=False)

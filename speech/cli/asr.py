@@ -129,7 +129,7 @@ def decoding_from_args(args: argparse.Namespace, overrides: list[str]):
 
 
 def segment_config(args: argparse.Namespace):
-    from speech.pipelines.segment import SegmentConfig
+    from speech.runtime.segment import SegmentConfig
 
     return SegmentConfig(max_seconds=args.max_segment, search_seconds=min(4.0, args.max_segment / 4),
                          method=args.segment, min_pause=args.min_pause, pad_seconds=args.segment_pad,

@@ -166,3 +166,45 @@ def to_textgrid(words: Sequence[Span], tokens: Sequence[Span], duration: float, 
             lines += [f"        intervals [{j}]:", f"            xmin = {_num(a)} ", f"            xmax = {_num(b)} ",
                       f"            text = {_quote(text)} "]
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def viterbi_states(log_probs, tokens: Sequence[int], blank: int = 0) -> tuple[np.ndarray, float]:
+    """Best CTC path of ``tokens`` through one utterance's (T, C) log-probs, in numpy (vectorized over
+    the 2L + 1 extended states; the torch-free runtime's aligner, held to the numba kernel by a test).
+
+    Returns (states (T,) extended-state indices as :func:`token_spans` reads them, path score); the
+    score is -inf (and the states all -1) when T frames cannot hold the tokens.
+    """
+    lp = _np(log_probs).astype(np.float64)
+    t_max = lp.shape[0]
+    ext = np.full(2 * len(tokens) + 1, blank, dtype=np.int64)
+    ext[1::2] = np.asarray(tokens, dtype=np.int64)
+    s = len(ext)
+    if t_max == 0:
+        return np.full(0, -1, np.int64), float("-inf")
+    # a label state may skip the blank before it unless it repeats the label two states back
+    skip = np.zeros(s, dtype=bool)
+    skip[3::2] = ext[3::2] != ext[1:-2:2]
+    score = np.full(s, -np.inf)
+    score[0] = lp[0, ext[0]]
+    if s > 1:
+        score[1] = lp[0, ext[1]]
+    back = np.zeros((t_max, s), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2
+    for t in range(1, t_max):
+        prev1 = np.concatenate(([-np.inf], score[:-1]))
+        prev2 = np.where(skip, np.concatenate(([-np.inf, -np.inf], score[:-2])), -np.inf)
+        cand = np.stack([score, prev1, prev2])
+        choice = cand.argmax(0)
+        back[t] = choice
+        score = cand[choice, np.arange(s)] + lp[t, ext]
+    ends = [s - 1, s - 2] if s > 1 else [0]
+    end = max(ends, key=lambda i: score[i])
+    best = float(score[end])
+    if not np.isfinite(best):
+        return np.full(t_max, -1, np.int64), float("-inf")
+    states = np.empty(t_max, dtype=np.int64)
+    cur = end
+    for t in range(t_max - 1, -1, -1):
+        states[t] = cur
+        cur -= int(back[t, cur]) if t > 0 else 0
+    return states, best

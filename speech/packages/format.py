@@ -51,7 +51,7 @@ from speech.features import FbankConfig
 from speech.models.asr import bilstm_ctc
 from speech.models.tts import fastspeech2
 from speech.models.vocoders.hifigan import hifigan_generator
-from speech.packages.registry import PACKAGE_WORDS, resolve_model
+from speech.packages.registry import ONNX_EXPORT_FORMAT, PACKAGE_WORDS, onnx_export_message, resolve_model
 
 FORMAT = "speech-asr-package"
 FORMAT_VERSION = 2
@@ -364,6 +364,8 @@ def open_package(path: str | Path, kind: str, files: tuple[str, ...],
             raise PackageError(f"{p / 'meta.json'}: cannot read ({_one_line(e)})") from None
         if not isinstance(meta, dict):
             raise PackageError(f"{p / 'meta.json'}: a JSON {type(meta).__name__}; expected an object")
+    if meta.get("format") == ONNX_EXPORT_FORMAT:
+        raise PackageError(onnx_export_message(path))
     wrong = (wrong_task,) if isinstance(wrong_task, str) else tuple(wrong_task or ())
     if meta.get("task") in wrong:
         task = meta["task"]

@@ -29,6 +29,16 @@ TASK_WORDS = {"asr": "recognizer", "tts": "voice", "g2p": "letter-to-sound (G2P)
 """How ``speech models`` names each task."""
 PACKAGE_WORDS = {"asr": "recognition (ASR) model", "tts": "voice (synthesis)", "vocoder": "vocoder"}
 """How a message names a package by its meta.json task ("this is a vocoder package, not a voice package")."""
+ONNX_EXPORT_FORMAT = "speech-onnx"
+"""meta.json ``format`` of an ONNX export (``speech export``; read by :mod:`speech.runtime.format`)."""
+
+
+def onnx_export_message(path) -> str:
+    """What a torch loader says when it is given an ONNX export folder."""
+    return (f"{path}: is an ONNX export (for --runtime onnx), not a torch model package; pass it with "
+            "--runtime onnx, or give the package it was exported from")
+
+
 _KIND_TASK = {"model": "asr", "voice": "tts", "vocoder": "vocoder", "asr": "asr", "tts": "tts", "g2p": "g2p"}
 
 

@@ -17,7 +17,7 @@ from speech.decoding.align import token_spans, word_spans
 from speech.features import log_mel
 from speech.kernels.align import align_states, viterbi_align
 from speech.packages.asr import AsrPackage, load_asr_package
-from speech.pipelines.segment import SegmentConfig, segments
+from speech.runtime.segment import SegmentConfig, segments
 from speech.text.normalize import normalize_asr_text
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def align_audio(package: str | Path | AsrPackage, audio: str | Path, text: str, 
     """Align a transcript to a recording -> (word spans, token spans, duration seconds).
 
     Recordings longer than :data:`MAX_ALIGN_SECONDS` go through :func:`align_long_audio` (cut as
-    ``segment``, a :class:`~speech.pipelines.segment.SegmentConfig`, says)."""
+    ``segment``, a :class:`~speech.runtime.segment.SegmentConfig`, says)."""
 
     pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
     duration = info(audio).duration
@@ -175,7 +175,7 @@ def align_long_audio(package: str | Path | AsrPackage, audio: str | Path, text: 
                      segment=None):
     """Align a transcript to a recording of any length, one segment at a time.
 
-    The recording is cut at pauses (:mod:`speech.pipelines.segment`); each segment is decoded
+    The recording is cut at pauses (:mod:`speech.runtime.segment`); each segment is decoded
     greedily, the decoded words are matched to the transcript with a minimum-edit alignment, which
     splits the transcript at the segment boundaries; then each segment is force-aligned with its
     share of the text. Returns (word spans, token spans, duration).

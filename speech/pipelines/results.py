@@ -1,13 +1,5 @@
-"""What every pipeline yields for an input it could not process (the shape shared by transcription,
-alignment and batch synthesis: results or per-item failures)."""
-from __future__ import annotations
+"""The per-item failure record every pipeline yields; it lives in the torch-free runtime
+(:mod:`speech.runtime.results`), which both the pipelines and the ONNX runtime build on."""
+from speech.runtime.results import Failure
 
-from dataclasses import dataclass
-
-
-@dataclass
-class Failure:
-    """An input that could not be processed, with a one-line reason naming it."""
-
-    path: str
-    error: str
+__all__ = ["Failure"]

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from speech.packages.registry import PACKAGE_WORDS, resolve_model
+from speech.packages.registry import ONNX_EXPORT_FORMAT, PACKAGE_WORDS, onnx_export_message, resolve_model
 
-FORMAT = "speech-onnx"
+FORMAT = ONNX_EXPORT_FORMAT
 FORMAT_VERSION = 1
 TASKS = ("asr", "tts", "vocoder")
 PRECISIONS = ("fp32", "int8")
@@ -52,10 +52,8 @@ def torch_package_message(path: str | os.PathLike, task: str | None) -> str:
             "it with torch")
 
 
-def export_message(path: str | os.PathLike) -> str:
-    """What a torch loader says when it is given an ONNX export folder."""
-    return (f"{path}: is an ONNX export (for --runtime onnx), not a torch model package; pass it with "
-            "--runtime onnx, or give the package it was exported from")
+export_message = onnx_export_message
+"""What a torch loader says when it is given an ONNX export folder (one source: the registry)."""
 
 
 @dataclass

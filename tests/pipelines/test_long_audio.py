@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import speech.pipelines.segment as segment_mod
+import speech.runtime.segment as segment_mod
 from speech.cli.main import main
-from speech.pipelines.segment import SegmentConfig, segments
+from speech.runtime.segment import SegmentConfig, segments
 from speech.pipelines.transcriber import Transcriber
 
 SR = 8000

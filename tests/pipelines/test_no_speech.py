@@ -12,8 +12,9 @@ import pytest
 import soundfile as sf
 
 from speech.audio import load
-from speech.pipelines.segment import SegmentConfig, has_speech, segments
-from speech.pipelines.transcriber import Failure, Transcriber, Transcript
+from speech.runtime.segment import SegmentConfig, has_speech, segments
+from speech.pipelines.transcriber import Transcriber, Transcript
+from speech.runtime.results import Failure
 
 SR = 8000
 

@@ -115,7 +115,7 @@ def thirty_minutes_of_clips(data_root: Path, out: Path, minutes: float = 30.0):
 LONG_FILE_PROBE = """
 import json, re, sys, time
 from speech.pipelines.transcriber import Transcriber
-from speech.pipelines.segment import SegmentConfig
+from speech.runtime.segment import SegmentConfig
 
 def mb(key):
     return int(re.search(key + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1)) / 1024
