@@ -121,6 +121,10 @@ def decoding_from_args(args: argparse.Namespace, overrides: list[str]):
     values = {k: getattr(args, k) for k in DECODING_FLAGS if getattr(args, k, None) is not None}
     if not values and not overrides:
         return None
+    if getattr(args, "runtime", "torch") == "onnx":  # no Hydra in a runtime-only install
+        from speech.runtime.asr import decoding_settings
+
+        return decoding_settings(overrides, **values)
     # torch and Hydra: only when a command decodes
     from speech.pipelines.transcriber import decoding_config
 
@@ -192,7 +196,19 @@ def _as_stdin(r, tmp: str):
 
 
 def _transcriber(args: argparse.Namespace, decoding):
+    if args.runtime == "onnx":
+        from speech.runtime.asr import OnnxTranscriber
+
+        if args.device != "cpu":
+            raise _usage(f"--device {args.device}: the ONNX runtime runs on the CPU; drop --device or use --runtime torch")
+        return OnnxTranscriber(args.model, batch_size=args.batch_size, segment=segment_config(args),
+                               decoding=decoding, threads=args.threads)
     from speech.pipelines.transcriber import Transcriber
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     return Transcriber(args.model, device=args.device, batch_size=args.batch_size, segment=segment_config(args),
                        decoding=decoding)

@@ -90,6 +90,11 @@ def _user_error_types() -> tuple[type, ...]:
     return tuple(types)
 
 
+_EXTRA_OF = {"torch": "torch", "torchaudio": "torch", "omegaconf": "torch", "hydra": "torch", "safetensors": "torch",
+             "librosa": "torch", "numba": "torch", "matplotlib": "torch", "onnx": "export", "onnxruntime": "runtime"}
+"""A missing module -> the extra that installs it (the runtime-only install lacks torch's)."""
+
+
 def classify(e: BaseException) -> tuple[int, str]:
     """(exit status, one line) for an exception that reached the command line."""
     if isinstance(e, KeyboardInterrupt):
@@ -97,6 +102,10 @@ def classify(e: BaseException) -> tuple[int, str]:
     dev = sys.modules.get("speech.device")
     if dev is not None and isinstance(e, dev.DeviceError):
         return MACHINE, first_line(e)
+    if isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] in _EXTRA_OF:
+        extra = _EXTRA_OF[(e.name or "").split(".")[0]]
+        return BAD_INPUT, (f"this needs {e.name}, which is not installed: pip install 'speech[{extra}]'"
+                           + (" (or run an ONNX export with --runtime onnx)" if extra == "torch" else ""))
     if isinstance(e, MemoryError):
         return MACHINE, "out of memory; try a smaller --batch-size, shorter --max-segment or a machine with more memory"
     if type(e).__name__ == "OutOfMemoryError":  # torch.cuda.OutOfMemoryError, without importing torch here

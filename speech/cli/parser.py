@@ -16,6 +16,7 @@ from speech.cli.args import (
     add_segment_args,
     number,
 )
+from speech.cli.export import add_export
 from speech.cli.synthesize_args import add_synthesize
 from speech.cli.transcribe_args import add_transcribe
 
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=asr.cmd_evaluate, late_words="overrides")
 
     add_synthesize(sub)
+    add_export(sub)
 
     p = sub.add_parser("evaluate-tts", help="MCD / F0 RMSE / RTF / recognizer WER of a voice on held-out prompts",
                        description=EVALUATE_TTS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -10,8 +10,10 @@ int8 is onnxruntime's dynamic quantization: weights of LSTM, MatMul and Gemm nod
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import shutil
 import tempfile
 import warnings
@@ -58,12 +60,31 @@ def export_graph(module: torch.nn.Module, args: tuple, path: Path, *, input_name
                  output_names: Sequence[str], dynamic_axes: dict[str, dict[int, str]], opset: int) -> Path:
     """Trace ``module(*args)`` into ``path`` (eval mode, no grad) with named inputs/outputs and dynamic axes."""
     module = module.eval()
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), _quiet_stderr():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer warnings
         torch.onnx.export(module, args, str(path), dynamo=False, input_names=list(input_names),
                           output_names=list(output_names), dynamic_axes=dynamic_axes, opset_version=opset,
                           do_constant_folding=True)
     return path
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 while torch's C++ exporter runs: it prints shape-inference notes about
+    packed sequences for every LSTM, which are expected (the parity check measures the result)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def quantize_int8(src: Path, dst: Path, op_types: Sequence[str] = QUANT_OPS) -> Path:
