@@ -23,13 +23,16 @@ PNG = ROOT / "docs" / "architecture.png"
 SHARED_ROWS = {"models, decoding, losses", "signals and text"}
 LAYERS = [
     ("entry points", ["cli", "recipes"]),
+    ("export to ONNX", ["export"]),
     ("training and inference", ["train", "pipelines"]),
+    ("torch-free runtime", ["runtime"]),
     ("model packages", ["packages"]),
     ("data", ["data"]),
     ("models, decoding, losses", ["models", "decoding", "losses"]),
     ("signals and text", ["features", "text", "audio"]),
     ("kernels", ["kernels"]),
     ("utilities", ["config", "fileio", "device", "pretrained"]),
+    ("range checks", ["ranges"]),
 ]
 
 

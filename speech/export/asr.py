@@ -73,7 +73,7 @@ def _manifest_parity(pkg: AsrPackage, export_dir: Path, manifest: Path, limit: i
     onnx_tr = OnnxTranscriber(export_dir, threads=1)
     hyps_t = [getattr(r, "text", "") for r in torch_tr.transcribe_files(paths)]
     hyps_o = [getattr(r, "text", "") for r in onnx_tr.transcribe_files(paths)]
-    wer_t, wer_o = error_stats(refs, hyps_t).wer, error_stats(refs, hyps_o).wer
+    wer_t, wer_o = error_stats(refs, hyps_t).rate, error_stats(refs, hyps_o).rate
     same = sum(a == b for a, b in zip(hyps_t, hyps_o))
     return {f"{manifest.name} ({len(utts)} utterances) WER torch": f"{100 * wer_t:.2f}%",
             f"{manifest.name} WER onnx": f"{100 * wer_o:.2f}%",

@@ -150,7 +150,7 @@ def _wer_pair(model: str, export, manifest, limit=None):
     paths, refs = [str(u.audio) for u in utts], [u.text for u in utts]
     hyp_t = [r.text for r in Transcriber(model, batch_size=16).transcribe_files(paths)]
     hyp_o = [r.text for r in OnnxTranscriber(export, batch_size=16, threads=1).transcribe_files(paths)]
-    return error_stats(refs, hyp_t).wer, error_stats(refs, hyp_o).wer
+    return error_stats(refs, hyp_t).rate, error_stats(refs, hyp_o).rate
 
 
 @pytest.mark.slow
