@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -42,6 +43,8 @@ def _check(args: argparse.Namespace, paths: list[str]) -> str:
         raise _usage(f"expected one audio file or - (stdin), got {len(paths)}")
     if fmt not in FORMATS:
         raise _usage(f"--format {fmt}: a stream prints txt or json lines; expected one of {', '.join(FORMATS)}")
+    if args.device != "cpu":
+        raise _usage(f"--device {args.device}: streaming runs chunk by chunk on the CPU; drop --device")
     for flag, given in (("--manifest", args.manifest), ("--output-dir", args.output_dir),
                         ("--timestamps", args.timestamps)):
         if given:
@@ -110,8 +113,9 @@ class PartialPrinter:
         self.shown = False
 
     def show(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r\x1b[K" + printable(text))
+        if self.tty:  # the end of the text that fits on one line: a wrapped line could not be rewritten
+            width = max(10, shutil.get_terminal_size().columns - 1)
+            self.stream.write("\r\x1b[K" + printable(text)[-width:])
             self.shown = True
         else:
             self.stream.write(f"partial: {printable(text)}\n")

@@ -132,3 +132,19 @@ def test_stdin_at_another_rate_is_one_line(capsys, monkeypatch, stream_model):
     assert main(["transcribe", "--stream", "-", "--model", str(stream_model)]) == BAD_INPUT
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "16000 Hz" in err[0] and "8000 Hz" in err[0]
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_partials_on_a_terminal_are_rewritten_in_place():
+    from speech.cli.stream import PartialPrinter
+
+    out = _Tty()
+    p = PartialPrinter(out)
+    p.show("o")
+    p.show("one\x1b[2J")
+    p.clear()
+    assert out.getvalue() == "\r\x1b[Ko\r\x1b[Kone\\x1b[2J\r\x1b[K"  # control characters escaped, no newline
