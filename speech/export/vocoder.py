@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from speech.export.common import ExportError, ExportResult, check_opset, export_graph, quantize_int8, write_export
-from speech.export.voice import feature_settings
+from speech.export.common import (ExportError, ExportResult, check_opset, export_graph, feature_settings, quantize_int8,
+                                  write_export)
 from speech.packages.format import PackageError
 from speech.packages.vocoder import HiFiGANVocoder
 from speech.runtime.format import ExportFormatError, is_onnx_export

@@ -34,7 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from speech.export.common import ExportError, ExportResult, check_opset, export_graph, quantize_int8, write_export
+from speech.export.common import (ExportError, ExportResult, check_opset, export_graph, feature_settings, quantize_int8,
+                                  write_export)
 from speech.models.tts.fastspeech2 import FastSpeech2
 from speech.packages.format import PackageError
 from speech.packages.voice import load_tts_package
@@ -43,7 +44,7 @@ from speech.text.frontend import VoiceFrontend
 from speech.text.g2p import G2P
 from speech.text.g2p_neural import G2PNet
 
-__all__ = ["PARITY_SENTENCES", "export_voice", "feature_settings"]
+__all__ = ["PARITY_SENTENCES", "export_voice"]
 
 PARITY_SENTENCES = (
     "Hello, world.",
@@ -54,14 +55,6 @@ PARITY_SENTENCES = (
     "Seventy-two people arrived at 4 pm on March 3rd, 1999!",
 )
 """The fixed sentences parity is measured on (two with words no dictionary has, for the G2P graph)."""
-
-
-def feature_settings(fbank) -> dict:
-    """A :class:`~speech.features.FbankConfig` as the runtime's plain ``features`` dict (sizes resolved)."""
-    return {"sample_rate": int(fbank.sample_rate), "n_mels": int(fbank.n_mels), "win_length": int(fbank.win_length),
-            "hop_length": int(fbank.hop_length), "fft_size": int(fbank.fft_size), "f_min": float(fbank.f_min),
-            "f_max": float(fbank.mel_f_max), "log_floor": float(fbank.log_floor),
-            "preemphasis": float(fbank.preemphasis)}
 
 
 def _mask(lens: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
