@@ -148,3 +148,16 @@ def test_partials_on_a_terminal_are_rewritten_in_place():
     p.show("one\x1b[2J")
     p.clear()
     assert out.getvalue() == "\r\x1b[Ko\r\x1b[Kone\\x1b[2J\r\x1b[K"  # control characters escaped, no newline
+
+
+def test_onnx_export_streams_the_same_text(capsys, stream_model, clip, tmp_path):
+    pytest.importorskip("onnxruntime")
+    offline = _offline(capsys, stream_model, clip)
+    out = tmp_path / "onnx"
+    assert main(["export", str(stream_model), "--format", "onnx", "-o", str(out)]) == OK
+    assert (out / "stream.onnx").is_file()
+    capsys.readouterr()
+    assert main(["transcribe", "--stream", str(clip), "--model", str(out), "--runtime", "onnx", "--format",
+                 "json"]) == OK
+    rows = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()]
+    assert rows[-1]["text"] == offline and len(rows) >= 2
