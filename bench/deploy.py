@@ -37,6 +37,14 @@ PARAGRAPH = ("The birch canoe slid on the smooth planks. Glue the sheet to the d
 ENGINES = ("torch", "onnx-fp32", "onnx-int8")
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's peak across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child(args) -> None:
     """One measurement in this process: warm-up once, then the median of ``repeats`` runs; prints JSON."""
     threads = int(args.threads)
@@ -73,7 +81,7 @@ def child(args) -> None:
         t = time.perf_counter()
         out = call()
         times.append(time.perf_counter() - t)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(json.dumps({"rtf": statistics.median(times) / seconds, "seconds": seconds, "peak_mb": peak_mb,
                       "text": out if isinstance(out, str) else ""}))
 
