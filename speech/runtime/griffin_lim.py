@@ -88,18 +88,28 @@ class GriffinLim:
         t = 1 + (x.shape[-1] - win) // hop
         frames = np.lib.stride_tricks.as_strided(
             x, shape=(x.shape[0], t, win), strides=(x.strides[0], x.strides[1] * hop, x.strides[1]), writeable=False)
-        return np.fft.rfft(frames * window, n=n_fft, axis=-1).astype(np.complex64)
+        return np.fft.rfft(frames * window, n=n_fft, axis=-1).astype(np.complex64, copy=False)
 
     def _overlap_add(self, frames: np.ndarray, n: int) -> np.ndarray:
         b, t, win = frames.shape
         hop = self.hop_length
+        if win % hop == 0:  # the usual case (1024 / 256): win / hop shifted block sums, no loop over frames
+            r = win // hop
+            blocks = np.zeros((b, t + r - 1, hop), np.float32)
+            parts = frames.reshape(b, t, r, hop)
+            for j in range(r):
+                blocks[:, j:j + t] += parts[:, :, j]
+            out = np.zeros((b, n), np.float32)
+            m = min(n, blocks.shape[1] * hop)
+            out[:, :m] = blocks.reshape(b, -1)[:, :m]
+            return out
         out = np.zeros((b, n), np.float32)
         for k in range(t):
             out[:, k * hop:k * hop + win] += frames[:, k]
         return out
 
     def _istft(self, spec: np.ndarray, window: np.ndarray, inv_norm: np.ndarray, n: int) -> np.ndarray:
-        frames = np.fft.irfft(spec, n=int(self.fb["fft_size"]), axis=-1)[..., :len(window)].astype(np.float32)
+        frames = np.fft.irfft(spec, n=int(self.fb["fft_size"]), axis=-1)[..., :len(window)].astype(np.float32, copy=False)
         return self._overlap_add(frames * window, n) * inv_norm
 
     def __call__(self, log_mel: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
@@ -143,7 +153,7 @@ class GriffinLim:
             target = rebuilt if prev is None or alpha == 0 else rebuilt + np.complex64(alpha) * (rebuilt - prev)
             prev = rebuilt
             absval = np.abs(target)
-            spec = mag * np.where(absval > 0, target / np.where(absval > 0, absval, 1), 0).astype(np.complex64)
+            spec = mag * np.where(absval > 0, target / np.where(absval > 0, absval, 1), 0).astype(np.complex64, copy=False)
         wav = self._istft(spec, window, inv_norm, n)
         out_len = t * hop
         if n < out_len:
