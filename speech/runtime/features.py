@@ -123,3 +123,22 @@ def log_mel(wav: np.ndarray, fb: Mapping) -> np.ndarray:
         x = np.pad(x, (0, win - len(x)))
     x = np.ascontiguousarray(preemphasize(x, float(fb["preemphasis"])))
     return frames_log_mel(x, fb)
+
+
+class FrameRate:
+    """``sample_rate``, ``hop_length`` and ``num_samples(frames)`` read from ``self.fb`` (feature settings):
+    what every vocoder and synthesizer of the runtime answers about its mel frames."""
+
+    fb: Mapping
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.fb["sample_rate"])
+
+    @property
+    def hop_length(self) -> int:
+        return int(self.fb["hop_length"])
+
+    def num_samples(self, frames: int) -> int:
+        """Samples a vocoder makes of ``frames`` mel frames."""
+        return int(frames) * self.hop_length

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from speech.runtime.features import hann, mel_filters
+from speech.runtime.features import FrameRate, hann, mel_filters
 
 __all__ = ["GriffinLim", "mel_to_linear_power", "torch_rand"]
 
@@ -55,7 +55,7 @@ def _deemphasize(x: np.ndarray, coef: float) -> np.ndarray:
     return y.astype(np.float32)
 
 
-class GriffinLim:
+class GriffinLim(FrameRate):
     """Log-mel (B, T, n_mels) + lengths (B,) -> waveforms (B, T * hop) in [-1, 1], zero past each length.
 
     Args:
@@ -71,17 +71,6 @@ class GriffinLim:
         self.fb = dict(fb)
         self.n_iter, self.momentum, self.power, self.mel_iter, self.seed = int(n_iter), float(momentum), \
             float(power), int(mel_iter), seed
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self.fb["sample_rate"])
-
-    @property
-    def hop_length(self) -> int:
-        return int(self.fb["hop_length"])
-
-    def num_samples(self, frames: int) -> int:
-        return int(frames) * self.hop_length
 
     def _stft(self, x: np.ndarray, window: np.ndarray) -> np.ndarray:
         win, hop, n_fft = len(window), self.hop_length, int(self.fb["fft_size"])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from speech.runtime.features import FrameRate
 from speech.runtime.format import ExportFormatError, OnnxExport, read_export, session
 from speech.runtime.g2p import OnnxG2P, RuntimeG2P
 from speech.runtime.synthesis import SynthesizerCore
@@ -102,7 +103,7 @@ class OnnxVoice:
                 for i in range(len(ids))]
 
 
-class OnnxSynthesizer(SynthesizerCore):
+class OnnxSynthesizer(FrameRate, SynthesizerCore):
     """Synthesize speech with an ONNX voice export (``speech export VOICE --format onnx -o DIR``).
 
     Args:
@@ -133,14 +134,6 @@ class OnnxSynthesizer(SynthesizerCore):
         tokenizer = PhonemeTokenizer.load(exp.file(settings.get("tokenizer", "tokenizer.json")))
         self.vocoder = open_vocoder(vocoder, self.fb, meta.get("vocoder") or {}, threads=threads, gl_iters=gl_iters)
         super().__init__(tokenizer, RuntimeG2P(self.voice.g2p), max_tokens, batch_size)
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self.fb["sample_rate"])
-
-    @property
-    def hop_length(self) -> int:
-        return int(self.fb["hop_length"])
 
     @property
     def n_speakers(self) -> int:

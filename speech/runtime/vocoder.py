@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from speech.runtime.features import hann
+from speech.runtime.features import FrameRate, hann
 from speech.runtime.format import ExportFormatError, read_export, session
 from speech.runtime.griffin_lim import GriffinLim
 
@@ -43,24 +43,13 @@ def istft(spec: np.ndarray, n_fft: int, hop: int, n_samples: int) -> np.ndarray:
     return out
 
 
-class OnnxVocoder:
+class OnnxVocoder(FrameRate):
     """A HiFi-GAN vocoder export (see :mod:`speech.export.vocoder`)."""
 
     def __init__(self, folder: Path, meta: Mapping, threads: int | None = None):
         self.fb = dict(meta["features"])
         self.istft = meta.get("istft")
         self.session = session(Path(folder) / meta["graphs"]["vocoder"], threads)
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self.fb["sample_rate"])
-
-    @property
-    def hop_length(self) -> int:
-        return int(self.fb["hop_length"])
-
-    def num_samples(self, frames: int) -> int:
-        return int(frames) * self.hop_length
 
     def __call__(self, log_mel: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         x = np.asarray(log_mel, np.float32)
