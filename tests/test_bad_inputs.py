@@ -167,6 +167,19 @@ def _batch_file(env: Env) -> list[str]:
 
 
 # case (the README's first column) -> the command line that exercises it
+def _onnx_export(env: Env) -> str:
+    from speech.export.api import export_model
+
+    return str(export_model(env.asr, env.tmp / "onnx", measure=False).path)
+
+
+def _without(env: Env, name: str) -> str:
+    pkg = env.tmp / "pkg"
+    shutil.copytree(env.asr, pkg)
+    (pkg / name).unlink()
+    return str(pkg)
+
+
 SETUPS: dict[str, Callable[[Env], list[str]]] = {
     # audio
     "missing audio file": lambda e: _transcribe(e, str(e.tmp / "nowhere.wav")),
@@ -234,6 +247,12 @@ SETUPS: dict[str, Callable[[Env], list[str]]] = {
     "text file not UTF-8": lambda e: _synth(e, "--text-file", _write(e.tmp / "latin1.txt", "café".encode("latin-1")),
                                              "-o", str(e.tmp / "x.wav")),
     "batch line without a separator": _batch_file,
+    "torch package to the ONNX runtime": lambda e: ["transcribe", e.wav("good.wav"), "--runtime", "onnx", "--model",
+                                                    "digits"],
+    "ONNX export to the torch path": lambda e: ["transcribe", e.wav("good.wav"), "--model", _onnx_export(e)],
+    "export of a package missing a file": lambda e: ["export", _without(e, "tokenizer.json"), "-o", str(e.tmp / "o")],
+    "export of a kind that cannot export": lambda e: ["export", "g2p", "-o", str(e.tmp / "o")],
+    "opset the installed onnx cannot write": lambda e: ["export", "digits", "--opset", "99", "-o", str(e.tmp / "o")],
     "speaker out of range": lambda e: _synth(e, "Hello.", "-o", str(e.tmp / "x.wav"), "--speaker", "3"),
     "synthesis output under a file": lambda e: _synth(e, "Hello.", "-o", str(Path(_write(e.tmp / "notes.txt", b"x"))
                                                                                / "x.wav")),
