@@ -28,6 +28,15 @@ def data_root() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_default_g2p(monkeypatch):
+    """Each test builds its own shared G2P: the process-wide default remembers where it found its neural
+    model, and tests move that place ($SPEECH_PRETRAINED_DIR, $SPEECH_G2P_MODEL)."""
+    import speech.text.g2p
+
+    monkeypatch.setattr(speech.text.g2p, "_DEFAULT", None)
+
+
+@pytest.fixture(autouse=True)
 def _few_threads(monkeypatch):
     """Keep every test on few threads: the CI machine has two cores."""
     import torch
