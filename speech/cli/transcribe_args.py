@@ -67,8 +67,10 @@ def add_transcribe(sub) -> None:
     add_segment_args(p)
     add_runtime_args(p)
     p.add_argument("--stream", action="store_true",
-                   help="streaming recognition of one file or - (stdin), read in --chunk-ms pieces: partial text "
-                        "while audio arrives, then the final text (needs a unidirectional model)")
+                   help="streaming recognition of one file or - (stdin: a WAV stream, or headerless 16-bit little-endian "
+                        "mono PCM, at the model's sample rate), read in --chunk-ms pieces; --format txt: partial text "
+                        "on stderr while audio arrives and the final text on stdout; --format json: JSON lines "
+                        "{type: partial|final, text, audio_seconds} (needs a unidirectional model)")
     p.add_argument("--chunk-ms", type=COUNT, default=200, help="with --stream: audio per step, in milliseconds")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when several files and stderr is a terminal)")
