@@ -68,7 +68,7 @@ def _error(overrides) -> str:
     (["trainer=gpuu"], "config: trainer=gpuu: no such option in group trainer; did you mean trainer=gpu? "
                        "(options: cpu, ddp, debug, gpu)"),
     (["experiment=fsd"], "config: experiment=fsd: no such option in group experiment; did you mean experiment=fsdd?"),
-    (["experiment=zzz"], "config: experiment=zzz: no such option in group experiment; expected one of: an4, fsdd"),
+    (["experiment=zzz"], "config: experiment=zzz: no such option in group experiment; expected one of: an4, an4_stream, fsdd, fsdd_stream"),
     (["model/tts=fs"], "config: model/tts=fs: no such option in group model/tts"),
     (["trainer.lr"], "config: trainer.lr: cannot parse this override"),
     (["data.root=${nope}"], "config: data.root: "),

@@ -7,18 +7,15 @@ and a usage error answer at once.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import glob
 import json
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from speech.cli import errors
 from speech.cli.errors import printable
-from speech.cli.outputs import STDIN, STDIN_NAME
+from speech.cli.inputs import as_stdin, expand_inputs, stdin_audio
+from speech.cli.outputs import STDIN
 from speech.fileio import atomic_write_text
 
 DECODING_OVERRIDE = re.compile(r"^decoding(\.[A-Za-z_][A-Za-z0-9_]*)*=")
@@ -79,32 +76,6 @@ def cmd_lm(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------ transcribe
-def expand_inputs(items: list[str]) -> tuple[list[str], list[str]]:
-    """Files, folders (searched recursively for audio), glob patterns and ``-`` (stdin) -> (files, problems)."""
-    from speech.audio import AUDIO_EXTENSIONS
-
-    files, problems = [], []
-    for item in items:
-        p = Path(item)
-        if item == STDIN:
-            files.append(item)
-        elif p.is_dir():
-            found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
-            if not found:
-                problems.append(f"{item}: folder holds no audio files ({', '.join(AUDIO_EXTENSIONS)})")
-            files.extend(found)
-        elif p.exists():
-            files.append(item)
-        elif glob.has_magic(item):
-            found = sorted(glob.glob(item, recursive=True))
-            if not found:
-                problems.append(f"{item}: pattern matches no files")
-            files.extend(f for f in found if Path(f).is_file())
-        else:
-            files.append(item)  # reported by the loader as missing, in order
-    return files, problems
-
-
 def split_decoding_overrides(words: list[str]) -> tuple[list[str], list[str]]:
     """Positional words -> (inputs, decoding overrides); an existing file is an input whatever its name."""
     inputs, overrides = [], []
@@ -165,36 +136,6 @@ def _check_transcribe_usage(args: argparse.Namespace, paths: list[str], fmt: str
         raise _usage("--format all writes five files per input: it needs --output-dir DIR")
 
 
-@contextlib.contextmanager
-def _stdin_audio(files: list[str]):
-    """When ``-`` is among ``files``: stdin's bytes spooled to a temporary file, removed afterwards.
-    Yields (that file or None, a one-line problem or None)."""
-    if STDIN not in files:
-        yield None, None
-        return
-    if sys.stdin is None or sys.stdin.isatty():
-        yield None, "stdin: is a terminal, not audio; pipe a file in (cat clip.wav | speech transcribe - --model NAME)"
-        return
-    with tempfile.TemporaryDirectory(prefix="speech-stdin-") as folder:
-        tmp = Path(folder) / "stdin"
-        with open(tmp, "wb") as f:
-            shutil.copyfileobj(sys.stdin.buffer, f)
-            size = f.tell()
-        yield (str(tmp), None) if size else (None, "stdin: not audio (no bytes were read); expected the bytes of "
-                                                   "an audio file (WAV, FLAC, OGG, MP3, ...)")
-
-
-def _as_stdin(r, tmp: str):
-    """A result for the spooled stdin file, named ``-`` / ``stdin`` instead of the temporary path."""
-    from speech.pipelines.results import Failure
-
-    if isinstance(r, Failure):
-        return Failure(STDIN, f"stdin: not audio ({r.error.removeprefix(tmp + ': ')})")
-    r.path = STDIN
-    r.warnings = [w.replace(tmp, STDIN_NAME) for w in r.warnings]
-    return r
-
-
 def _transcriber(args: argparse.Namespace, decoding):
     if args.runtime == "onnx":
         from speech.runtime.asr import OnnxTranscriber
@@ -247,7 +188,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     failed, total = len(problems), len(files) + len(problems)
     show_path = len(files) > 1 or len(paths) > 1
     progress = len(files) > 1 and sys.stderr.isatty() if args.progress is None else args.progress
-    with _stdin_audio(files) as (tmp, problem):
+    with stdin_audio(files) as (tmp, problem):
         if problem:
             errors.error(problem)
             failed += 1
@@ -256,7 +197,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             [tmp if f == STDIN else f for f in todo], progress=progress,
             timestamps=args.timestamps or outputs.needs_timestamps(fmt)) if todo else []
         for given, r in zip(todo, results):
-            r = _as_stdin(r, tmp) if given == STDIN else r
+            r = as_stdin(r, tmp) if given == STDIN else r
             if isinstance(r, Failure):
                 failed += 1
                 errors.error(r.error)

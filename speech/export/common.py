@@ -123,7 +123,7 @@ def _card(meta: dict, sizes: dict[str, int], source: Path) -> str:
     lines = [f"# ONNX export of `{source}`", "",
              f"- task: {meta['task']}; precision: {meta['precision']}; opset {meta['opset']}; "
              f"toolkit {meta['toolkit_version']}",
-             f"- graphs: " + ", ".join(f"`{n}` ({sizes.get(n, 0) / 1e6:.2f} MB)" for n in meta["graphs"].values()),
+             "- graphs: " + ", ".join(f"`{n}` ({sizes.get(n, 0) / 1e6:.2f} MB)" for n in meta["graphs"].values()),
              f"- exported with: `{meta['command']}`", "", "## Parity with the torch model (measured at export)", ""]
     parity = meta.get("parity") or {}
     if not parity:
