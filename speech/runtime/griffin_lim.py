@@ -10,7 +10,9 @@ torch vocoder's up to float rounding. A test holds the two together.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -64,13 +66,14 @@ class GriffinLim(FrameRate):
     """
 
     def __init__(self, fb: Mapping, n_iter: int = 32, momentum: float = 0.99, power: float = 1.0,
-                 mel_iter: int = 30, seed: int | None = 0):
+                 mel_iter: int = 30, seed: int | None = 0, threads: int | None = None):
         if n_iter < 0 or mel_iter < 0 or not 0 <= momentum < 1 or not power > 0:
             raise ValueError(f"Griffin-Lim: n_iter={n_iter}, mel_iter={mel_iter}, momentum={momentum}, power={power}; "
                              "expected n_iter, mel_iter >= 0, 0 <= momentum < 1, power > 0")
         self.fb = dict(fb)
         self.n_iter, self.momentum, self.power, self.mel_iter, self.seed = int(n_iter), float(momentum), \
             float(power), int(mel_iter), seed
+        self.threads = max(1, int(threads or os.cpu_count() or 1))
 
     def _stft(self, x: np.ndarray, window: np.ndarray) -> np.ndarray:
         win, hop, n_fft = len(window), self.hop_length, int(self.fb["fft_size"])
@@ -102,6 +105,24 @@ class GriffinLim(FrameRate):
         return self._overlap_add(frames * window, n) * inv_norm
 
     def __call__(self, log_mel: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
+        """(B, T, n_mels) log-mel (or (T, n_mels)) and lengths -> (B, T * hop) waveforms. With ``threads`` > 1
+        the rows are shared among threads (numpy's FFTs and array arithmetic run without the GIL); each
+        row keeps the batch's padded length, so the result is the same as in one thread."""
+        x = np.asarray(log_mel, np.float32)
+        if x.ndim != 3 or self.threads == 1 or x.shape[0] < 2:
+            return self._vocode(x, lengths)
+        b, t = x.shape[:2]
+        lens = np.full(b, t, np.int64) if lengths is None else np.asarray(lengths, np.int64).reshape(-1)
+        order = np.argsort(-lens, kind="stable")
+        groups = [order[i::self.threads] for i in range(min(self.threads, b))]  # longest rows dealt round-robin
+        with ThreadPoolExecutor(len(groups)) as pool:
+            parts = list(pool.map(lambda g: self._vocode(x[g], lens[g]), groups))
+        out = np.zeros((b, t * self.hop_length), np.float32)
+        for g, wav in zip(groups, parts):
+            out[g] = wav
+        return out
+
+    def _vocode(self, log_mel: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
         x = np.asarray(log_mel, np.float32)
         single = x.ndim == 2
         if single:

@@ -88,7 +88,7 @@ def open_vocoder(spec: str | os.PathLike, fb: Mapping, gl_settings: Mapping, thr
         opts = {k: gl_settings[k] for k in ("n_iter", "momentum", "power", "mel_iter", "seed") if k in gl_settings}
         if gl_iters is not None:
             opts["n_iter"] = int(gl_iters)
-        return GriffinLim(fb, **opts)
+        return GriffinLim(fb, **opts, threads=threads)
     exp = read_export(spec, "vocoder")
     if not isinstance(exp.meta.get("features"), dict):
         raise ExportFormatError(f"{exp.path / 'meta.json'}: features: expected an object (export the vocoder again)")
