@@ -125,3 +125,17 @@ def test_cli_refusals_are_one_line(tiny_voice, voice_onnx, tmp_path):
     r = subprocess.run([sys.executable, "-m", "speech.cli.main", "synthesize", "Hi.", "-o", "a.wav", "--model",
                         str(voice_onnx)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 2 and "is an ONNX export" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_griffin_lim_threads_share_rows_without_changing_them():
+    from speech.runtime.griffin_lim import GriffinLim
+
+    fb = dict(sample_rate=22050, n_mels=80, win_length=1024, hop_length=256, fft_size=1024, f_min=0.0, f_max=8000.0,
+              log_floor=1e-5, preemphasis=0.0)
+    x = np.random.default_rng(0).normal(-4, 2, (5, 60, 80)).astype(np.float32)
+    lens = np.array([60, 31, 44, 12, 60])
+    one = GriffinLim(fb, n_iter=4, threads=1)(x, lens)
+    two = GriffinLim(fb, n_iter=4, threads=2)(x, lens)
+    assert one.shape == two.shape == (5, 60 * 256)
+    assert np.array_equal(one, two)
+    assert not one[3, 12 * 256:].any()  # nothing past a row's length
