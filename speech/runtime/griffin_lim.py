@@ -158,12 +158,21 @@ class GriffinLim(FrameRate):
         spec = mag * phase
         prev = None
         alpha = self.momentum
+        tiny = np.float32(1e-30)  # |target| == 0 means target == 0, which stays 0 whatever it is divided by
         for _ in range(self.n_iter):
             rebuilt = self._stft(self._istft(spec, window, inv_norm, n), window)
-            target = rebuilt if prev is None or alpha == 0 else rebuilt + np.complex64(alpha) * (rebuilt - prev)
+            if prev is None or alpha == 0:
+                target = rebuilt.copy()
+            else:  # rebuilt + alpha * (rebuilt - prev), with as few temporaries as numpy allows
+                target = np.subtract(rebuilt, prev, out=prev)
+                target *= np.complex64(alpha)
+                target += rebuilt
             prev = rebuilt
-            absval = np.abs(target)
-            spec = mag * np.where(absval > 0, target / np.where(absval > 0, absval, 1), 0).astype(np.complex64, copy=False)
+            scale = np.abs(target)
+            np.maximum(scale, tiny, out=scale)
+            np.divide(mag, scale, out=scale)
+            target *= scale
+            spec = target
         wav = self._istft(spec, window, inv_norm, n)
         out_len = t * hop
         if n < out_len:
