@@ -145,6 +145,9 @@ def session(path: str | os.PathLike, threads: int | None = None):
         opts.intra_op_num_threads = int(threads)
         opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
+    # idle intra-op threads sleep instead of spinning: the numpy work between runs (features, decoding,
+    # Griffin-Lim) needs those cores
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own classes; one line names the file
