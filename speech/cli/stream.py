@@ -54,12 +54,10 @@ def _check(args: argparse.Namespace, paths: list[str]) -> str:
 
 def _recognizer(args: argparse.Namespace, overrides: list[str], name: str):
     if args.runtime == "onnx":
-        if overrides or any(getattr(args, k, None) is not None for k in ("beam_size", "lm_weight", "word_bonus",
-                                                                          "lexicon", "lm")):
-            raise _usage("decoding options with --runtime onnx: the export's own decoding is used")
         from speech.runtime.stream import open_onnx_stream
 
-        return open_onnx_stream(args.model, threads=args.threads, name=name)
+        return open_onnx_stream(args.model, threads=args.threads, name=name,
+                                decoding=decoding_from_args(args, overrides))
     import torch
 
     from speech.pipelines.streaming import TorchStreamRecognizer

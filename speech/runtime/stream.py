@@ -34,6 +34,7 @@ import numpy as np
 
 from speech.decoding.beam import BeamSearchConfig, make_decoder
 from speech.decoding.greedy import GreedyCTCDecoder
+from speech.runtime.asr import export_decoding
 from speech.runtime.features import check_features, frames_log_mel, preemphasize
 from speech.runtime.format import ExportFormatError, read_export, session
 from speech.text.tokenizer import CharTokenizer
@@ -387,36 +388,19 @@ def pcm_chunks(f, sample_rate: int, chunk_samples: int, name: str = "stdin"):
             return
 
 
-def _export_decoder(export, tokenizer) -> Callable[[np.ndarray], str]:
-    """The export's recommended decoding (meta.json ``decoding``, as a package's: greedy, or beam settings with
-    file names inside the export) as ``(T, V) log-probs -> text``."""
-    rec = export.meta.get("decoding")
-    where = Path(export.path) / "meta.json"
-    if rec is None or (isinstance(rec, Mapping) and rec.get("decoding") == "greedy"):
-        built = GreedyCTCDecoder(tokenizer.blank_id)
-    elif isinstance(rec, Mapping):
-        values = {k: v for k, v in rec.items() if k != "decoding"}
-        for key in ("lm", "lexicon"):
-            if values.get(key):
-                values[key] = str(export.file(values[key]))
-        try:
-            built = BeamSearchConfig(**values)
-        except (TypeError, ValueError) as e:
-            raise ExportFormatError(f"{where}: decoding: {e}") from None
-    else:
-        raise ExportFormatError(f"{where}: decoding: expected an object of decoding settings")
-    decoder = make_decoder(built, tokenizer)
-    return lambda lp: decoder(lp[None], np.array([lp.shape[0]]))[0]
-
-
-def open_onnx_stream(spec, threads: int | None = None, name: str = "<stream>") -> OnnxStreamRecognizer:
+def open_onnx_stream(spec, threads: int | None = None, name: str = "<stream>",
+                     decoding: BeamSearchConfig | GreedyCTCDecoder | None = None) -> OnnxStreamRecognizer:
     """An :class:`OnnxStreamRecognizer` for an export folder (or a bundled name): its ``stream`` graph, tokenizer
-    and recommended decoding.
+    and ``decoding`` for the final text (:func:`speech.runtime.asr.decoding_settings`; None: the export's
+    recommended decoding, else greedy).
 
     Raises:
         ExportFormatError: not an ASR export, or one without a streaming graph (one line saying what to do).
     """
     export = read_export(spec, "asr")
     tokenizer = CharTokenizer.load(export.file(export.meta.get("tokenizer", "tokenizer.json")))
-    return OnnxStreamRecognizer(export, tokenizer.decode, _export_decoder(export, tokenizer), tokenizer.blank_id,
+    built = decoding if decoding is not None else export_decoding(export)
+    decoder = make_decoder(built if built is not None else GreedyCTCDecoder(tokenizer.blank_id), tokenizer)
+    final = lambda lp: decoder(lp[None], np.array([lp.shape[0]]))[0]  # noqa: E731 - (T, V) -> text
+    return OnnxStreamRecognizer(export, tokenizer.decode, final, tokenizer.blank_id,
                                 threads, name)

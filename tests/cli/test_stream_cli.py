@@ -161,3 +161,11 @@ def test_onnx_export_streams_the_same_text(capsys, stream_model, clip, tmp_path)
                  "json"]) == OK
     rows = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()]
     assert rows[-1]["text"] == offline and len(rows) >= 2
+    # decoding words reach the ONNX stream's final text as they reach offline transcription
+    capsys.readouterr()
+    beam = ["--beam-size", "4", "--word-bonus", "0.5"]
+    assert main(["transcribe", str(clip), "--model", str(out), "--runtime", "onnx", *beam]) == OK
+    offline_beam = capsys.readouterr().out.strip()
+    assert main(["transcribe", "--stream", str(clip), "--model", str(out), "--runtime", "onnx", "--format", "json",
+                 *beam]) == OK
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["text"] == offline_beam
