@@ -26,7 +26,7 @@ from speech.export.stream import export_stream_graph, is_streamable
 from speech.packages.asr import AsrPackage, load_asr_package
 from speech.pipelines.transcriber import Transcriber
 from speech.runtime.asr import OnnxTranscriber
-from speech.runtime.format import session
+from speech.runtime.format import FORMAT, FORMAT_VERSION, session
 
 MODEL_GRAPH = "model.onnx"
 PARITY_LENGTHS = (301, 173, 50)
@@ -135,8 +135,8 @@ def export_asr(src: Path, out: Path, *, int8: bool, opset: int, measure: bool = 
                 "decoding": decoding, **entries}
         if measure and check_manifest is not None:
             # the runtime reads meta.json: write a provisional one to measure with, replaced by write_export
-            (tmp / "meta.json").write_text(json.dumps({"format": "speech-onnx", "format_version": 1, "task": "asr",
-                                                       "precision": precision, **meta}))
+            (tmp / "meta.json").write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION,
+                                                       "task": "asr", "precision": precision, **meta}))
             parity.update(_manifest_parity(pkg, tmp, Path(check_manifest), check_limit))
         meta["parity"] = parity
         return meta
