@@ -18,7 +18,6 @@ from speech.packages.registry import default_voice
 from speech.packages.vocoder import load_vocoder
 from speech.packages.voice import load_tts_package
 from speech.pipelines.synthesizer import Synthesizer
-from speech.runtime.format import ExportFormatError, export_message, is_onnx_export
 from speech.runtime.synthesis_batch import (  # noqa: F401 - the shared jobs, importable from here
     SAFE_ID,
     BatchLine,
@@ -40,11 +39,8 @@ def open_synthesizer(model=None, vocoder: str = "griffin-lim", device: str = "cp
     iterations, or a vocoder package folder or name).
 
     Raises:
-        ExportFormatError: ``model`` or ``vocoder`` is an ONNX export (it runs with ``--runtime onnx``).
+        PackageError: ``model`` or ``vocoder`` is not a package, e.g. an ONNX export (it runs with ``--runtime onnx``).
     """
-    for spec in (model, vocoder):
-        if spec is not None and is_onnx_export(spec):
-            raise ExportFormatError(export_message(spec))
     pkg = load_tts_package(default_voice() if model is None else model, device)
     voc = load_vocoder(vocoder, pkg.fbank, device=device, n_iter=gl_iters)
     return Synthesizer(pkg, vocoder=voc, device=device)

@@ -15,7 +15,6 @@ from speech.models.tts.fastspeech2 import semitones_to_normalized  # noqa: F401 
 from speech.models.vocoders.base import Vocoder
 from speech.packages.vocoder import load_vocoder
 from speech.packages.voice import TtsPackage, load_tts_package
-from speech.runtime.format import ExportFormatError, export_message, is_onnx_export
 from speech.runtime.synthesis import (  # noqa: F401 - the shared orchestration, importable from here
     ENERGY_SCALE_MAX,
     PITCH_SHIFT_RANGE,
@@ -47,8 +46,6 @@ class Synthesizer(SynthesizerCore):
 
     def __init__(self, package: TtsPackage | str | Path, vocoder: str | Vocoder = "griffin-lim",
                  device: str = "cpu", g2p=None, max_tokens: int = 250, batch_size: int = 8):
-        if not isinstance(package, TtsPackage) and is_onnx_export(package):
-            raise ExportFormatError(export_message(package))
         self.package = package if isinstance(package, TtsPackage) else load_tts_package(package, device)
         self.device = torch.device(device)
         self.vocoder = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(vocoder, self.package.fbank,

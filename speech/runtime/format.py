@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from speech.packages.registry import ONNX_EXPORT_FORMAT, PACKAGE_WORDS, onnx_export_message, resolve_model
+from speech.packages.registry import ONNX_EXPORT_FORMAT, PACKAGE_WORDS, resolve_model
 
 FORMAT = ONNX_EXPORT_FORMAT
 FORMAT_VERSION = 1
@@ -52,8 +52,6 @@ def torch_package_message(path: str | os.PathLike, task: str | None) -> str:
             "it with torch")
 
 
-export_message = onnx_export_message
-"""What a torch loader says when it is given an ONNX export folder (one source: the registry)."""
 
 
 @dataclass

@@ -14,6 +14,7 @@ import soundfile as sf
 import torch
 
 from speech.export.voice import export_voice, feature_settings
+from speech.packages.format import PackageError
 from speech.runtime.format import ExportFormatError
 from speech.runtime.griffin_lim import GriffinLim, torch_rand
 from speech.runtime.tts import OnnxSynthesizer, regulate, round_durations
@@ -84,9 +85,9 @@ def test_torch_package_given_to_the_runtime_and_the_reverse(tiny_voice, voice_on
 
     with pytest.raises(ExportFormatError, match="is a torch voice .*speech export .* --format onnx"):
         OnnxSynthesizer(tiny_voice)
-    with pytest.raises(ExportFormatError, match="is an ONNX export .*--runtime onnx"):
+    with pytest.raises(PackageError, match="is an ONNX export .*--runtime onnx"):
         open_synthesizer(voice_onnx)
-    with pytest.raises(ExportFormatError, match="is an ONNX export"):
+    with pytest.raises(PackageError, match="is an ONNX export .*--runtime onnx"):
         Synthesizer(voice_onnx)
     (voice_onnx / "decoder.onnx").rename(voice_onnx / "decoder.bak")
     try:
