@@ -20,7 +20,7 @@ import torch
 
 from speech.data.manifest import read_manifest
 from speech.decoding.metrics import error_stats
-from speech.export.common import ExportError, ExportResult, check_opset, export_graph, feature_settings, \
+from speech.export.common import ExportError, ExportResult, check_opset, export_graph, \
     quantize_int8, write_export
 from speech.export.stream import export_stream_graph, is_streamable
 from speech.packages.asr import AsrPackage, load_asr_package
@@ -130,7 +130,7 @@ def export_asr(src: Path, out: Path, *, int8: bool, opset: int, measure: bool = 
                 name = decoding.get(key)
                 if isinstance(name, str) and (pkg.path / name).is_file() and "/" not in name:
                     shutil.copyfile(pkg.path / name, tmp / name)
-        meta = {"graphs": graphs, "features": feature_settings(pkg.fbank), "tokenizer": "tokenizer.json",
+        meta = {"graphs": graphs, "features": pkg.fbank.runtime_settings(), "tokenizer": "tokenizer.json",
                 "time_reduction": int(pkg.model.time_reduction), "vocab_size": int(pkg.model.vocab_size),
                 "decoding": decoding, **entries}
         if measure and check_manifest is not None:

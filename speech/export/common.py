@@ -175,11 +175,3 @@ def write_export(out: str | os.PathLike, source: Path, task: str, precision: str
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ExportResult(out, task, precision, meta.get("parity") or {}, sizes)
-
-
-def feature_settings(cfg) -> dict:
-    """An :class:`~speech.features.FbankConfig` as the plain ``features`` entry the runtime reads
-    (:data:`speech.runtime.features.FEATURE_KEYS`, derived sizes resolved; dither is training-only)."""
-    return {"sample_rate": int(cfg.sample_rate), "n_mels": int(cfg.n_mels), "win_length": int(cfg.win_length),
-            "hop_length": int(cfg.hop_length), "fft_size": int(cfg.fft_size), "f_min": float(cfg.f_min),
-            "f_max": float(cfg.mel_f_max), "log_floor": float(cfg.log_floor), "preemphasis": float(cfg.preemphasis)}

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from speech.export.common import (ExportError, ExportResult, check_opset, export_graph, feature_settings, quantize_int8,
+from speech.export.common import (ExportError, ExportResult, check_opset, export_graph, quantize_int8,
                                   write_export)
 from speech.packages.format import PackageError
 from speech.packages.vocoder import HiFiGANVocoder
@@ -85,7 +85,7 @@ def export_vocoder(src: Path, out: Path, *, int8: bool, opset: int, measure: boo
                      dynamic_axes={"mel": {0: "batch", 1: "frames"},
                                    ("wav" if not cfg.istft_n_fft else "spec"): {0: "batch", 1 + bool(cfg.istft_n_fft): "samples"}},
                      opset=opset)
-        meta = {"graphs": {"vocoder": "vocoder.onnx"}, "features": feature_settings(voc.fbank),
+        meta = {"graphs": {"vocoder": "vocoder.onnx"}, "features": voc.fbank.runtime_settings(),
                 "istft": {"n_fft": int(cfg.istft_n_fft), "hop": int(cfg.istft_hop)} if cfg.istft_n_fft else None}
         parity = {}
         if measure:

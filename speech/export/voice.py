@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from speech.export.common import (ExportError, ExportResult, check_opset, export_graph, feature_settings, quantize_int8,
+from speech.export.common import (ExportError, ExportResult, check_opset, export_graph, quantize_int8,
                                   write_export)
 from speech.models.tts.fastspeech2 import FastSpeech2
 from speech.packages.format import PackageError
@@ -240,7 +240,7 @@ def export_voice(src: Path, out: Path, *, int8: bool, opset: int, measure: bool 
         stats = json.loads((src / "stats.json").read_text(encoding="utf-8"))
         meta = {"graphs": {"encoder": "encoder.onnx", "decoder": "decoder.onnx",
                            **({"g2p": "g2p.onnx"} if g2p_meta else {})},
-                "features": feature_settings(pkg.fbank),
+                "features": pkg.fbank.runtime_settings(),
                 "voice": {"hidden_size": h, "n_speakers": int(cfg.n_speakers), "n_mels": int(pkg.fbank.n_mels),
                           "max_frames": int(cfg.max_frames), "frame_position": bool(cfg.frame_position),
                           "pitch_mean": float(stats["pitch_mean"]), "pitch_std": float(stats["pitch_std"]),

@@ -92,6 +92,13 @@ class FbankConfig:
         return _fft_size(self.sample_rate, self.n_mels, float(self.f_min), self.mel_f_max,
                          self.win_length, self.n_fft)
 
+    def runtime_settings(self) -> dict:
+        """These features as the plain mapping the torch-free runtime reads (:mod:`speech.runtime.features`;
+        an ONNX export's ``features``): derived sizes resolved, dither left out (training only)."""
+        return {"sample_rate": int(self.sample_rate), "n_mels": int(self.n_mels), "win_length": self.win_length,
+                "hop_length": self.hop_length, "fft_size": self.fft_size, "f_min": float(self.f_min),
+                "f_max": self.mel_f_max, "log_floor": float(self.log_floor), "preemphasis": float(self.preemphasis)}
+
 
 
 @functools.lru_cache(maxsize=8)

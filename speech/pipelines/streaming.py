@@ -63,7 +63,7 @@ class TorchStreamRecognizer(StreamRecognizer):
         self.transcriber = tr
         self.step = StreamingStep(tr.pkg.model).eval()
         tok = tr.pkg.tokenizer
-        super().__init__(_features(tr.pkg), tr.pkg.model.cfg.stack_frames, tok.blank_id, tok.decode,
+        super().__init__(tr.pkg.fbank.runtime_settings(), tr.pkg.model.cfg.stack_frames, tok.blank_id, tok.decode,
                          self._decode_final, name)
         self.min_samples = tr.min_speech_samples()
         self.SPEECH_FLOOR_DB = tr.segment.speech_floor_db
@@ -91,11 +91,3 @@ class TorchStreamRecognizer(StreamRecognizer):
         if tr.decoder is not None:
             return tr.decoder(lp, lens)[0]
         return tr.pkg.tokenizer.decode(ctc_greedy_decode(lp, lens, blank=tr.pkg.tokenizer.blank_id)[0])
-
-
-def _features(pkg: AsrPackage) -> dict:
-    """The package's FbankConfig as the runtime's feature mapping (speech.runtime.features)."""
-    fb = pkg.fbank
-    return {"sample_rate": fb.sample_rate, "n_mels": fb.n_mels, "win_length": fb.win_length,
-            "hop_length": fb.hop_length, "fft_size": fb.fft_size, "f_min": float(fb.f_min),
-            "f_max": float(fb.mel_f_max), "log_floor": float(fb.log_floor), "preemphasis": float(fb.preemphasis)}

@@ -14,7 +14,6 @@ from speech.audio.read import resample
 from speech.decoding.align import viterbi_states
 from speech.decoding.metrics import error_stats
 from speech.export.api import export_model
-from speech.export.common import feature_settings
 from speech.features import FbankConfig, log_mel
 from speech.packages.asr import load_asr_package
 from speech.packages.format import PackageError
@@ -33,7 +32,7 @@ BLOCK = "import sys; sys.modules['torch'] = None; sys.modules['numba'] = None; s
 def test_numpy_features_equal_torch_features(cfg, n):
     wav = np.random.default_rng(n).standard_normal(n).astype(np.float32) * 0.1
     ref = log_mel(torch.from_numpy(wav), cfg).numpy()
-    got = np_log_mel(wav, feature_settings(cfg))
+    got = np_log_mel(wav, cfg.runtime_settings())
     assert got.shape == ref.shape
     assert np.abs(got - ref).max() < 1e-3
 

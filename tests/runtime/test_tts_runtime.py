@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from speech.export.voice import export_voice, feature_settings
+from speech.export.voice import export_voice
 from speech.packages.format import PackageError
 from speech.runtime.format import ExportFormatError
 from speech.runtime.griffin_lim import GriffinLim, torch_rand
@@ -45,7 +45,7 @@ def test_griffin_lim_equals_torch(preset):
     mel = torch.randn(3, 30, fb.n_mels, generator=g) * 2.0 - 6.0
     lens = torch.tensor([30, 17, 1])
     ref = GriffinLimVocoder(fb, n_iter=8)(mel, lens).numpy()
-    got = GriffinLim(feature_settings(fb), n_iter=8)(mel.numpy(), lens.numpy())
+    got = GriffinLim(fb.runtime_settings(), n_iter=8)(mel.numpy(), lens.numpy())
     assert got.shape == ref.shape and np.abs(got - ref).max() < 1e-4
     assert not got[1, 17 * fb.hop_length:].any()
 
