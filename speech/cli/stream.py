@@ -57,7 +57,7 @@ def _recognizer(args: argparse.Namespace, overrides: list[str], name: str):
         from speech.runtime.stream import open_onnx_stream
 
         return open_onnx_stream(args.model, threads=args.threads, name=name,
-                                decoding=decoding_from_args(args, overrides))
+                                decoding=decoding_from_args(args, overrides), segment=segment_config(args))
     import torch
 
     from speech.pipelines.streaming import TorchStreamRecognizer

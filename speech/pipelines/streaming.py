@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from speech.decoding import ctc_greedy_decode
 from speech.models.asr.bilstm import BiLSTMCTC, StreamingStep
 from speech.packages.asr import AsrPackage
 from speech.pipelines.transcriber import Transcriber
@@ -64,10 +63,7 @@ class TorchStreamRecognizer(StreamRecognizer):
         self.step = StreamingStep(tr.pkg.model).eval()
         tok = tr.pkg.tokenizer
         super().__init__(tr.pkg.fbank.runtime_settings(), tr.pkg.model.cfg.stack_frames, tok.blank_id, tok.decode,
-                         self._decode_final, name)
-        self.min_samples = tr.min_speech_samples()
-        self.SPEECH_FLOOR_DB = tr.segment.speech_floor_db
-        self.loudness.frame = max(1, int(round(tr.segment.frame_seconds * self.sample_rate)))
+                         self._decode_final, name, tr.segment)
 
     def _reset_states(self) -> None:
         self._h, self._c = self.step.initial_state()
@@ -85,9 +81,4 @@ class TorchStreamRecognizer(StreamRecognizer):
 
     def _decode_final(self, log_probs: np.ndarray) -> str:
         """The offline Transcriber's decoding of (T, V) log-probs."""
-        tr = self.transcriber
-        lp = torch.from_numpy(log_probs)[None]
-        lens = torch.tensor([log_probs.shape[0]])
-        if tr.decoder is not None:
-            return tr.decoder(lp, lens)[0]
-        return tr.pkg.tokenizer.decode(ctc_greedy_decode(lp, lens, blank=tr.pkg.tokenizer.blank_id)[0])
+        return self.transcriber.decode(log_probs[None], np.array([log_probs.shape[0]]))[0]

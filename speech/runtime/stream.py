@@ -37,6 +37,8 @@ from speech.decoding.greedy import GreedyCTCDecoder
 from speech.runtime.asr import export_decoding
 from speech.runtime.features import check_features, frames_log_mel, preemphasize
 from speech.runtime.format import ExportFormatError, read_export, session
+from speech.runtime.segment import SegmentConfig
+from speech.runtime.transcribe import min_speech_samples, no_speech_message, too_short_message
 from speech.text.tokenizer import CharTokenizer
 
 __all__ = ["FrameStacker", "LogMelStream", "LoudnessTracker", "OnnxStreamRecognizer", "StreamFormatError",
@@ -173,23 +175,22 @@ class StreamRecognizer:
     ``decode_ids(ids) -> text`` turns greedy token ids into text for the partials.
     """
 
-    #: offline Transcriber's floor and block for "no speech" (SegmentConfig's defaults)
-    SPEECH_FLOOR_DB = -70.0
-    FRAME_SECONDS = 0.02
-    MIN_SPEECH_SECONDS = 0.1
-
     def __init__(self, fb: Mapping, stack_frames: int, blank: int, decode_ids: Callable[[Sequence[int]], str],
-                 decode_final: Callable[[np.ndarray], str], name: str = "<stream>"):
+                 decode_final: Callable[[np.ndarray], str], name: str = "<stream>",
+                 segment: SegmentConfig | None = None):
+        """``segment``: the speech floor and its block (:class:`SegmentConfig`, as offline transcription)."""
         self.fb = check_features(fb, "features")
         self.sample_rate = int(self.fb["sample_rate"])
+        self.segment = segment or SegmentConfig()
         self.features = LogMelStream(self.fb)
         self.stacker = FrameStacker(stack_frames, int(self.fb["n_mels"]))
-        self.loudness = LoudnessTracker(int(round(self.FRAME_SECONDS * self.sample_rate)))
+        self.loudness = LoudnessTracker(int(round(self.segment.frame_seconds * self.sample_rate)))
         self.blank, self.decode_ids, self.decode_final = int(blank), decode_ids, decode_final
         self.stack_frames = int(stack_frames)
         self.name = name
-        self.min_samples = max(int(round(self.MIN_SPEECH_SECONDS * self.sample_rate)),
-                               int(self.fb["win_length"]) + (self.stack_frames - 1) * int(self.fb["hop_length"]))
+        # a streaming model's only time reduction is its frame stacking (pyramidal pooling is refused)
+        self.min_samples = min_speech_samples(self.sample_rate, int(self.fb["win_length"]),
+                                              int(self.fb["hop_length"]), self.stack_frames)
         self.reset()
 
     def reset(self) -> None:
@@ -247,12 +248,9 @@ class StreamRecognizer:
         seconds = self.audio_seconds
         warnings = []
         if self.features.samples < self.min_samples:
-            warnings.append(f"{self.name}: {seconds:.3g} s of audio is too short to hold speech (at least "
-                            f"{self.min_samples / self.sample_rate:.3g} s); nothing transcribed")
-        elif self.loudness.db() < self.SPEECH_FLOOR_DB:
-            warnings.append(f"{self.name}: no speech found in {seconds:.3g} s of audio (its loudest frame is at "
-                            f"{self.loudness.db():.0f} dB, below the {self.SPEECH_FLOOR_DB:g} dB speech floor); "
-                            "nothing transcribed")
+            warnings.append(too_short_message(self.name, seconds, self.min_samples / self.sample_rate))
+        elif self.loudness.db() < self.segment.speech_floor_db:
+            warnings.append(no_speech_message(self.name, seconds, self.segment.speech_floor_db, self.loudness.db()))
         if warnings or not self._log_probs:
             text = ""
         else:
@@ -286,7 +284,7 @@ class OnnxStreamRecognizer(StreamRecognizer):
     """
 
     def __init__(self, export, decode_ids: Callable[[Sequence[int]], str], decode_final: Callable[[np.ndarray], str],
-                 blank: int = 0, threads: int | None = None, name: str = "<stream>"):
+                 blank: int = 0, threads: int | None = None, name: str = "<stream>", segment: SegmentConfig | None = None):
         where = Path(export.path) / "meta.json"
         if "stream" not in export.graphs or "stream" not in export.meta:
             raise ExportFormatError(
@@ -298,7 +296,7 @@ class OnnxStreamRecognizer(StreamRecognizer):
         except ValueError as e:
             raise ExportFormatError(str(e)) from None
         self.session = session(export.graphs["stream"], threads)
-        super().__init__(fb, self.spec["stack_frames"], blank, decode_ids, decode_final, name)
+        super().__init__(fb, self.spec["stack_frames"], blank, decode_ids, decode_final, name, segment)
 
     def _reset_states(self) -> None:
         s = self.spec
@@ -389,7 +387,8 @@ def pcm_chunks(f, sample_rate: int, chunk_samples: int, name: str = "stdin"):
 
 
 def open_onnx_stream(spec, threads: int | None = None, name: str = "<stream>",
-                     decoding: BeamSearchConfig | GreedyCTCDecoder | None = None) -> OnnxStreamRecognizer:
+                     decoding: BeamSearchConfig | GreedyCTCDecoder | None = None,
+                     segment: SegmentConfig | None = None) -> OnnxStreamRecognizer:
     """An :class:`OnnxStreamRecognizer` for an export folder (or a bundled name): its ``stream`` graph, tokenizer
     and ``decoding`` for the final text (:func:`speech.runtime.asr.decoding_settings`; None: the export's
     recommended decoding, else greedy).
@@ -402,5 +401,4 @@ def open_onnx_stream(spec, threads: int | None = None, name: str = "<stream>",
     built = decoding if decoding is not None else export_decoding(export)
     decoder = make_decoder(built if built is not None else GreedyCTCDecoder(tokenizer.blank_id), tokenizer)
     final = lambda lp: decoder(lp[None], np.array([lp.shape[0]]))[0]  # noqa: E731 - (T, V) -> text
-    return OnnxStreamRecognizer(export, tokenizer.decode, final, tokenizer.blank_id,
-                                threads, name)
+    return OnnxStreamRecognizer(export, tokenizer.decode, final, tokenizer.blank_id, threads, name, segment)

@@ -28,6 +28,29 @@ def _secs(x: float) -> str:
     return f"{x:.1f}" if x >= 1 else f"{x:.3g}"
 
 
+MIN_SPEECH_SECONDS = 0.1
+"""Shortest audio worth sending to a recognizer, in seconds (no spoken word is shorter)."""
+
+
+def min_speech_samples(sample_rate: int, win_length: int, hop_length: int, time_reduction: int = 1) -> int:
+    """Fewest samples that may hold speech: :data:`MIN_SPEECH_SECONDS`, and at least enough feature
+    frames for one model output frame (the model's time reduction)."""
+    return max(int(round(MIN_SPEECH_SECONDS * sample_rate)), win_length + (int(time_reduction or 1) - 1) * hop_length)
+
+
+def too_short_message(path, seconds: float, need_seconds: float) -> str:
+    """The warning for audio too short to hold speech (offline and streaming alike)."""
+    return (f"{path}: {_secs(seconds)} s of audio is too short to hold speech (at least {_secs(need_seconds)} s); "
+            "nothing transcribed")
+
+
+def no_speech_message(path, seconds: float, floor_db: float, loudest: float | None = None) -> str:
+    """The warning for audio whose loudest frame stays under the speech floor (offline and streaming alike)."""
+    level = f"its loudest frame is at {loudest:.0f} dB, " if loudest is not None else ""
+    return f"{path}: no speech found in {_secs(seconds)} s of audio ({level}below the {floor_db:g} dB speech floor); " \
+           "nothing transcribed"
+
+
 @dataclass
 class Segment:
     """A piece of a long recording and its text."""
@@ -80,9 +103,6 @@ class BaseTranscriber:
     :meth:`_log_probs` and :meth:`_words`.
     """
 
-    #: Shortest audio worth sending to the model, in seconds (no spoken word is shorter).
-    MIN_SPEECH_SECONDS = 0.1
-
     sample_rate: int
     win_length: int
     hop_length: int
@@ -107,10 +127,8 @@ class BaseTranscriber:
 
     # -- checks ----------------------------------------------------------------------------------
     def min_speech_samples(self) -> int:
-        """Fewest samples that may hold speech: :attr:`MIN_SPEECH_SECONDS`, and at least enough
-        feature frames for one model output frame (the model's time reduction)."""
-        return max(int(round(self.MIN_SPEECH_SECONDS * self.sample_rate)),
-                   self.win_length + (int(self.time_reduction or 1) - 1) * self.hop_length)
+        """:func:`min_speech_samples` of this model."""
+        return min_speech_samples(self.sample_rate, self.win_length, self.hop_length, self.time_reduction)
 
     def speech_problem(self, path: str | Path, wav: np.ndarray) -> str | None:
         """Why ``wav`` (at :attr:`sample_rate`) is not worth transcribing, as a one-line warning naming
@@ -118,8 +136,7 @@ class BaseTranscriber:
         seconds = len(wav) / self.sample_rate
         need = self.min_speech_samples()
         if len(wav) < need:
-            return (f"{path}: {_secs(seconds)} s of audio is too short to hold speech (at least "
-                    f"{_secs(need / self.sample_rate)} s); nothing transcribed")
+            return too_short_message(path, seconds, need / self.sample_rate)
         frame = max(1, int(round(self.segment.frame_seconds * self.sample_rate)))
         loudest = loudest_frame_db(wav, frame)
         if loudest < self.segment.speech_floor_db:
@@ -127,9 +144,13 @@ class BaseTranscriber:
         return None
 
     def _no_speech(self, path, seconds: float, loudest: float | None = None) -> str:
-        level = (f"its loudest frame is at {loudest:.0f} dB, " if loudest is not None else "")
-        return (f"{path}: no speech found in {_secs(seconds)} s of audio ({level}below the "
-                f"{self.segment.speech_floor_db:g} dB speech floor); nothing transcribed")
+        return no_speech_message(path, seconds, self.segment.speech_floor_db, loudest)
+
+    def decode(self, log_probs, out_lens) -> list[str]:
+        """(B, T, V) log-probs and (B,) lengths -> texts: :attr:`decoder`, else greedy CTC."""
+        if self.decoder is not None:
+            return self.decoder(log_probs, out_lens)
+        return [self.tokenizer.decode(ids) for ids in ctc_greedy_decode(log_probs, out_lens, blank=self.tokenizer.blank_id)]
 
     # -- batches ---------------------------------------------------------------------------------
     def transcribe_arrays(self, wavs: Sequence[np.ndarray]) -> list[str]:
@@ -144,11 +165,7 @@ class BaseTranscriber:
         for s in range(0, len(order), self.batch_size):
             idx = order[s:s + self.batch_size]
             log_probs, out_lens = self._log_probs([wavs[i] for i in idx])
-            if self.decoder is not None:
-                decoded = self.decoder(log_probs, out_lens)
-            else:
-                decoded = [self.tokenizer.decode(ids)
-                           for ids in ctc_greedy_decode(log_probs, out_lens, blank=self.tokenizer.blank_id)]
+            decoded = self.decode(log_probs, out_lens)
             for j, (i, text) in enumerate(zip(idx, decoded)):
                 words = None
                 if timestamps:
