@@ -104,10 +104,6 @@ def quantize_int8(src: Path, dst: Path, op_types: Sequence[str] = QUANT_OPS) -> 
     return dst
 
 
-def graph_bytes(path: Path) -> int:
-    return path.stat().st_size
-
-
 @dataclass
 class ExportResult:
     """What an export wrote and measured."""
@@ -161,7 +157,7 @@ def write_export(out: str | os.PathLike, source: Path, task: str, precision: str
                 "source": {"path": str(source), "format": source_meta.get("format"),
                            "bundled": (source_meta.get("bundled") or {}).get("name")},
                 **entries}
-        sizes = {name: graph_bytes(tmp / name) for name in meta["graphs"].values()}
+        sizes = {name: (tmp / name).stat().st_size for name in meta["graphs"].values()}
         atomic_write_text(tmp / "meta.json", json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
         atomic_write_text(tmp / "card.md", _card(meta, sizes, source))
         if out.exists():
