@@ -22,7 +22,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from speech.features import GlobalCMVN, SpecAugment, SpecAugmentConfig
 from speech.models.asr.mi_lstm import BiMILSTM
-from speech.models.layers import FrameStacking
+from speech.models.layers import FrameStacking, maybe_recompute
 
 
 @dataclass
@@ -56,6 +56,11 @@ class BiLSTMConfig:
     """Subtract each utterance's mean feature vector (over its own frames) after global CMVN. A fixed
     microphone / channel response adds a constant to every log-mel frame, so this removes it; it
     helps with unseen speakers and recording set-ups (FSDD leave-one-speaker-out)."""
+    recompute: bool = False
+    """Activation checkpointing per layer while training: each layer (its input dropout and LSTM) keeps
+    only its input, and the backward pass runs its forward again instead of reading stored gates. Saves
+    most of the activation memory for about a third more step time (bench/recompute.py); gradients are
+    the same. Evaluation and inference are unchanged, and so are the weights' names."""
 
     CELLS = ("lstm", "mi_lstm")
 
@@ -127,18 +132,25 @@ class BiLSTMEncoder(nn.Module):
     def forward(self, x: torch.Tensor, x_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (B, T, F) padded features, x_lens: (B,) -> ((B, T', D), (B,)), T' = T / time_reduction."""
         x, x_lens = self.stack(x, x_lens)
-        for i, (lstm, pool) in enumerate(zip(self.layers, self.pools)):
-            if i > 0:
-                x = self.dropout(x)
-            if isinstance(lstm, BiMILSTM):
-                x = lstm(x, x_lens)
-            else:
-                total = x.shape[1]
-                packed = pack_padded_sequence(x, x_lens.cpu(), batch_first=True, enforce_sorted=False)
-                y, _ = lstm(packed)
-                x, _ = pad_packed_sequence(y, batch_first=True, total_length=total)
+        recompute = self.cfg.recompute and self.training
+        for i, pool in enumerate(self.pools):
+            x = maybe_recompute(self._layer, i, x, x_lens, enabled=recompute)
             x, x_lens = pool(x, x_lens)
         return x, x_lens
+
+    def _layer(self, i: int, x: torch.Tensor, x_lens: torch.Tensor) -> torch.Tensor:
+        """Layer i on (B, T, D) padded input -> (B, T, D'): dropout (after the first layer), then the LSTM.
+
+        One function, so that recomputation (``cfg.recompute``) replays the dropout with the same mask."""
+        lstm = self.layers[i]
+        if i > 0:
+            x = self.dropout(x)
+        if isinstance(lstm, BiMILSTM):
+            return lstm(x, x_lens)
+        total = x.shape[1]
+        packed = pack_padded_sequence(x, x_lens.cpu(), batch_first=True, enforce_sorted=False)
+        y, _ = lstm(packed)
+        return pad_packed_sequence(y, batch_first=True, total_length=total)[0]
 
 
 def utterance_mean_norm(x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:

@@ -45,7 +45,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from speech.models.layers import lengths_to_mask
+from speech.models.layers import lengths_to_mask, maybe_recompute
 
 __all__ = [
     "ConvStack", "FastSpeech2", "FastSpeech2Config", "FastSpeech2Output", "LSTMStack", "VariancePredictor",
@@ -101,6 +101,10 @@ class FastSpeech2Config:
     """Kernel of the postnet's conv layers (odd)."""
     max_frames: int = 4000
     """Longest allowed output (frames per utterance, 40 s at a 10 ms hop); longer raises ValueError."""
+    recompute: bool = False
+    """Activation checkpointing of each encoder / decoder layer (BiLSTM layer or conv block) while training:
+    only its input is kept and the backward pass runs it again (less memory, more step time; same
+    gradients, same weight names; inference unchanged). See speech.models.layers.recompute."""
 
     KINDS = ("conv", "lstm")
     EMBEDDINGS = ("bins", "conv")
@@ -223,16 +227,17 @@ class _ConvBlock(nn.Module):
 class ConvStack(nn.Module):
     """Residual 1-D conv blocks on (B, T, H); positions beyond ``lens`` are zeroed before each conv."""
 
-    def __init__(self, channels: int, layers: int, kernel: int, dropout: float):
+    def __init__(self, channels: int, layers: int, kernel: int, dropout: float, recompute: bool = False):
         super().__init__()
         self.blocks = nn.ModuleList(_ConvBlock(channels, kernel, dropout) for _ in range(layers))
+        self.recompute = recompute
 
     def forward(self, x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
         if x.shape[1] == 0:
             return x
         mask = lengths_to_mask(lens, x.shape[1]).unsqueeze(-1).to(x.dtype)
         for block in self.blocks:
-            x = block(x, mask)
+            x = maybe_recompute(block, x, mask, enabled=self.recompute and self.training)
         return x
 
 
@@ -242,12 +247,13 @@ class LSTMStack(nn.Module):
     Rows of length 0 are run as length 1 and zeroed afterwards (packing needs >= 1 step).
     """
 
-    def __init__(self, channels: int, layers: int, dropout: float):
+    def __init__(self, channels: int, layers: int, dropout: float, recompute: bool = False):
         super().__init__()
         self.lstms = nn.ModuleList(
             nn.LSTM(channels, channels // 2, batch_first=True, bidirectional=True) for _ in range(layers)
         )
         self.dropout = nn.Dropout(dropout)
+        self.recompute = recompute
 
     def forward(self, x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
         total = x.shape[1]
@@ -255,19 +261,23 @@ class LSTMStack(nn.Module):
             return x
         mask = lengths_to_mask(lens, total).unsqueeze(-1).to(x.dtype)
         run_lens = lens.clamp_min(1).cpu()
-        for i, lstm in enumerate(self.lstms):
-            if i > 0:
-                x = self.dropout(x)
-            packed = pack_padded_sequence(x, run_lens, batch_first=True, enforce_sorted=False)
-            y, _ = lstm(packed)
-            x, _ = pad_packed_sequence(y, batch_first=True, total_length=total)
+        for i in range(len(self.lstms)):
+            x = maybe_recompute(self._layer, i, x, run_lens, enabled=self.recompute and self.training)
         return x * mask
 
+    def _layer(self, i: int, x: torch.Tensor, run_lens: torch.Tensor) -> torch.Tensor:
+        """Layer i (dropout after the first, then the BiLSTM): (B, T, H) -> (B, T, H); one unit to recompute."""
+        if i > 0:
+            x = self.dropout(x)
+        packed = pack_padded_sequence(x, run_lens, batch_first=True, enforce_sorted=False)
+        y, _ = self.lstms[i](packed)
+        return pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])[0]
 
-def _make_stack(kind: str, channels: int, layers: int, kernel: int, dropout: float) -> nn.Module:
+
+def _make_stack(kind: str, channels: int, layers: int, kernel: int, dropout: float, recompute: bool) -> nn.Module:
     if kind == "lstm":
-        return LSTMStack(channels, layers, dropout)
-    return ConvStack(channels, layers, kernel, dropout)
+        return LSTMStack(channels, layers, dropout, recompute)
+    return ConvStack(channels, layers, kernel, dropout, recompute)
 
 
 class VariancePredictor(nn.Module):
@@ -347,7 +357,7 @@ class FastSpeech2(nn.Module):
         self.cfg = cfg
         h = cfg.hidden_size
         self.embedding = nn.Embedding(vocab_size, h, padding_idx=0)
-        self.encoder = _make_stack(cfg.encoder, h, cfg.encoder_layers, cfg.kernel_size, cfg.dropout)
+        self.encoder = _make_stack(cfg.encoder, h, cfg.encoder_layers, cfg.kernel_size, cfg.dropout, cfg.recompute)
         self.speaker_embedding = nn.Embedding(cfg.n_speakers, h) if cfg.n_speakers > 1 else None
         args = (h, cfg.variance_hidden, cfg.variance_kernel, cfg.variance_dropout)
         self.duration_predictor = VariancePredictor(*args)
@@ -357,7 +367,7 @@ class FastSpeech2(nn.Module):
         self.pitch_embedding = _ValueEmbedding(*emb)
         self.energy_embedding = _ValueEmbedding(*emb)
         self.frame_position = nn.Linear(2, h) if cfg.frame_position else None
-        self.decoder = _make_stack(cfg.decoder, h, cfg.decoder_layers, cfg.kernel_size, cfg.dropout)
+        self.decoder = _make_stack(cfg.decoder, h, cfg.decoder_layers, cfg.kernel_size, cfg.dropout, cfg.recompute)
         self.mel_linear = nn.Linear(h, n_mels)
         self.postnet = (
             PostNet(n_mels, cfg.postnet_channels, cfg.postnet_layers, cfg.postnet_kernel, cfg.dropout)
