@@ -91,7 +91,8 @@ def _user_error_types() -> tuple[type, ...]:
 
 
 _EXTRA_OF = {"torch": "torch", "torchaudio": "torch", "omegaconf": "torch", "hydra": "torch", "safetensors": "torch",
-             "librosa": "torch", "numba": "torch", "matplotlib": "torch", "onnx": "export", "onnxruntime": "runtime"}
+             "librosa": "torch", "numba": "torch", "matplotlib": "torch", "onnx": "export", "onnxruntime": "runtime",
+             "fastapi": "serve", "starlette": "serve", "uvicorn": "serve", "multipart": "serve", "python_multipart": "serve"}
 """A missing module -> the extra that installs it (the runtime-only install lacks torch's)."""
 
 

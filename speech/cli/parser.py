@@ -17,6 +17,7 @@ from speech.cli.args import (
     number,
 )
 from speech.cli.export import add_export
+from speech.cli.serve import add_serve
 from speech.cli.synthesize_args import add_synthesize
 from speech.cli.transcribe_args import add_transcribe
 
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_synthesize(sub)
     add_export(sub)
+    add_serve(sub)
 
     p = sub.add_parser("evaluate-tts", help="MCD / F0 RMSE / RTF / recognizer WER of a voice on held-out prompts",
                        description=EVALUATE_TTS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -175,6 +175,28 @@ class BaseTranscriber:
         self.audio_seconds += sum(len(w) for w in wavs) / self.sample_rate
         return out
 
+    def transcribe_waveforms(self, items: Sequence[tuple[str, np.ndarray, Sequence[str]]],
+                             timestamps: bool = False) -> list[Transcript]:
+        """Named waveforms (mono float32 at :attr:`sample_rate`, each with the warnings reading it
+        gave) -> one :class:`Transcript` each, in order, the model run in batches of :attr:`batch_size`.
+
+        Like files, a waveform without speech (or too short to hold any) gets text ``""`` and the
+        reason in its ``warnings``; the model never sees it. The HTTP server batches concurrent
+        requests through here."""
+        problems = [self.speech_problem(name, wav) for name, wav, _ in items]
+        todo = [wav for (_, wav, _), problem in zip(items, problems) if problem is None]
+        results = iter(self._run(todo, timestamps=timestamps) if todo else [])
+        out = []
+        for (name, wav, warnings), problem in zip(items, problems):
+            seconds = len(wav) / self.sample_rate
+            if problem is None:
+                text, words = next(results)
+                out.append(Transcript(name, text, seconds, words=words, warnings=list(warnings)))
+            else:
+                out.append(Transcript(name, "", seconds, words=[] if timestamps else None,
+                                      warnings=list(warnings) + [problem]))
+        return out
+
     # -- files -----------------------------------------------------------------------------------
     def transcribe_file(self, path: str | Path, progress: bool = False, timestamps: bool = False) -> Transcript:
         """One file of any length -> :class:`Transcript`; raises :class:`~speech.audio.AudioError` naming an
@@ -234,22 +256,12 @@ class BaseTranscriber:
         """
         paths = [str(p) for p in paths]
         bar = tqdm(total=len(paths), unit="file", disable=not progress, desc="transcribing")
-        # (path, waveform, warnings, why it is not sent to the model or None)
-        batch: list[tuple[str, np.ndarray, list[str], str | None]] = []
+        batch: list[tuple[str, np.ndarray, list[str]]] = []  # (path, waveform, warnings reading it gave)
 
         def flush():
             if not batch:
                 return []
-            todo = [w for _, w, _, problem in batch if problem is None]
-            results = iter(self._run(todo, timestamps=timestamps) if todo else [])
-            out = []
-            for p, w, warnings, problem in batch:
-                if problem is None:
-                    t, ws = next(results)
-                    out.append(Transcript(p, t, len(w) / self.sample_rate, words=ws, warnings=warnings))
-                else:
-                    out.append(Transcript(p, "", len(w) / self.sample_rate, words=[] if timestamps else None,
-                                          warnings=warnings + [problem]))
+            out = self.transcribe_waveforms(batch, timestamps=timestamps)
             bar.update(len(batch))
             batch.clear()
             return out
@@ -265,7 +277,7 @@ class BaseTranscriber:
                     continue
                 warnings = list(head.warnings)
                 wav = load(p, self.sample_rate, warnings=warnings)[0]
-                batch.append((p, wav, warnings, self.speech_problem(p, wav)))
+                batch.append((p, wav, warnings))
             except AudioError as e:
                 yield from flush()
                 bar.update(1)
