@@ -23,7 +23,7 @@ PNG = ROOT / "docs" / "architecture.png"
 SHARED_ROWS = {"models, decoding, losses", "signals and text"}
 LAYERS = [
     ("entry points", ["cli", "recipes"]),
-    ("export to ONNX", ["export"]),
+    ("ONNX export, HTTP server", ["export", "serve"]),
     ("training and inference", ["train", "pipelines"]),
     ("torch-free runtime", ["runtime"]),
     ("model packages", ["packages"]),
