@@ -97,7 +97,7 @@ class Guard:
             self.metrics.observe(scope.get("method", "?"), name, status["code"], time.perf_counter() - t0)
 
     def _too_large(self) -> ApiError:
-        return ApiError(413, f"request body larger than this server accepts ({self.max_body / 1048576:g} MB); "
+        return ApiError(413, f"request body larger than this server accepts ({round(self.max_body / 1048576, 2):g} MB); "
                              "send a shorter file", code="too_large")
 
     def _refusal(self, scope) -> ApiError | None:
