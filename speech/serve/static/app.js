@@ -120,6 +120,8 @@ function showTranscript(result) {
 
 async function transcribe(blob, filename) {
   showError("asr", "");
+  $("asr-text").textContent = "";
+  $("asr-words").tBodies[0].replaceChildren();
   setState("asr", "busy", `Transcribing ${filename}…`);
   const form = new FormData();
   form.append("file", blob, filename);
@@ -184,6 +186,7 @@ async function startRecording() {
     const mime = recorder.mimeType || type || "audio/webm";
     recorder = null;
     clearInterval(timer);
+    $("record-time").textContent = "";
     const button = $("record");
     button.textContent = "Record";
     button.setAttribute("aria-pressed", "false");
@@ -192,6 +195,8 @@ async function startRecording() {
   recorder.start();
   const started = performance.now();
   const clock = $("record-time");
+  clock.dataset.seconds = "0.0";
+  clock.textContent = "● 0.0 s";
   timer = setInterval(() => {
     const s = (performance.now() - started) / 1000;
     clock.dataset.seconds = s.toFixed(1);
