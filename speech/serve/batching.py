@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Generic, Sequence, TypeVar
@@ -55,7 +54,6 @@ class BatchQueue(Generic[T]):
         self._arrived: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"speech-{name}")
-        self._lock = threading.Lock()
         # counters read by /metrics
         self.batches = 0
         self.items = 0
