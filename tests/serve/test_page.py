@@ -8,7 +8,6 @@ into $SPEECH_ARTIFACTS (else the test's tmp_path) and its path printed."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import urllib.error
@@ -25,7 +24,7 @@ try:  # selenium comes with the dev extra; without it these tests skip like a mi
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:
     webdriver = None
@@ -46,14 +45,16 @@ def _unavailable(msg: str) -> None:
     pytest.skip(msg)
 
 
-def _fsdd_clip(name: str) -> Path | None:
-    """The fake microphone's clip when the shared data is there (the browser also serves tests without it)."""
-    path = shared_data_root() / "fsdd" / "recordings" / name
+@pytest.fixture(scope="module")
+def fake_mic() -> Path | None:
+    """The clip the fake microphone plays, when the shared data is there (None: the browser still
+    serves the tests that need no data)."""
+    path = shared_data_root() / "fsdd" / "recordings" / MIC_CLIP
     return path if path.is_file() else None
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def browser(tmp_path_factory, fake_mic):
     """One headless chromium for the module, with a fake microphone playing an FSDD clip (when the
     shared data is there) and autoplay allowed; the browser console is logged for the tests to read."""
     if webdriver is None:
@@ -69,12 +70,10 @@ def browser(tmp_path_factory):
                  f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"):
         opts.add_argument(flag)
-    mic = _fsdd_clip(MIC_CLIP)
-    if mic is not None:
-        opts.add_argument(f"--use-file-for-fake-audio-capture={mic}")
+    if fake_mic is not None:
+        opts.add_argument(f"--use-file-for-fake-audio-capture={fake_mic}")
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-    driver.fake_mic = mic
     yield driver
     driver.quit()
 
@@ -97,12 +96,11 @@ def console_errors(driver) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
-def finished(driver, panel: str) -> str:
-    """Wait until a panel's request has come back; its data-state ("done" or "error")."""
+def finished(driver, panel: str) -> None:
+    """Wait until a panel's request has come back (data-state "done" or "error") and check it succeeded."""
     wait(driver).until(lambda d: d.find_element(By.ID, panel).get_attribute("data-state") in ("done", "error"))
-    state = driver.find_element(By.ID, panel).get_attribute("data-state")
-    assert state == "done", driver.find_element(By.ID, f"error-{panel}").text
-    return state
+    assert driver.find_element(By.ID, panel).get_attribute("data-state") == "done", \
+        driver.find_element(By.ID, f"error-{panel}").text
 
 
 def upload(driver, clip: Path) -> None:
@@ -135,26 +133,38 @@ def test_upload_shows_the_digit_and_word_timings(page, data_root):
     assert console_errors(page) == []
 
 
+def audio_duration(driver, audio) -> float:
+    """Wait until the audio element knows its (finite, positive) duration in seconds."""
+    return wait(driver).until(lambda d: d.execute_script(
+        "const a = arguments[0]; return isFinite(a.duration) && a.duration > 0 ? a.duration : null;", audio))
+
+
 def test_synthesized_audio_plays(page):
-    synthesize(page, "The quick brown fox jumps over the lazy dog.")
+    sentence = "The quick brown fox jumps over the lazy dog."
+    synthesize(page, sentence)
     audio = page.find_element(By.ID, "tts-audio")
     assert audio.get_attribute("src").startswith("blob:")
     page.execute_script("arguments[0].play();", audio)
-    duration = wait(page).until(lambda d: d.execute_script(
-        "const a = arguments[0]; return isFinite(a.duration) && a.duration > 0 ? a.duration : null;", audio))
+    duration = audio_duration(page, audio)
     assert 0.5 < duration < 15.0, duration  # nine words: a couple of seconds
     wait(page).until(lambda d: d.execute_script("return arguments[0].currentTime > 0 || arguments[0].ended;", audio))
     assert page.execute_script("return arguments[0].error;", audio) is None
     link = page.find_element(By.ID, "tts-download")
     assert link.is_displayed() and link.get_attribute("href") == audio.get_attribute("src")
     assert link.get_attribute("download").endswith(".wav")
+    # the speed slider reaches the server: at 2x the same sentence is clearly shorter
+    first_src = audio.get_attribute("src")
+    page.find_element(By.ID, "tts-speed").send_keys(Keys.END)
+    assert page.find_element(By.ID, "tts-speed-value").text == "2.0"
+    synthesize(page, sentence)
+    wait(page).until(lambda d: audio.get_attribute("src") != first_src)
+    assert audio_duration(page, audio) < 0.8 * duration
     assert console_errors(page) == []
 
 
 @pytest.mark.data
 def test_screenshot_with_both_panels(page, data_root, tmp_path):
     upload(page, data_root / "fsdd" / "recordings" / CLIP)
-    Select(page.find_element(By.ID, "tts-model")).select_by_index(0)
     synthesize(page, "Seven is the digit I heard.")
     wait(page).until(lambda d: d.execute_script("return isFinite(arguments[0].duration);",
                                                 d.find_element(By.ID, "tts-audio")))
@@ -167,9 +177,8 @@ def test_screenshot_with_both_panels(page, data_root, tmp_path):
 
 
 @pytest.mark.data
-def test_recording_from_the_microphone(page):
-    if page.fake_mic is None:
-        pytest.skip(f"FSDD clip {MIC_CLIP} for the fake microphone not found under {shared_data_root()}")
+def test_recording_from_the_microphone(page, data_root, fake_mic):
+    assert fake_mic is not None, f"FSDD clip {MIC_CLIP} for the fake microphone not found under {data_root}"
     if shutil.which("ffmpeg") is None:
         pytest.skip("the server reads the browser's WebM recording through ffmpeg, which is not on PATH")
     before = page.find_element(By.ID, "asr-text").text
@@ -205,7 +214,6 @@ def test_server_error_shows_in_the_page(page, live_server):
     shown = page.find_element(By.ID, "error-tts")
     assert shown.is_displayed() and shown.text == message
     assert page.find_element(By.ID, "tts-audio").get_attribute("src") in (None, "")
-
 
 
 def test_api_key_is_asked_for_and_kept(browser, served_models):
