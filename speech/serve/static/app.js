@@ -89,7 +89,8 @@ async function loadModels() {
   for (const m of models.filter((m) => m.task === "speech")) {
     const voices = m.voices && m.voices.length ? m.voices : [m.id];
     for (const v of voices) {
-      tts.push({ value: m.id, voice: v, label: v === m.id ? m.id : `${m.id} — ${v}`, selected: !!m.default });
+      tts.push({ value: m.id, voice: v, label: v === m.id ? m.id : `${m.id} — ${v}`,
+                 selected: !!m.default && v === voices[0] });
     }
   }
   fillSelect($("tts-model"), tts);
