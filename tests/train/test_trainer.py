@@ -1,4 +1,5 @@
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,31 @@ def test_ddp_step_matches_single_process(tmp_path):
         assert torch.allclose(a[k], b[k], atol=1e-6, rtol=0), k
         moved += int(not torch.allclose(a[k], init[k]))
     assert moved > 0  # the step really updated the weights
+
+
+@pytest.mark.slow
+def test_two_node_torchrun_command_line_matches_single_process(tmp_path):
+    """The multi-node command line of docs/scaling.md, with two "nodes" on this machine: one torchrun per
+    node (--nnodes 2 --node-rank 0|1, the first node's address and port), one process each; one step
+    equals one process with the global batch."""
+    worker = Path(__file__).parent / "ddp_worker.py"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank", str(k),
+                               "--nproc-per-node", "1", "--master-addr", "127.0.0.1", "--master-port", str(port),
+                               str(worker), str(tmp_path / "two-nodes"), "4"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in (0, 1)]
+    outs = [p.communicate(timeout=300) for p in nodes]
+    assert [p.returncode for p in nodes] == [0, 0], [err[-2000:] for _, err in outs]
+    single = subprocess.run([sys.executable, str(worker), str(tmp_path / "single"), "8"], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-3000:]
+    a = torch.load(tmp_path / "single" / "weights.pt", weights_only=True)
+    b = torch.load(tmp_path / "two-nodes" / "weights.pt", weights_only=True)
+    for k in a:
+        assert torch.allclose(a[k], b[k], atol=1e-6, rtol=0), k
 
 
 def test_resume_with_a_different_model_is_a_clear_error(tmp_path):
