@@ -129,18 +129,18 @@ def test_ddp_step_matches_single_process(tmp_path):
 
 @pytest.mark.slow
 def test_two_node_torchrun_command_line_matches_single_process(tmp_path):
-    """The multi-node command line of docs/scaling.md, with two "nodes" on this machine: one torchrun per
-    node (--nnodes 2 --node-rank 0|1, the first node's address and port), one process each; one step
-    equals one process with the global batch."""
+    """The multi-node command line of the README (and docs/scaling.md), with two "nodes" on this machine:
+    one torchrun per node meeting at a c10d rendezvous endpoint, one process each; one step equals one
+    process with the global batch."""
     worker = Path(__file__).parent / "ddp_worker.py"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--node-rank", str(k),
-                               "--nproc-per-node", "1", "--master-addr", "127.0.0.1", "--master-port", str(port),
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+                               "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "t2n",
                                str(worker), str(tmp_path / "two-nodes"), "4"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for k in (0, 1)]
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=300) for p in nodes]
     assert [p.returncode for p in nodes] == [0, 0], [err[-2000:] for _, err in outs]
     single = subprocess.run([sys.executable, str(worker), str(tmp_path / "single"), "8"], env=env,
