@@ -104,9 +104,18 @@ def main() -> None:
                 x.grad = None
                 F.ctc_loss(x, tg_cat, il32, tl32, reduction="sum").backward()
 
-            row += f" {1000 * timed(cudnn, args.repeats, dev):>9.2f}"
+            # torch falls back to its native kernel silently when a cuDNN condition fails: say which ran
+            try:
+                mark = "" if torch._use_cudnn_ctc_loss(x, tg_cat, il32.tolist(), tl32.tolist(), 0) else "*"
+            except Exception:  # a private helper: its signature may change between torch versions
+                mark = "?"
+            row += f" {1000 * timed(cudnn, args.repeats, dev):>8.2f}{mark}"
         row += f" {1000 * t_numba:>9.2f} | {t_torch / t_numba:>10.1f}x | {dloss:.1e} {dgrad:.1e}"
         print(row, flush=True)
+    if dev == "cuda":
+        print(f"cudnn ms: torch's cuDNN CTC (int32 targets on the CPU, full-length inputs); '*': torch declined "
+              f"cuDNN for that case and ran its native kernel ('?': could not tell). cuDNN {torch.backends.cudnn.version()}, "
+              f"GPU {torch.cuda.get_device_name()}")
 
 
 if __name__ == "__main__":
