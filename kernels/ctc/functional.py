@@ -4,19 +4,19 @@
 ``log_probs`` (T, B, C); ``targets`` padded (B, S) or concatenated (sum(target_lengths),);
 ``input_lengths`` and ``target_lengths`` (B,) tensors or sequences of ints.
 
-Memory: the forward pass computes the gradient eagerly into one (T, B, C) array (allocated per
-call, or a caller's reusable ``grad_buffer``); the kernels add O(threads * T * (2L + 1)) float64
-scratch for the recursions plus O(B * T * L) for the emissions, kept between calls. The backward
-pass scales that array in place and hands it over, so no second (T, B, C) array is made; a
-second backward through a retained graph recomputes it.
+Memory and passes (CPU): forward gathers each utterance's blank and label probabilities and runs
+the recursions, keeping the state occupancies (O(T * B * L) float64); backward writes the gradient,
+multiplied by the incoming per-utterance gradient, in one pass over (T, B, C): one read of the
+log-probs and one write of the gradient. The gradient, the occupancy table and the recursion
+scratch (O(threads * T * (2L + 5)) float64) are buffers reused across calls (:class:`_Workspace`),
+never overwritten while anything else still holds them. Batch-first models' (T, B, C) transposes
+are read and their gradients written in place, without a copy.
 """
 from __future__ import annotations
 
-from typing import Sequence
-
 import threading
+from collections.abc import Sequence
 
-import numpy as np
 import torch
 
 _REDUCTIONS = ("none", "sum", "mean")
@@ -78,24 +78,47 @@ def _prepare(log_probs: torch.Tensor, targets, input_lengths, target_lengths, bl
     return as32(labels), as32(offsets), as32(in_lens), as32(tgt_lens)
 
 
-class _Workspace(threading.local):
-    """Per-thread scratch tensors reused across calls, grown on demand (never shrunk).
+def _storage_use_count(t: torch.Tensor) -> int | None:
+    """How many tensors share ``t``'s memory (plus one for the query itself); None if torch cannot say."""
+    count = getattr(torch._C, "_storage_Use_Count", None)
+    if count is None:
+        return None
+    return int(count(t.untyped_storage()._cdata))
 
-    Reusing them avoids allocating (and page-faulting) tens of megabytes per loss evaluation.
+
+_ALONE = _storage_use_count(torch.empty(1))  # the count of a tensor nobody else shares
+
+
+class _Workspace(threading.local):
+    """Per-thread buffers reused across calls: the gradient, the emission/occupancy table, scratch.
+
+    A fresh 128 MB gradient costs more in page faults than computing it, so buffers are kept and
+    reused. Reuse is safe because a buffer is only handed out again when no tensor outside this
+    pool shares its memory (torch's storage use count): a gradient that autograd adopted as a
+    leaf's ``.grad``, a table a retained graph still holds, a result the caller kept, all make the
+    next call take (or allocate) another buffer. Up to ``_KEEP`` buffers per (name, dtype, device)
+    are kept, grown on demand, never shrunk; :func:`release_workspace` frees them.
     """
 
+    _KEEP = 4
+
     def __init__(self):
-        self.buffers: dict[tuple, torch.Tensor] = {}
+        self.buffers: dict[tuple, list[torch.Tensor]] = {}
 
     def get(self, name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         n = 1
         for d in shape:
             n *= d
-        key = (name, dtype, str(device))
-        buf = self.buffers.get(key)
-        if buf is None or buf.numel() < n:
-            buf = torch.empty(max(n, 1), dtype=dtype, device=device)
-            self.buffers[key] = buf
+        pool = self.buffers.setdefault((name, dtype, str(device)), [])
+        for i, buf in enumerate(pool):
+            if _ALONE is not None and _storage_use_count(buf) == _ALONE:
+                if buf.numel() < n:  # grow: drop the small one (nobody holds it)
+                    buf = pool[i] = torch.empty(n, dtype=dtype, device=device)
+                return buf[:n].view(shape)  # a new view each time: autograd may adopt it as .grad
+        buf = torch.empty(max(n, 1), dtype=dtype, device=device)
+        pool.append(buf)
+        if len(pool) > self._KEEP:
+            pool.pop(0)  # its holder keeps it alive as long as it needs it
         return buf[:n].view(shape)
 
 
@@ -103,17 +126,96 @@ _WORKSPACE = _Workspace()
 
 
 def release_workspace() -> None:
-    """Free the scratch memory the kernels keep between calls (in this thread)."""
+    """Free the buffers the kernels keep between calls (in this thread); tensors already handed out stay valid."""
     _WORKSPACE.buffers.clear()
 
 
-def _check_buffer(buf: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
-    if buf is None:
-        return torch.empty_like(like, memory_format=torch.contiguous_format)
-    if buf.shape != like.shape or buf.dtype != like.dtype or buf.device != like.device or not buf.is_contiguous():
-        raise ValueError(f"ctc_loss: grad_buffer must be a contiguous {like.dtype} tensor of shape {tuple(like.shape)} "
-                         f"on {like.device}, got {buf.dtype} {tuple(buf.shape)} on {buf.device}")
-    return buf
+def _rows(lp: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    """(T, B, C) -> a C-contiguous (T * B, C) view and the row strides (st, sb): row t * st + b * sb.
+
+    (T, B, C)-contiguous tensors give (B, 1); the (T, B, C) transpose of a contiguous batch-first
+    (B, T, C) tensor (what a batch-first model hands to the loss) gives (1, T) without a copy;
+    anything else is copied to (T, B, C) first.
+    """
+    T, B, C = lp.shape
+    if lp.is_contiguous():
+        return lp.view(T * B, C), B, 1
+    bt = lp.transpose(0, 1)
+    if bt.is_contiguous():
+        return bt.view(B * T, C), 1, T
+    return lp.contiguous().view(T * B, C), B, 1
+
+
+def _rows_view(flat: torch.Tensor, T: int, B: int, C: int, st: int, sb: int) -> torch.Tensor:
+    """The (T, B, C) tensor whose rows are ``flat``'s (the inverse of :func:`_rows`)."""
+    return flat.view(T, B, C) if st >= sb else flat.view(B, T, C).transpose(0, 1)
+
+
+def _grad_out(grad_buffer: torch.Tensor | None, lp: torch.Tensor, st: int, sb: int) -> torch.Tensor:
+    """Rows (T * B, C) for the gradient: the caller's ``grad_buffer`` or a pooled buffer, laid out like the input."""
+    T, B, C = lp.shape
+    if grad_buffer is None:
+        return _WORKSPACE.get("grad", (T * B, C), lp.dtype, lp.device)
+    like = _rows_view(torch.empty(T * B, C, device="meta"), T, B, C, st, sb)
+    if (grad_buffer.shape != lp.shape or grad_buffer.dtype != lp.dtype or grad_buffer.device != lp.device
+            or (T * B > 1 and grad_buffer.stride() != like.stride())):
+        raise ValueError(f"ctc_loss: grad_buffer must be a {lp.dtype} tensor of shape {tuple(lp.shape)} on {lp.device} "
+                         f"with strides {like.stride()} (torch.empty_like(log_probs)), got {grad_buffer.dtype} "
+                         f"{tuple(grad_buffer.shape)} strides {grad_buffer.stride()} on {grad_buffer.device}")
+    return grad_buffer.transpose(0, 1).reshape(B * T, C) if st < sb else grad_buffer.view(T * B, C)
+
+
+class _CpuState:
+    """What the CPU forward leaves for the gradient pass: row layout, normaliser, occupancies, raw costs."""
+
+    def __init__(self, T, B, C, st, sb, norm, em, costs, labels, offsets, in_lens, tgt_lens, blank):
+        self.T, self.B, self.C, self.st, self.sb = T, B, C, st, sb
+        self.norm, self.em, self.costs = norm, em, costs
+        self.labels, self.offsets, self.in_lens, self.tgt_lens, self.blank = labels, offsets, in_lens, tgt_lens, blank
+
+
+def _cpu_forward(lp, labels, offsets, in_lens, tgt_lens, blank, compute_grad, from_logits) -> _CpuState:
+    """Costs (float64, raw: inf for infeasible utterances) and, if ``compute_grad``, the occupancies."""
+    # numba and the compiled kernels load on the first CPU call, not when speech.kernels is imported
+    # (importing numba costs ~0.3 s that a command which never trains should not pay)
+    import numba
+
+    from speech.kernels.ctc.cpu import ctc_cpu, emissions, log_normalizer
+
+    T, B, C = lp.shape
+    rows, st, sb = _rows(lp)
+    x = rows.numpy()
+    norm = torch.zeros(T, B, dtype=torch.float64)
+    if from_logits and T * B:
+        log_normalizer(x, T, B, st, sb, norm.numpy())
+    lmax = int(tgt_lens.max()) if B else 0
+    symbols = torch.full((B, lmax + 1), int(blank), dtype=torch.int64)  # blank, then the labels
+    if lmax:
+        mask = torch.arange(lmax).unsqueeze(0) < tgt_lens.unsqueeze(1).long()
+        symbols[:, 1:][mask] = labels.long()
+    em = _WORKSPACE.get("em", (T, B, lmax + 1), torch.float64, lp.device)
+    order = torch.argsort(symbols, dim=1)  # each row read in ascending column order (see cpu.emissions)
+    emissions(x, st, sb, norm.numpy(), symbols.numpy(), order.numpy(), em.numpy())
+    work = _WORKSPACE.get("work", (numba.get_num_threads(), 2 * T * (2 * lmax + 5)), torch.float64, lp.device)
+    costs = torch.empty(B, dtype=torch.float64)
+    ctc_cpu(x, st, sb, norm.numpy(), em.numpy(), work.numpy(), labels.numpy(), offsets.numpy(), in_lens.numpy(),
+            tgt_lens.numpy(), int(blank), costs.numpy(), compute_grad)
+    return _CpuState(T, B, C, st, sb, norm, em if compute_grad else None, costs, labels, offsets, in_lens, tgt_lens,
+                     int(blank))
+
+
+def _cpu_grad(lp: torch.Tensor, s: _CpuState, scale: torch.Tensor, zero_infinity: bool,
+              grad_buffer: torch.Tensor | None = None) -> torch.Tensor:
+    """The gradient of sum_b scale[b] * cost_b w.r.t. ``lp`` in one pass (see ``cpu.ctc_grad``), laid out like ``lp``."""
+    from speech.kernels.ctc.cpu import ctc_grad  # lazy, as in _cpu_forward
+
+    rows, st, sb = _rows(lp)
+    out = _grad_out(grad_buffer, lp, st, sb)
+    scale = scale.detach().to("cpu", torch.float64).expand(s.B).contiguous()
+    ctc_grad(rows.numpy(), st, sb, s.norm.numpy(), s.em.numpy(), s.labels.numpy(), s.offsets.numpy(),
+             s.in_lens.numpy(), s.tgt_lens.numpy(), s.blank, s.costs.numpy(), scale.numpy(), bool(zero_infinity),
+             out.numpy())
+    return _rows_view(out, s.T, s.B, s.C, st, sb)
 
 
 def ctc_costs_and_grads(
@@ -129,52 +231,28 @@ def ctc_costs_and_grads(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The pure function: per-utterance costs (B,) float64 and gradients (T, B, C) (or None).
 
-    CPU tensors run the CPU kernel on zero-copy numpy views; CUDA tensors run the CUDA kernel on
-    the same memory (``numba.cuda.as_cuda_array``) on torch's current stream. ``grad_buffer``, when
-    given, receives the gradient (reuse it across steps to avoid an allocation per call).
+    CPU tensors run the CPU kernels on zero-copy numpy views; CUDA tensors run the CUDA kernel on
+    the same memory (``numba.cuda.as_cuda_array``) on torch's current stream. The gradient goes
+    into ``grad_buffer`` when given, else into a buffer reused across calls (a new one whenever
+    the previous result is still referenced, so a kept result is never overwritten).
     """
     labels, offsets, in_lens, tgt_lens = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
-    lp = log_probs.detach().contiguous()
+    lp = log_probs.detach()
     B = lp.shape[1]
-    grads = _check_buffer(grad_buffer, lp) if compute_grad else None
     if lp.device.type == "cpu":
-        import numba
-
-        from speech.kernels.ctc.cpu import ctc_cpu, gather_emissions
-
-        T, _, C = lp.shape
-        # The O(T * B * C) and O(T * B * L) exponentials run in torch's vectorized kernels (numba has
-        # no vector math library here): the softmax goes straight into the gradient buffer, and the
-        # emission probabilities of each utterance's blank + labels into a float64 (T, B, L + 1)
-        # array, which the kernel then overwrites with the occupancies it subtracts.
-        norm = torch.logsumexp(lp, dim=-1, keepdim=True) if from_logits else None
-        lmax = int(tgt_lens.max()) if B else 0
-        symbols = torch.full((B, lmax + 1), int(blank), dtype=torch.int64)  # blank, then the labels
-        if lmax:
-            mask = torch.arange(lmax).unsqueeze(0) < tgt_lens.unsqueeze(1).long()
-            symbols[:, 1:][mask] = labels.long()
-        em = _WORKSPACE.get("em", (T, B, lmax + 1), torch.float64, lp.device)
-        gather_emissions(lp.numpy(), symbols.numpy(), em.numpy())
-        if norm is not None:
-            em.sub_(norm)
-        em.exp_()
-        work = _WORKSPACE.get("work", (numba.get_num_threads(), 2 * T * (2 * lmax + 5)), torch.float64, lp.device)
-        if grads is not None:
-            if norm is None:
-                torch.exp(lp, out=grads)
-            else:
-                torch.sub(lp, norm, out=grads).exp_()
-        norm64 = norm.squeeze(-1).double() if norm is not None else torch.zeros(T, B, dtype=torch.float64)
-        costs = np.empty(B, dtype=np.float64)
-        g = grads.numpy() if grads is not None else np.empty((1, 1, 1), dtype=lp.numpy().dtype)
-        ctc_cpu(lp.numpy(), norm64.numpy(), em.numpy(), work.numpy(), labels.numpy(), offsets.numpy(), in_lens.numpy(),
-                tgt_lens.numpy(), int(blank), costs, g, grads is not None)
-        return torch.from_numpy(costs), grads
+        state = _cpu_forward(lp, labels, offsets, in_lens, tgt_lens, blank, compute_grad, from_logits)
+        if not compute_grad:
+            return state.costs, None
+        return state.costs, _cpu_grad(lp, state, torch.ones(1, dtype=torch.float64), False, grad_buffer)
     if lp.device.type == "cuda":
         from numba import cuda
 
         from speech.kernels.ctc.cuda import ctc_cuda, workspace_size
 
+        lp = lp.contiguous()
+        grads = None
+        if compute_grad:
+            grads = _grad_out(grad_buffer, lp, lp.shape[1], 1).view(lp.shape)
         dev = lp.device
         T = lp.shape[0]
         lmax = int(tgt_lens.max()) if B else 0
@@ -196,36 +274,61 @@ def ctc_costs_and_grads(
 
 
 class CTCLossFunction(torch.autograd.Function):
-    """Per-utterance CTC costs (B,); the gradient is computed eagerly in forward.
+    """Per-utterance CTC costs (B,).
 
-    The first backward hands that gradient over (scaled in place, so no second (T, B, C) array);
-    a second backward through the same graph (``retain_graph=True``) recomputes it.
+    CPU: forward runs the recursions and keeps the occupancies (O(T * B * L)); backward writes the
+    gradient, already multiplied by the incoming per-utterance gradient, in one pass over
+    (T, B, C) into a reused buffer laid out like the input (see :class:`_Workspace` for why reuse
+    is safe). A second backward through a retained graph recomputes it from the saved occupancies.
+    CUDA: the kernel computes the gradient eagerly in forward; the first backward scales it in
+    place and hands it over, a second backward recomputes it.
     """
 
     @staticmethod
     def forward(ctx, log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, from_logits, grad_buffer):
         need_grad = log_probs.requires_grad
-        costs, grads = ctc_costs_and_grads(log_probs, targets, input_lengths, target_lengths, blank,
-                                           compute_grad=need_grad, from_logits=from_logits, grad_buffer=grad_buffer)
+        ctx.zero_infinity, ctx.grad_buffer = zero_infinity, grad_buffer
+        if log_probs.device.type == "cpu":
+            labels, offsets, in_lens, tgt_lens = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
+            state = _cpu_forward(log_probs.detach(), labels, offsets, in_lens, tgt_lens, blank, need_grad, from_logits)
+            costs = state.costs
+            if need_grad:
+                # autograd owns these: freed after a backward without retain_graph, then reusable by the pool
+                ctx.save_for_backward(log_probs, state.em, state.norm, state.costs)
+                state.em = state.norm = state.costs = None
+                ctx.state = state
+        else:
+            costs, grads = ctc_costs_and_grads(log_probs, targets, input_lengths, target_lengths, blank,
+                                               compute_grad=need_grad, from_logits=from_logits, grad_buffer=grad_buffer)
+            if zero_infinity and grads is not None:
+                grads.masked_fill_(torch.isinf(costs).view(1, -1, 1), 0.0)
+            ctx.grads = grads
+            ctx.args = (targets, input_lengths, target_lengths, blank, from_logits)
+            ctx.save_for_backward(log_probs)
+            ctx.state = None
         costs = costs.to(log_probs.device)
-        if zero_infinity and grads is not None:
-            grads.masked_fill_(torch.isinf(costs).view(1, -1, 1), 0.0)
         if zero_infinity:
             costs = costs.masked_fill(torch.isinf(costs), 0.0)
-        ctx.grads = grads
-        ctx.args = (targets, input_lengths, target_lengths, blank, zero_infinity, from_logits)
-        ctx.save_for_backward(log_probs)
         return costs.to(log_probs.dtype)
 
     @staticmethod
     def backward(ctx, grad_costs):
+        if ctx.state is not None:  # CPU: the one fused gradient pass, scaled by grad_costs
+            log_probs, em, norm, costs = ctx.saved_tensors
+            s = ctx.state
+            s.em, s.norm, s.costs = em, norm, costs
+            try:
+                grads = _cpu_grad(log_probs.detach(), s, grad_costs, ctx.zero_infinity, ctx.grad_buffer)
+            finally:
+                s.em = s.norm = s.costs = None  # only the saved tensors hold them
+            return grads, None, None, None, None, None, None, None
         grads, ctx.grads = ctx.grads, None  # release it: autograd may then adopt it as .grad without a copy
         if grads is None:  # second backward through a retained graph
             (log_probs,) = ctx.saved_tensors
-            targets, input_lengths, target_lengths, blank, zero_infinity, from_logits = ctx.args
+            targets, input_lengths, target_lengths, blank, from_logits = ctx.args
             costs, grads = ctc_costs_and_grads(log_probs, targets, input_lengths, target_lengths, blank,
                                                from_logits=from_logits)
-            if zero_infinity:
+            if ctx.zero_infinity:
                 grads.masked_fill_(torch.isinf(costs).to(grads.device).view(1, -1, 1), 0.0)
         if not bool((grad_costs == 1).all()):  # reduction="sum" needs no scaling
             grads.mul_(grad_costs.to(grads.dtype).view(1, -1, 1))

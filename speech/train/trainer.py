@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 
 from speech.data.sampler import BucketBatchSampler
 from speech.fileio import remove_stale_tmp
+from speech.kernels.threads import set_num_threads
 from speech.train import distributed
 from speech.train.checkpoint import atomic_save, rng_state
 from speech.train.curves import plot_training_curves
@@ -95,7 +96,7 @@ class Trainer:
         cfg = self.cfg
         self._t_start, self._prior_seconds = time.time(), 0.0
         if cfg.num_threads > 0:
-            torch.set_num_threads(cfg.num_threads)
+            set_num_threads(cfg.num_threads)  # torch and the numba kernels (CTC loss): one budget, no oversubscription
         device = resolve_device(cfg.device)
         dist_info = distributed.init_distributed(device.type)
         device = resolve_device(cfg.device, dist_info.local_rank)

@@ -61,7 +61,7 @@ class TrainerConfig:
     seed: int = 0
     """Seed for model initialization, data order and augmentation."""
     num_threads: int = 0
-    """torch intra-op threads per process (0 = torch's default)."""
+    """CPU threads per process for torch (intra-op) and the numba kernels alike (0 = their defaults)."""
     progress: bool = True
     """Show tqdm progress bars."""
 

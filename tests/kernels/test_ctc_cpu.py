@@ -220,3 +220,144 @@ def test_random_cases_match_torch(T, B, C, L, seed, blank):
     assert torch.allclose(costs, ref_costs, rtol=1e-9, equal_nan=True)
     finite = torch.isfinite(ref_costs)
     assert torch.allclose(grads[:, finite], ref_grads[:, finite], atol=1e-9)
+
+
+# --- the fused gradient pass, its vectorized exp, the row layouts and the reused buffers ---
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 3e-7), (np.float64, 2e-15)])
+def test_fast_exp_matches_exp(dtype, rtol):
+    from numba import njit
+
+    from speech.kernels.ctc.fastexp import fast_exp
+
+    @njit
+    def run(x, y):
+        for i in range(x.shape[0]):
+            y[i] = fast_exp(x[i])
+
+    lo = -87.3 if dtype == np.float32 else -708.0
+    x = np.concatenate([np.linspace(lo, 80.0 if dtype == np.float32 else 700.0, 200_001),
+                        -np.random.default_rng(0).exponential(3.0, 100_000)]).astype(dtype)
+    y = np.empty_like(x)
+    run(x, y)
+    exact = np.exp(x.astype(np.float64))  # of the same (rounded) inputs
+    assert np.max(np.abs(y - exact) / exact) < rtol
+    special = np.array([0.0, -np.inf, np.nan, -1000.0, 1000.0], dtype)
+    out = np.empty_like(special)
+    run(special, out)
+    assert out[0] == 1.0 and out[1] == 0.0 and np.isnan(out[2]) and out[3] == 0.0 and out[4] == np.inf
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_batch_first_input_is_read_in_place_and_gradient_comes_back_batch_first(dtype, from_logits):
+    """A batch-first model's (B, T, C) output transposed to (T, B, C): same values, no copy of the input,
+    and the gradient that reaches the (B, T, C) tensor is contiguous like it."""
+    logits, tg, il, tl = make_case(70, 5, 12, 9, seed=11, repeats=True)
+    lp, ref_costs, ref_grads = torch_reference(logits, tg, il, tl)
+    src = (logits if from_logits else lp).to(dtype).transpose(0, 1).contiguous().requires_grad_()  # (B, T, C)
+    fn = ctc_loss_from_logits if from_logits else ctc_loss
+    costs = fn(src.transpose(0, 1), tg, il, tl, reduction="none")
+    (costs * torch.arange(1, 6, dtype=dtype)).sum().backward()  # per-utterance weights: the fused scale
+    assert src.grad.is_contiguous()
+    want = ref_grads * torch.arange(1, 6, dtype=torch.float64).view(1, -1, 1)
+    atol = 1e-4 if dtype == torch.float32 else 1e-9
+    if from_logits:  # the gradient w.r.t. logits is the same expression (exp(lp) - occupancy)
+        assert torch.allclose(costs.double(), ref_costs, rtol=1e-5 if dtype == torch.float32 else 1e-9)
+    assert torch.allclose(src.grad.transpose(0, 1).double(), want, atol=atol * 5)
+    with pytest.raises(ValueError, match="grad_buffer"):  # a caller's buffer must be laid out like the input
+        ctc_costs_and_grads(src.detach().transpose(0, 1), tg, il, tl, grad_buffer=torch.empty(70, 5, 12, dtype=dtype))
+    buf = torch.empty_like(src).transpose(0, 1)
+    _, g = ctc_costs_and_grads(src.detach().transpose(0, 1), tg, il, tl, from_logits=from_logits, grad_buffer=buf)
+    assert g.data_ptr() == buf.data_ptr() and torch.allclose(g.double(), ref_grads, atol=atol * 5)
+
+
+def test_reused_gradient_buffer_never_overwrites_a_gradient_still_in_use():
+    """Step 1's gradient, adopted as x1.grad (no copy), must survive step 2's call on a same-shaped
+    input; once released, its memory is reused (no new allocation per step)."""
+    logits1, tg, il, tl = make_case(40, 6, 15, 7, seed=21)
+    logits2, _, _, _ = make_case(40, 6, 15, 7, seed=22)
+    release_workspace()
+    x1 = logits1.log_softmax(-1).detach().requires_grad_()
+    ctc_loss(x1, tg, il, tl, reduction="sum").backward()
+    g1 = x1.grad.clone()
+    x2 = logits2.log_softmax(-1).detach().requires_grad_()
+    ctc_loss(x2, tg, il, tl, reduction="sum").backward()
+    assert x1.grad.data_ptr() != x2.grad.data_ptr()
+    assert torch.equal(x1.grad, g1)  # not overwritten by the second step
+    _, _, ref2 = torch_reference(logits2, tg, il, tl)
+    assert torch.allclose(x2.grad.double(), ref2, atol=1e-4)
+    ptr1 = x1.grad.data_ptr()
+    x1.grad = None  # released: the next call may take that memory again
+    x3 = logits1.log_softmax(-1).detach().requires_grad_()
+    ctc_loss(x3, tg, il, tl, reduction="sum").backward()
+    assert x3.grad.data_ptr() == ptr1
+    assert torch.allclose(x3.grad, g1)
+
+
+def test_occupancies_of_a_pending_backward_survive_a_second_forward():
+    """Two losses computed before one backward (two heads, or a retained graph): each backward uses
+    its own saved occupancies, not the table the other forward reused."""
+    logits1, tg, il, tl = make_case(30, 4, 9, 6, seed=31)
+    logits2, _, _, _ = make_case(30, 4, 9, 6, seed=32)
+    a = logits1.log_softmax(-1).detach().requires_grad_()
+    b = logits2.log_softmax(-1).detach().requires_grad_()
+    la = ctc_loss(a, tg, il, tl, reduction="sum")
+    lb = ctc_loss(b, tg, il, tl, reduction="sum")
+    (la + lb).backward()
+    for x, logits in ((a, logits1), (b, logits2)):
+        _, _, ref = torch_reference(logits, tg, il, tl)
+        assert torch.allclose(x.grad.double(), ref, atol=1e-4)
+
+
+def test_second_backward_without_retained_graph_is_refused():
+    logits, tg, il, tl = make_case(10, 2, 4, 2, seed=8, lengths="full")
+    x = logits.log_softmax(-1).detach().requires_grad_()
+    loss = ctc_loss(x, tg, il, tl)
+    loss.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+
+
+@settings(max_examples=25, deadline=None)
+@given(T=st.integers(1, 30), B=st.integers(1, 4), C=st.integers(2, 40), L=st.integers(0, 8),
+       seed=st.integers(0, 10_000), blank=st.integers(0, 7), zero_infinity=st.booleans())
+def test_random_cases_from_logits_float32_match_torch(T, B, C, L, seed, blank, zero_infinity):
+    """The fused path end to end in float32 (fast exp, scale folded into the pass) on random edge
+    shapes: L = 0, T = 1, repeated labels, lengths below T, infeasible utterances."""
+    blank = blank % C
+    g = torch.Generator().manual_seed(seed)
+    logits = 3 * torch.randn(T, B, C, generator=g, dtype=torch.float64)
+    labels = torch.tensor([c for c in range(C) if c != blank])
+    tg = labels[torch.randint(0, len(labels), (B, max(L, 1)), generator=g)][:, :L]
+    if L >= 2:
+        tg[:, 1] = tg[:, 0]
+    tl = torch.randint(0, L + 1, (B,), generator=g)
+    il = torch.randint(0, T + 1, (B,), generator=g)
+    w = torch.rand(B, generator=g, dtype=torch.float64) + 0.5
+    ref_x = logits.clone().requires_grad_()
+    ref = F.ctc_loss(ref_x.log_softmax(-1), tg, il, tl, blank=blank, reduction="none", zero_infinity=zero_infinity)
+    (ref * w).sum().backward()
+    x = logits.float().requires_grad_()
+    got = ctc_loss_from_logits(x, tg, il, tl, blank=blank, reduction="none", zero_infinity=zero_infinity)
+    (got * w.float()).sum().backward()
+    assert torch.allclose(got.double(), ref.detach(), rtol=1e-5, atol=1e-4, equal_nan=True)
+    finite = torch.isfinite(ref.detach()) | torch.tensor(zero_infinity)
+    assert torch.allclose(x.grad.double()[:, finite], ref_x.grad[:, finite], atol=1e-5, rtol=1e-4)
+
+
+def test_one_thread_budget_sets_torch_and_numba():
+    import numba
+
+    from speech.kernels.threads import set_num_threads
+
+    before = torch.get_num_threads(), numba.get_num_threads()
+    try:
+        assert set_num_threads(1) == 1
+        assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
+        with pytest.raises(ValueError, match="positive thread count, got 0"):
+            set_num_threads(0)
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])
