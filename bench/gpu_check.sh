@@ -124,11 +124,12 @@ else
   step kernel_tests 300 env NUMBA_ENABLE_CUDASIM=1 "$py" -m pytest -q -rs -p no:cacheprovider \
     tests/kernels/cuda_cases.py -k "matches_torch or float32" tests/kernels/test_align.py::test_align_cuda_kernel_compiles_for_the_device
   step ctc_cuda 120 "$py" bench/ctc.py --device cpu --repeats 2 --shapes 50,4,10,10
-  step recompute_cuda 120 "$py" bench/recompute.py --device cpu --hidden 32 --frames 60 --batch 2 --dtypes fp32 bf16 \
-    --repeats 1
-  step an4_step 120 bash -c "'$py' bench/recompute.py --device cpu --hidden 32 --stack-frames 3 --frames 60 \
-    --batch 2 --variants store --adam --repeats 1; '$py' bench/recompute.py --device cpu --hidden 32 \
-    --stack-frames 3 --frames 60 --batch 4 --variants store --adam --repeats 1"
+  # one thread: on a shared 2-core machine, two OpenMP threads wait on each other at every LSTM time step
+  step recompute_cuda 120 "$py" bench/recompute.py --device cpu --threads 1 --hidden 32 --frames 60 --batch 2 \
+    --dtypes fp32 bf16 --repeats 1
+  step an4_step 120 bash -c "'$py' bench/recompute.py --device cpu --threads 1 --hidden 32 --stack-frames 3 \
+    --frames 60 --batch 2 --variants store --adam --repeats 1; '$py' bench/recompute.py --device cpu --threads 1 \
+    --hidden 32 --stack-frames 3 --frames 60 --batch 4 --variants store --adam --repeats 1"
   TAIL_LINES=40 step fsdd_gpu 400 bash -c "fsdd() { '$py' recipes/fsdd/run.py --no-readme --data '$fsdd' \
     --exp /tmp/fsdd-dry-\$1 trainer=debug loss.impl=\$1 trainer.progress=false trainer.max_steps=3 \
     model.asr.hidden_size=16 && cat /tmp/fsdd-dry-\$1/results.json; }; fsdd bogus || fsdd torch; rm -rf /tmp/fsdd-dry-*"
