@@ -15,7 +15,8 @@ peak *while the job runs*; "job MB" is that peak minus the loaded baseline, "tot
 itself. Times are the job alone (load excluded).
 
 "Before" is the same case run from a git worktree of ``--baseline`` (a commit: the code as it was
-before the lean path), made in a temporary folder and removed afterwards; "after" is this checkout.
+before the lean path), made in a temporary folder and removed afterwards; "after" is this checkout,
+or a worktree of ``--after`` (so that other work in a shared checkout does not move the numbers).
 Both runs write their outputs, which are compared (transcript text equal; synthesized samples'
 largest difference).
 
@@ -27,6 +28,7 @@ in the RSS).
 Example::
 
     .venv/bin/python bench/lean_memory.py --baseline 2191fab            # all cases, before and after
+    .venv/bin/python bench/lean_memory.py --baseline 2191fab --after HEAD  # committed code only
     .venv/bin/python bench/lean_memory.py --cases synth --profile         # where the synthesis peak comes from
 """
 from __future__ import annotations
@@ -248,6 +250,8 @@ def main() -> None:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
     ap.add_argument("--baseline", help="commit to measure as 'before' (a temporary git worktree)")
+    ap.add_argument("--after", help="commit to measure as 'after' (default: this checkout as it is, uncommitted "
+                                    "changes of the shared checkout included)")
     ap.add_argument("--data", default=os.environ.get("SPEECH_DATA", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--minutes", type=float, default=30.0, help="length of the files to transcribe")
     ap.add_argument("--sentences", type=int, default=40, help="LJSpeech sentences to synthesize")
@@ -270,6 +274,8 @@ def main() -> None:
         inputs = {c: make[c]() for c in cases}
         roots = {"after": ROOT}
         try:
+            if args.after:
+                roots["after"] = add_worktree(args.after, work / "after")
             if args.baseline:
                 roots["before"] = add_worktree(args.baseline, work / "base")
             rows = []
@@ -288,9 +294,10 @@ def main() -> None:
                 same = compare(case, outs["before"], outs["after"]) if "before" in got else ""
                 rows.append((case, got, same))
         finally:
-            if args.baseline:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(work / "base")],
-                               capture_output=True, check=False)
+            for name in ("base", "after"):
+                if (work / name).exists():
+                    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(work / name)],
+                                   capture_output=True, check=False)
     print(f"CPU: {_cpu()}; {args.threads} thread(s); job MB = peak while the job runs - RSS once loaded")
     print("| case | before job MB | after job MB | saving | before total MB | after total MB | "
           "before s | after s | outputs |")

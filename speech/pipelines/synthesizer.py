@@ -50,6 +50,9 @@ class Synthesizer(SynthesizerCore):
         self.device = torch.device(device)
         self.vocoder = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(vocoder, self.package.fbank,
                                                                                  device=device)
+        for net in (self.package.model, getattr(self.vocoder, "generator", None)):  # HiFi-GAN has one
+            if isinstance(net, torch.nn.Module):  # inference only: no call records autograd state
+                net.eval().requires_grad_(False)
         self.vocoder.check_compatible(self.package.fbank)
         super().__init__(self.package.tokenizer, g2p or default_g2p(), max_tokens, batch_size)
 

@@ -107,7 +107,7 @@ class Transcriber(BaseTranscriber):
         super().__init__(batch_size, segment)
         resolve_device(device)  # one line (DeviceError) before anything is loaded
         self.pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
-        self.pkg.model.to(device).eval()
+        self.pkg.model.to(device).eval().requires_grad_(False)  # inference only: no call records autograd state
         self.device = torch.device(device)
         if decoder is not None and decoding is not None:
             raise ValueError("Transcriber: give decoder or decoding, not both")

@@ -243,13 +243,22 @@ class SynthesizerCore:
         gap = round(sentence_silence * self.sample_rate / self.hop_length)
         if gap > 0:
             floor = min((float(m.min()) for m in mels if m.size), default=0.0)  # silence in the plot
-            for i in range(len(pieces) - 1):
-                if pieces[i + 1]["sentence"] != pieces[i]["sentence"]:
+            silence_wav = np.zeros(self.num_samples(gap), np.float32)
+            silence_mel = np.full((gap, mels[0].shape[1]), floor, np.float32)
+            wav_parts, mel_parts = [], []
+            for i in range(len(pieces)):
+                wav_parts.append(wavs[i])
+                mel_parts.append(mels[i])
+                if i + 1 < len(pieces) and pieces[i + 1]["sentence"] != pieces[i]["sentence"]:
                     pieces[i]["silence_frames"] = gap
-                    wavs[i] = np.concatenate([wavs[i], np.zeros(self.num_samples(gap), np.float32)])
-                    mels[i] = np.concatenate([mels[i], np.full((gap, mels[i].shape[1]), floor, np.float32)])
-        full = np.concatenate(wavs).astype(np.float32)
-        mel_all = np.concatenate(mels).astype(np.float32)
+                    wav_parts.append(silence_wav)
+                    mel_parts.append(silence_mel)
+            wavs, mels = wav_parts, mel_parts
+        # One copy of the audio each: the pieces (and silences) straight into the result, never a
+        # padded piece or a float64 / re-typed whole in between.
+        full = np.concatenate(wavs, dtype=np.float32)
+        del wavs
+        mel_all = np.concatenate(mels, dtype=np.float32)
         return SynthesisResult(full, self.sample_rate, mel_all, pieces, unknown, guessed, skipped,
                                time.perf_counter() - t0)
 
