@@ -69,13 +69,19 @@ def check_controls(speed: float = 1.0, pitch_shift: float = 0.0, energy_scale: f
 
 @dataclass
 class SynthesisResult:
-    """A synthesized text. ``wav`` float32 mono at ``sample_rate``; per piece (sentence or part of one):
-    its text, tokens, frame durations per token and predicted F0 (Hz) per token."""
+    """A synthesized text: float32 mono audio at ``sample_rate`` (:attr:`wav`, joined from
+    :attr:`wav_parts` on first use) and its log-mel; per piece (sentence or part of one): its text,
+    tokens, frame durations per token and predicted F0 (Hz) per token.
 
-    wav: np.ndarray
+    The audio is kept as the pieces and silences it is made of, in order, until someone asks for
+    the whole array: a job that writes a file writes the parts one after another
+    (:mod:`speech.runtime.synthesis_batch`), so a long text never holds a joined copy beside them."""
+
+    wav_parts: list[np.ndarray]
+    """The audio in order: each piece's samples, and the silence after a sentence (``sentence_silence``)."""
     sample_rate: int
-    mel: np.ndarray
-    """(T, n_mels) log-mel of all pieces, concatenated (with the silence between sentences)."""
+    mel_parts: list[np.ndarray]
+    """(T_i, n_mels) log-mel of the same parts."""
     pieces: list[dict] = field(default_factory=list)
     """Per piece: ``text`` (its sentence), ``sentence`` (index), ``ids``, ``tokens``, ``durations``,
     ``f0_hz``, and ``silence_frames`` added after it (``sentence_silence``)."""
@@ -89,8 +95,21 @@ class SynthesisResult:
     """Wall-clock synthesis time (frontend + model + vocoder)."""
 
     @property
+    def wav(self) -> np.ndarray:
+        """The whole waveform, float32 ``(N,)``: the parts joined once (and then kept as the only part)."""
+        self.wav_parts = [_joined(self.wav_parts, (0,))]
+        return self.wav_parts[0]
+
+    @property
+    def mel(self) -> np.ndarray:
+        """``(T, n_mels)`` log-mel of all pieces, concatenated (with the silence between sentences)."""
+        n_mels = self.mel_parts[0].shape[1] if self.mel_parts else 0
+        self.mel_parts = [_joined(self.mel_parts, (0, n_mels))]
+        return self.mel_parts[0]
+
+    @property
     def duration(self) -> float:
-        return len(self.wav) / self.sample_rate
+        return sum(len(w) for w in self.wav_parts) / self.sample_rate
 
     @property
     def warnings(self) -> list[str]:
@@ -101,6 +120,13 @@ class SynthesisResult:
     @property
     def rtf(self) -> float:
         return self.seconds / max(self.duration, 1e-9)
+
+
+def _joined(parts: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarray:
+    """``parts`` as one float32 array (a lone float32 part as it is, no copy)."""
+    if len(parts) == 1 and parts[0].dtype == np.float32:
+        return parts[0]
+    return np.concatenate(parts, dtype=np.float32) if parts else np.zeros(empty_shape, np.float32)
 
 
 def _split_long(tokens: list[int], syms: list[str], max_tokens: int) -> list[tuple[int, int]]:
@@ -254,12 +280,8 @@ class SynthesizerCore:
                     wav_parts.append(silence_wav)
                     mel_parts.append(silence_mel)
             wavs, mels = wav_parts, mel_parts
-        # One copy of the audio each: the pieces (and silences) straight into the result, never a
-        # padded piece or a float64 / re-typed whole in between.
-        full = np.concatenate(wavs, dtype=np.float32)
-        del wavs
-        mel_all = np.concatenate(mels, dtype=np.float32)
-        return SynthesisResult(full, self.sample_rate, mel_all, pieces, unknown, guessed, skipped,
+        # The parts as they are: joined only if someone asks for the whole array (a file is written part by part).
+        return SynthesisResult(wavs, self.sample_rate, mels, pieces, unknown, guessed, skipped,
                                time.perf_counter() - t0)
 
 

@@ -43,6 +43,7 @@ import soundfile as sf
 
 from speech.audio import save
 from speech.audio.write import WRITE_FORMATS
+from speech.fileio import atomic_writer
 from speech.runtime.results import Failure
 from speech.runtime.synthesis import SynthesisResult, SynthesizerCore, plot_synthesis
 from speech.text.tts_normalize import split_sentences
@@ -148,9 +149,29 @@ def _cannot_write(path: Path, e: BaseException) -> str:
     return f"{path}: {why}" if why.startswith("cannot write") else f"{path}: cannot write ({why})"
 
 
+def _write_parts(dest, res: SynthesisResult, fmt: str, subtype: str | None) -> None:
+    """The result's audio parts, one after another, as one mono file (clipped to [-1, 1] part by
+    part, as :func:`speech.audio.save` clips the whole): a long synthesis is never joined in memory."""
+    with sf.SoundFile(dest, "w", samplerate=res.sample_rate, channels=1, subtype=subtype, format=fmt) as f:
+        for part in res.wav_parts:
+            f.write(np.clip(part, -1.0, 1.0))
+
+
+def _save(res: SynthesisResult, path: Path) -> None:
+    """:func:`speech.audio.save` of the result, written part by part through the one atomic writer
+    when it has several parts (one part, or an extension save refuses: ``save`` itself)."""
+    ext = path.suffix.lower()
+    if len(res.wav_parts) == 1 or ext not in WRITE_FORMATS:
+        save(path, res.wav, res.sample_rate)
+        return
+    fmt, subtype = WRITE_FORMATS[ext]
+    with atomic_writer(path) as fh:
+        _write_parts(fh, res, fmt, subtype)
+
+
 def _write(res: SynthesisResult, path: Path, plot: Path | None, hop_seconds: float) -> None:
     try:
-        save(path, res.wav, res.sample_rate)
+        _save(res, path)
         if plot is not None:
             plot_synthesis(res, plot, hop_seconds)
     except Exception as e:  # noqa: BLE001 - unknown extension, unwritable folder, full disk: one line
@@ -195,7 +216,7 @@ def synthesize_to_file(synth: SynthesizerCore, text: str, out: str | Path | None
 def wav_bytes(res: SynthesisResult) -> bytes:
     """A synthesized text as a whole WAV file (16-bit PCM, mono) in memory."""
     buf = io.BytesIO()
-    sf.write(buf, np.clip(res.wav, -1.0, 1.0), res.sample_rate, subtype="PCM_16", format="WAV")
+    _write_parts(buf, res, "WAV", "PCM_16")
     return buf.getvalue()
 
 

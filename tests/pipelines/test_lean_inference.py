@@ -4,19 +4,22 @@ and returns nothing autograd tracks; Griffin-Lim's in-place, grouped work arrays
 single-copy joining give what the straightforward versions gave."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 import speech.models.vocoders.griffin_lim as gl
 import speech.pipelines.transcriber as transcriber_mod
+from speech.audio import save
 from speech.config import compose, instantiate
 from speech.features import FbankConfig, tts_fbank
 from speech.packages.asr import save_asr_package
 from speech.pipelines.streaming import TorchStreamRecognizer
-from speech.pipelines.synthesis import open_synthesizer
+from speech.pipelines.synthesis import open_synthesizer, synthesize_to_file, wav_bytes
 from speech.pipelines.transcriber import Transcriber
 from speech.runtime.synthesis import SynthesizerCore
 from speech.text.g2p import default_g2p
@@ -245,3 +248,36 @@ def test_long_synthesis_is_joined_in_order_with_sentence_silence():
     np.testing.assert_array_equal(res.wav, np.concatenate(want_wav))
     np.testing.assert_array_equal(res.mel, np.concatenate(want_mel))
     assert np.array_equal(core.synthesize(text).wav, np.concatenate([w for w in want_wav if w.any()]))
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac"])
+def test_a_long_synthesis_is_written_part_by_part_as_the_whole_would_be(tmp_path, suffix):
+    core = _FakeCore()
+    text = "The first sentence is long enough to be cut at its comma, here. A second one. Third!"
+    res = core.synthesize(text, sentence_silence=0.05)
+    res.wav_parts = [p / 8 - 0.3 for p in res.wav_parts]  # in range, and the first part: clipped
+    res.wav_parts[0][:5] = 1.5
+    assert len(res.wav_parts) > 3
+    written = synthesize_to_file(_Fixed(core, res), text, tmp_path / f"parts{suffix}")
+    assert len(res.wav_parts) > 3 and written.duration == pytest.approx(res.duration)
+    joined = _joined_copy(res)
+    save(tmp_path / f"whole{suffix}", joined.wav, core.sample_rate)
+    a, _ = sf.read(tmp_path / f"whole{suffix}", dtype="float32")
+    b, _ = sf.read(written.path, dtype="float32")
+    np.testing.assert_array_equal(a, b)
+    assert wav_bytes(res) == wav_bytes(joined)
+
+
+class _Fixed:
+    """A synthesizer that returns one prepared result (the writing path alone)."""
+
+    def __init__(self, core, res):
+        self.res = res
+        self.hop_seconds = core.hop_seconds
+
+    def synthesize(self, text, **_):
+        return self.res
+
+
+def _joined_copy(res):
+    return dataclasses.replace(res, wav_parts=[np.concatenate(res.wav_parts)])
