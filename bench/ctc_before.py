@@ -30,13 +30,14 @@ def _buffer(name: str, shape: tuple[int, ...]) -> torch.Tensor:
 
 @njit(parallel=True, cache=True)
 def _gather_emissions(lp, symbols, out):
-    """out[t, b, j] = lp[t, b, symbols[b, j]] in label order (the old gather)."""
+    """out[b, t, j] = lp[t, b, symbols[b, j]] in label order (the old gather; the table is utterance-major
+    now, as today's recursion kernel reads it)."""
     T, B, _ = lp.shape
     J = symbols.shape[1]
     for t in prange(T):
         for b in range(B):
             for j in range(J):
-                out[t, b, j] = lp[t, b, symbols[b, j]]
+                out[b, t, j] = lp[t, b, symbols[b, j]]
 
 
 @njit(parallel=True, cache=True)
@@ -52,10 +53,10 @@ def _subtract_occupancies(em, labels, offsets, input_lengths, target_lengths, bl
                 for c in range(C):
                     grads[t, b, c] = np.nan
             else:
-                grads[t, b, blank] -= em[t, b, 0]
+                grads[t, b, blank] -= em[b, t, 0]
                 off = offsets[b]
                 for i in range(target_lengths[b]):
-                    grads[t, b, labels[off + i]] -= em[t, b, i + 1]
+                    grads[t, b, labels[off + i]] -= em[b, t, i + 1]
 
 
 def _costs_and_grads(log_probs, targets, input_lengths, target_lengths, blank):
@@ -68,7 +69,7 @@ def _costs_and_grads(log_probs, targets, input_lengths, target_lengths, blank):
     if lmax:
         mask = torch.arange(lmax).unsqueeze(0) < tgt_lens.unsqueeze(1).long()
         symbols[:, 1:][mask] = labels.long()
-    em = _buffer("em", (T, B, lmax + 1))
+    em = _buffer("em", (B, T, lmax + 1))
     _gather_emissions(lp.numpy(), symbols.numpy(), em.numpy())
     em.exp_()
     work = _buffer("work", (numba.get_num_threads(), 2 * T * (2 * lmax + 5)))

@@ -193,7 +193,7 @@ def _cpu_forward(lp, labels, offsets, in_lens, tgt_lens, blank, compute_grad, fr
     if lmax:
         mask = torch.arange(lmax).unsqueeze(0) < tgt_lens.unsqueeze(1).long()
         symbols[:, 1:][mask] = labels.long()
-    em = _WORKSPACE.get("em", (T, B, lmax + 1), torch.float64, lp.device)
+    em = _WORKSPACE.get("em", (B, T, lmax + 1), torch.float64, lp.device)  # emissions, then occupancies
     order = torch.argsort(symbols, dim=1)  # each row read in ascending column order (see cpu.emissions)
     emissions(x, st, sb, norm.numpy(), symbols.numpy(), order.numpy(), em.numpy())
     work = _WORKSPACE.get("work", (numba.get_num_threads(), 2 * T * (2 * lmax + 5)), torch.float64, lp.device)
