@@ -14,10 +14,9 @@ subprocess, so that no variant's allocations inflate another's peak, and reports
 * step time: the median of --repeats forward + backward passes after the first (untimed) one.
 
 Peak memory is that of the first full-size step of a fresh process (after one step on a tiny batch that
-loads whatever the code paths load once), before any freed block can be reused; on the CPU each child
-runs with MALLOC_MMAP_THRESHOLD_=131072, so glibc serves every large block with its own mapping, which
-shows in the resident set when touched and leaves it when freed (smaller blocks come from the heap and
-are reused, so at tiny shapes the CPU peak says little; read it at realistic ones).
+loads whatever the code paths load once), so no block freed by an earlier full-size step hides in the
+allocator's free lists; blocks freed within the step are reused as in training. At tiny shapes the CPU
+peak is mostly allocator noise; read it at realistic ones.
 
 It prints each variant against the first (stored, fp32) measured in the same run: memory saving in % and
 step time in +%. The "fits a budget" lines divide --budget-gb by the measured saved bytes per frame
@@ -33,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -166,8 +164,7 @@ def main() -> None:
     for dtype in args.dtypes:
         for variant in args.variants:
             cmd = [sys.executable, __file__, *forwarded, "--child", variant, dtype]
-            env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
-            res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            res = subprocess.run(cmd, capture_output=True, text=True)
             if res.returncode != 0:
                 print(f"{variant} {dtype}: failed (exit {res.returncode}): {res.stderr.strip().splitlines()[-1:]}")
                 continue
