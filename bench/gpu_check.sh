@@ -20,7 +20,7 @@
 #   .venv/bin/pip wheel --no-deps -w .whl antlr4-python3-runtime==4.9.3     # sdist only on PyPI; pure Python
 #   mkdir -p .gpudata/fsdd/recordings && cp ../shared/data/fsdd/recordings/*_{[0-9],1[0-9],2[0-4]}.wav \
 #     .gpudata/fsdd/recordings/                # index 0-24 of every digit and speaker: the full test split
-#                                              # (0-4) and 1,200 training clips, 14 MB
+#                                              # (0-4) and 1,200 training clips, 11 MB
 #
 # The device tool's call (run from the session whose checkout this is):
 #   run(command="PYTHONUNBUFFERED=1 bash bench/gpu_check.sh \"$OUT\"", carry=[".whl", ".gpudata"], timeout_s=540)
@@ -147,6 +147,7 @@ else
   step an4_step 120 bash -c "'$py' bench/recompute.py --device cpu --threads 1 --hidden 32 --stack-frames 3 \
     --frames 60 --batch 2 --variants store --adam --repeats 1; '$py' bench/recompute.py --device cpu --threads 1 \
     --hidden 32 --stack-frames 3 --frames 60 --batch 4 --variants store --adam --repeats 1"
+  # loss.impl=bogus fails at once: it exercises the GPU run's fallback from numba's CTC to torch's
   TAIL_LINES=40 step fsdd_gpu 400 bash -c "fsdd() { '$py' recipes/fsdd/run.py --no-readme --data '$fsdd' \
     --exp /tmp/fsdd-dry-\$1 trainer=debug loss.impl=\$1 trainer.progress=false trainer.max_steps=3 \
     model.asr.hidden_size=16 && cat /tmp/fsdd-dry-\$1/results.json; }; fsdd bogus || fsdd torch; rm -rf /tmp/fsdd-dry-*"
