@@ -158,12 +158,12 @@ def _forward(alpha, e, skip, Tb, S):
         inv = 1.0 / sigma
         prev = alpha[t - 1]
         et = e[t]
-        for s in range(2, S + 2):
-            v = (prev[s] + prev[s - 1] + skip[s] * prev[s - 2]) * (et[s] * inv)
-            row[s] = 0.0 if v <= _TINY else v
         sigma = 0.0
         for s in range(2, S + 2):
-            sigma += row[s]
+            v = (prev[s] + prev[s - 1] + skip[s] * prev[s - 2]) * (et[s] * inv)
+            v = 0.0 if v <= _TINY else v
+            row[s] = v
+            sigma += v
         alpha[t, :] = row
     return log_scale
 
@@ -185,7 +185,9 @@ def _backward(alpha, e, skip, em, b, Tb, S):
     beta[S + 1] = 1.0
     beta[S] = 1.0 if S > 1 else 0.0
     for t in range(Tb - 1, -1, -1):
-        if t < Tb - 1:  # beta_{t+1} -> beta_t, in place
+        at = alpha[t]
+        z = 0.0
+        if t < Tb - 1:  # beta_{t+1} -> beta_t, in place, and alpha_t * beta_t in the same loop
             en = e[t + 1]
             dsum = 0.0
             for s in range(2, S + 2):
@@ -197,13 +199,16 @@ def _backward(alpha, e, skip, em, b, Tb, S):
             inv = 1.0 / dsum
             for s in range(2, S + 2):
                 v = (eb[s] + eb[s + 1] + skip[s + 2] * eb[s + 2]) * inv
-                beta[s] = 0.0 if v <= _TINY else v
-        at = alpha[t]
-        for s in range(2, S + 2):
-            prod[s] = at[s] * beta[s]
-        z = 0.0
-        for s in range(2, S + 2):
-            z += prod[s]
+                v = 0.0 if v <= _TINY else v
+                beta[s] = v
+                p = at[s] * v
+                prod[s] = p
+                z += p
+        else:
+            for s in range(2, S + 2):
+                p = at[s] * beta[s]
+                prod[s] = p
+                z += p
         if not (z > 0.0 and z < np.inf):
             return False
         invz = 1.0 / z
@@ -305,17 +310,18 @@ def emissions(lp, st, sb, norm, symbols, order, em):
     """
     B, T, J = em.shape
     for t in prange(T):
+        x = np.empty(J, lp.dtype)
         for b in range(B):
             row = lp[t * st + b * sb]
-            nb = norm[t, b]
-            out = em[b, t]
+            nb = row.dtype.type(norm[t, b])
             sym = symbols[b]
             o = order[b]
             for j in range(J):
                 k = o[j]
-                out[k] = np.float64(row[sym[k]]) - nb
-            for j in range(J):
-                out[j] = fast_exp(out[j])
+                x[k] = row[sym[k]] - nb
+            out = em[b, t]
+            for j in range(J):  # in the input's precision: float32 inputs get 16-lane float32 exponentials
+                out[j] = np.float64(fast_exp(x[j]))
 
 
 @njit(parallel=True, cache=True)

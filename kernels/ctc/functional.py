@@ -14,6 +14,7 @@ are read and their gradients written in place, without a copy.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 
@@ -165,6 +166,28 @@ def _grad_out(grad_buffer: torch.Tensor | None, lp: torch.Tensor, st: int, sb: i
     return grad_buffer.transpose(0, 1).reshape(B * T, C) if st < sb else grad_buffer.view(T * B, C)
 
 
+# Below this many float elements (1 MB of float32) a pass runs in the calling thread only: waking
+# numba's other threads costs microseconds on an idle machine but up to a scheduler time slice
+# (milliseconds) when another process holds their core, more than the whole pass.
+_SERIAL_BELOW = 1 << 18
+
+
+@contextlib.contextmanager
+def _threads_for(elements: int):
+    """Run the numba pass inside on one thread when ``elements`` is small (see _SERIAL_BELOW)."""
+    import numba  # lazy, as in _cpu_forward
+
+    n = numba.get_num_threads()
+    if elements >= _SERIAL_BELOW or n == 1:
+        yield
+        return
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(n)
+
+
 class _CpuState:
     """What the CPU forward leaves for the gradient pass: row layout, normaliser, occupancies, raw costs."""
 
@@ -187,7 +210,8 @@ def _cpu_forward(lp, labels, offsets, in_lens, tgt_lens, blank, compute_grad, fr
     x = rows.numpy()
     norm = torch.zeros(T, B, dtype=torch.float64)
     if from_logits and T * B:
-        log_normalizer(x, T, B, st, sb, norm.numpy())
+        with _threads_for(T * B * C):
+            log_normalizer(x, T, B, st, sb, norm.numpy())
     lmax = int(tgt_lens.max()) if B else 0
     symbols = torch.full((B, lmax + 1), int(blank), dtype=torch.int64)  # blank, then the labels
     if lmax:
@@ -195,11 +219,13 @@ def _cpu_forward(lp, labels, offsets, in_lens, tgt_lens, blank, compute_grad, fr
         symbols[:, 1:][mask] = labels.long()
     em = _WORKSPACE.get("em", (B, T, lmax + 1), torch.float64, lp.device)  # emissions, then occupancies
     order = torch.argsort(symbols, dim=1)  # each row read in ascending column order (see cpu.emissions)
-    emissions(x, st, sb, norm.numpy(), symbols.numpy(), order.numpy(), em.numpy())
+    with _threads_for(T * B * C):  # a full read of lp (see cpu.emissions)
+        emissions(x, st, sb, norm.numpy(), symbols.numpy(), order.numpy(), em.numpy())
     work = _WORKSPACE.get("work", (numba.get_num_threads(), 2 * T * (2 * lmax + 5)), torch.float64, lp.device)
     costs = torch.empty(B, dtype=torch.float64)
-    ctc_cpu(x, st, sb, norm.numpy(), em.numpy(), work.numpy(), labels.numpy(), offsets.numpy(), in_lens.numpy(),
-            tgt_lens.numpy(), int(blank), costs.numpy(), compute_grad)
+    with _threads_for(4 * int(in_lens.sum()) * (2 * lmax + 1)):  # ~4 passes over each utterance's states
+        ctc_cpu(x, st, sb, norm.numpy(), em.numpy(), work.numpy(), labels.numpy(), offsets.numpy(), in_lens.numpy(),
+                tgt_lens.numpy(), int(blank), costs.numpy(), compute_grad)
     return _CpuState(T, B, C, st, sb, norm, em if compute_grad else None, costs, labels, offsets, in_lens, tgt_lens,
                      int(blank))
 
@@ -212,9 +238,10 @@ def _cpu_grad(lp: torch.Tensor, s: _CpuState, scale: torch.Tensor, zero_infinity
     rows, st, sb = _rows(lp)
     out = _grad_out(grad_buffer, lp, st, sb)
     scale = scale.detach().to("cpu", torch.float64).expand(s.B).contiguous()
-    ctc_grad(rows.numpy(), st, sb, s.norm.numpy(), s.em.numpy(), s.labels.numpy(), s.offsets.numpy(),
-             s.in_lens.numpy(), s.tgt_lens.numpy(), s.blank, s.costs.numpy(), scale.numpy(), bool(zero_infinity),
-             out.numpy())
+    with _threads_for(out.numel()):
+        ctc_grad(rows.numpy(), st, sb, s.norm.numpy(), s.em.numpy(), s.labels.numpy(), s.offsets.numpy(),
+                 s.in_lens.numpy(), s.tgt_lens.numpy(), s.blank, s.costs.numpy(), scale.numpy(), bool(zero_infinity),
+                 out.numpy())
     return _rows_view(out, s.T, s.B, s.C, st, sb)
 
 
