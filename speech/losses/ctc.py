@@ -2,7 +2,11 @@
 
 ``impl="torch"`` uses ``torch.nn.functional.ctc_loss``; ``impl="numba"`` the toolkit's own
 kernels (``speech.kernels.ctc``: CPU and CUDA, same values and gradients, several times faster
-on the CPU). Further implementations register in :data:`CTC_IMPLS` under their name.
+on the CPU). With ``impl="numba"`` on the CPU, :class:`CTCLoss`'s batch-first log-probs are read
+in place (no transposed copy), the gradient is written in one pass already scaled by the
+reduction, into a buffer reused from step to step (never while a previous step's gradient is
+still referenced); the thread count is the trainer's (``trainer.num_threads`` sets torch's and
+numba's together). Further implementations register in :data:`CTC_IMPLS` under their name.
 All take torch's conventions: ``log_probs`` (T, B, C), targets padded (B, S) or concatenated
 (sum(target_lengths),), lengths (B,).
 """

@@ -356,6 +356,11 @@ def test_one_thread_budget_sets_torch_and_numba():
     try:
         assert set_num_threads(1) == 1
         assert torch.get_num_threads() == 1 and numba.get_num_threads() == 1
+        if numba.config.NUMBA_NUM_THREADS >= 2:  # a small pass runs on one thread, then the budget is back
+            set_num_threads(2)
+            logits, tg, il, tl = make_case(20, 3, 6, 4, seed=9)
+            ctc_loss(logits.log_softmax(-1).requires_grad_(), tg, il, tl).backward()
+            assert numba.get_num_threads() == 2 and torch.get_num_threads() == 2
         with pytest.raises(ValueError, match="positive thread count, got 0"):
             set_num_threads(0)
     finally:
