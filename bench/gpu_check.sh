@@ -5,7 +5,7 @@
 # synthetic batches, and a short FSDD training on the GPU. Each step runs under `timeout` inside one
 # overall budget (GPU_CHECK_BUDGET seconds, default 500), and a failing step does not stop the others.
 #
-# Results: one log per step plus summary.tsv (step, exit status, seconds) in OUT_DIR (7 files, flat).
+# Results: one log per step plus summary.tsv (step, exit status, seconds) in OUT_DIR (8 files, flat).
 #
 #   bash bench/gpu_check.sh [OUT_DIR]                 # on the GPU machine (default OUT_DIR: $OUT or /tmp/gpu_check)
 #   bash bench/gpu_check.sh --cpu-dry-run [OUT_DIR]   # here, on the CPU with tiny sizes: catches mistakes first
@@ -130,6 +130,9 @@ if [ "$mode" = gpu ]; then
   step an4_step 60 bash -c "'$py' bench/recompute.py --device cuda --hidden 256 --stack-frames 3 --frames 400 \
     --batch 16 --variants store --adam --dtypes fp32 bf16 --repeats 20; '$py' bench/recompute.py --device cuda \
     --hidden 256 --stack-frames 3 --frames 400 --batch 64 --variants store --adam --dtypes fp32 bf16 --repeats 20"
+  # one GPU's training step (bf16) of the AN4 model and of a LibriSpeech-size one (5 x 1024, 1,000 BPE) at their
+  # per-GPU batches: the step times of docs/scaling.md (bench/scaling.py report takes the printed JSON)
+  step scaling 60 "$py" bench/scaling.py measure --device cuda --repeats 10
   # a short FSDD training on the GPU (bf16, numba's CUDA CTC; torch's CTC if that run fails), then its
   # test-set WER, in what is left of the budget
   TAIL_LINES=40 step fsdd_gpu 240 bash -c "fsdd() { '$py' recipes/fsdd/run.py --no-readme --data '$fsdd' \
@@ -147,6 +150,7 @@ else
   step an4_step 120 bash -c "'$py' bench/recompute.py --device cpu --threads 1 --hidden 32 --stack-frames 3 \
     --frames 60 --batch 2 --variants store --adam --repeats 1; '$py' bench/recompute.py --device cpu --threads 1 \
     --hidden 32 --stack-frames 3 --frames 60 --batch 4 --variants store --adam --repeats 1"
+  step scaling 120 "$py" bench/scaling.py measure --device cpu --models an4 --repeats 1 --no-bf16
   # loss.impl=bogus fails at once: it exercises the GPU run's fallback from numba's CTC to torch's
   TAIL_LINES=40 step fsdd_gpu 400 bash -c "fsdd() { '$py' recipes/fsdd/run.py --no-readme --data '$fsdd' \
     --exp /tmp/fsdd-dry-\$1 trainer=debug loss.impl=\$1 trainer.progress=false trainer.max_steps=3 \
