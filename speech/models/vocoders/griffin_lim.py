@@ -179,12 +179,25 @@ class GriffinLimVocoder(Vocoder):
                                        stride=(1, hop))
         return out.reshape(frames.shape[0], n)
 
+    def _overlap_add_into(self, frames: Tensor, out: Tensor) -> Tensor:
+        """:meth:`_overlap_add` into ``out`` (B, n) without temporaries when the window is a whole
+        number of hops: each hop-long block of every frame is added where it lands, blocks in
+        window order, which is the order ``fold`` sums them in (the same values)."""
+        win, hop = self.fbank.win_length, self.fbank.hop_length
+        b, t, _ = frames.shape
+        if win % hop:
+            return out.copy_(self._overlap_add(frames, out.shape[-1]))
+        out.zero_()
+        for j in range(win // hop):
+            out[:, j * hop: (j + t) * hop].view(b, t, hop).add_(frames[:, :, j * hop: (j + 1) * hop])
+        return out
+
     def _istft_into(self, spec: Tensor, window: Tensor, inv_norm: Tensor, frames: Tensor, out: Tensor) -> Tensor:
         """(B, T, F) complex -> ``out`` (B, n): inverse FFT into ``frames`` (B, T, n_fft), window,
         least-squares overlap-add."""
         torch.fft.irfft(spec, n=self.fbank.fft_size, dim=-1, out=frames)
         windowed = frames[..., : self.fbank.win_length].mul_(window)
-        return torch.mul(self._overlap_add(windowed, out.shape[-1]), inv_norm, out=out)
+        return self._overlap_add_into(windowed, out).mul_(inv_norm)
 
     # -- synthesis -----------------------------------------------------------------------------
 
