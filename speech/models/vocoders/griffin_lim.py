@@ -25,8 +25,11 @@ Pipeline (each step mirrors :func:`speech.features.log_mel` exactly):
 Memory: a batch is vocoded in groups of consecutive rows of at most :data:`GROUP_FRAMES` padded
 frames, each group cut to its own longest row, and every iteration works in place in arrays
 allocated once per group (the same operations in the same order: the output is bit-identical to
-allocating fresh tensors per step). A batch of 8 rows of ~900 frames at 22.05 kHz peaked 388 MB
-above the loaded process before and 81 MB after (``bench/lean_memory.py`` measures whole jobs).
+allocating fresh tensors per step); with a window of whole hops (22.05 kHz: 1024 = 4 x 256) the
+overlap-add adds hop-long blocks straight into the waveform instead of ``fold`` on a transposed
+copy. A batch of 8 rows of 900-641 frames at 22.05 kHz (1 thread, AMD EPYC) peaked 388-537 MB above
+the loaded process and took 4.7-5.3 s before, 73-77 MB and 1.9 s after; one 5 s row is as fast as
+before (``bench/griffin_lim.py``). ``bench/lean_memory.py`` measures whole synthesis jobs.
 
 Choices (CPU; log-mel L1 = mean ``|log_mel(vocoded) - log_mel(original)|`` over frames and mels,
 natural log; clip LJ001-0002, 1.9 s, at 22.05 kHz with hop 256, n_fft = win = 1024, 80 mels,
