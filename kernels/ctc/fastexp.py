@@ -8,9 +8,9 @@ exp pass over a (T, B, C) array runs at the speed of a copy.
 
 Method: ``exp(x) = 2^k * exp(f)`` with ``k = round(x / ln 2)`` and ``f = x - k ln 2`` (ln 2 split in
 a high part with few mantissa bits and a low part, so ``k * ln2_hi`` is exact), ``|f| <= ln 2 / 2``;
-``exp(f)`` from its Taylor polynomial (degree 7 in float32: truncation error < 6e-9 relative,
-degree 13 in float64: < 1e-17), ``2^k`` built directly as the bits of a float. Relative error
-about 1 ulp (measured against float64 ``exp`` in ``tests/kernels/test_ctc_cpu.py``).
+``exp(f)`` from a polynomial (float32: degree 6, fitted, 2.2e-9 relative; float64: the degree-13
+Taylor polynomial, < 1e-17), ``2^k`` built directly as the bits of a float. Relative error about
+1 ulp (measured against float64 ``exp`` in ``tests/kernels/test_ctc_cpu.py``).
 
 Range: results below the smallest normal float (x < -87.3 in float32, x < -708.3 in float64,
 including -inf) are 0 rather than subnormal; x above 88 (float32) / 709 (float64) gives inf
@@ -54,24 +54,30 @@ _LN2_HI32, _LN2_LO32 = np.float32(0.693359375), np.float32(-2.12194440e-4)
 _LN2_HI64, _LN2_LO64 = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 
 
+# float32: exp(f) on |f| <= ln2 / 2 by a degree-6 polynomial with p(0) = 1, fitted for this module
+# (least squares on the relative error at Chebyshev nodes, numpy): 2.2e-9 max relative error, so
+# float32 rounding (<1e-7 evaluated in float32) is all that is left; exp(0) is exactly 1.
+_P32 = (1.0, 1.0000000360921264, 0.4999999535099424, 0.1666642094513208, 0.041667724320925734,
+        0.008374763974941359, 0.0013859291077163857)
+
+
 @njit(inline="always", fastmath=_FLAGS)
 def _exp32(x):
     lo, hi = np.float32(-87.33), np.float32(88.0)
-    xc = min(max(x, lo), hi)
+    xc = lo if x < lo else x  # compares in this order keep a NaN (both false), so no NaN test is needed
+    xc = hi if xc > hi else xc
     k = np.floor(xc * np.float32(_LOG2E) + np.float32(0.5))
     f = xc - k * _LN2_HI32 - k * _LN2_LO32
-    p = np.float32(1.0 / 5040.0)
-    p = p * f + np.float32(1.0 / 720.0)
-    p = p * f + np.float32(1.0 / 120.0)
-    p = p * f + np.float32(1.0 / 24.0)
-    p = p * f + np.float32(1.0 / 6.0)
-    p = p * f + np.float32(0.5)
-    p = p * f + np.float32(1.0)
-    p = p * f + np.float32(1.0)
+    p = np.float32(_P32[6])
+    p = p * f + np.float32(_P32[5])
+    p = p * f + np.float32(_P32[4])
+    p = p * f + np.float32(_P32[3])
+    p = p * f + np.float32(_P32[2])
+    p = p * f + np.float32(_P32[1])
+    p = p * f + np.float32(_P32[0])
     r = p * _f32_from_bits((np.int32(k) + np.int32(127)) << np.int32(23))
     r = np.float32(0.0) if x < lo else r
-    r = np.float32(np.inf) if x > hi else r
-    return x if x != x else r
+    return np.float32(np.inf) if x > hi else r
 
 
 @njit(inline="always", fastmath=_FLAGS)

@@ -166,10 +166,10 @@ def _grad_out(grad_buffer: torch.Tensor | None, lp: torch.Tensor, st: int, sb: i
     return grad_buffer.transpose(0, 1).reshape(B * T, C) if st < sb else grad_buffer.view(T * B, C)
 
 
-# Below this many float elements (1 MB of float32) a pass runs in the calling thread only: waking
+# Below this many elements (~0.1 ms of work) a pass runs in the calling thread only: waking
 # numba's other threads costs microseconds on an idle machine but up to a scheduler time slice
 # (milliseconds) when another process holds their core, more than the whole pass.
-_SERIAL_BELOW = 1 << 18
+_SERIAL_BELOW = 1 << 17
 
 
 @contextlib.contextmanager
@@ -219,7 +219,7 @@ def _cpu_forward(lp, labels, offsets, in_lens, tgt_lens, blank, compute_grad, fr
         symbols[:, 1:][mask] = labels.long()
     em = _WORKSPACE.get("em", (B, T, lmax + 1), torch.float64, lp.device)  # emissions, then occupancies
     order = torch.argsort(symbols, dim=1)  # each row read in ascending column order (see cpu.emissions)
-    with _threads_for(T * B * C):  # a full read of lp (see cpu.emissions)
+    with _threads_for(T * B * max(C, lmax + 1)):  # a full read of lp (see cpu.emissions)
         emissions(x, st, sb, norm.numpy(), symbols.numpy(), order.numpy(), em.numpy())
     work = _WORKSPACE.get("work", (numba.get_num_threads(), 2 * T * (2 * lmax + 5)), torch.float64, lp.device)
     costs = torch.empty(B, dtype=torch.float64)
@@ -238,7 +238,7 @@ def _cpu_grad(lp: torch.Tensor, s: _CpuState, scale: torch.Tensor, zero_infinity
     rows, st, sb = _rows(lp)
     out = _grad_out(grad_buffer, lp, st, sb)
     scale = scale.detach().to("cpu", torch.float64).expand(s.B).contiguous()
-    with _threads_for(out.numel()):
+    with _threads_for(s.T * s.B * (s.C + s.em.shape[2])):  # exp of every entry, occupancies of the labels
         ctc_grad(rows.numpy(), st, sb, s.norm.numpy(), s.em.numpy(), s.labels.numpy(), s.offsets.numpy(),
                  s.in_lens.numpy(), s.tgt_lens.numpy(), s.blank, s.costs.numpy(), scale.numpy(), bool(zero_infinity),
                  out.numpy())
