@@ -46,6 +46,11 @@ if [ "$mode" = gpu ]; then
   [ -e speech/kernels ] || ln -s ../kernels speech/kernels
   [ -e speech/conf ] || ln -s ../conf speech/conf
   export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+  # The image's numba-cuda (0.68) still registers np.row_stack, which its numpy (2.5) has removed: every CUDA
+  # kernel then fails at its first compile (seen on 2026-11-28). An alias, for this throwaway machine only.
+  mkdir -p /tmp/site
+  printf 'import numpy\nif not hasattr(numpy, "row_stack"):\n    numpy.row_stack = numpy.vstack\n' \
+    > /tmp/site/sitecustomize.py
   unset NUMBA_ENABLE_CUDASIM
   # numba-cuda looks for NVVM / libdevice under CUDA_HOME: the image's toolkit, if it has one there
   if [ -z "${CUDA_HOME:-}" ] && [ -d /usr/local/cuda/nvvm ]; then export CUDA_HOME=/usr/local/cuda; fi
