@@ -10,6 +10,19 @@ LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Upper bounds (seconds) of the latency histogram's buckets."""
 
 
+QUEUE_FAMILIES = (
+    ("speech_queue_depth", "gauge", "Requests waiting for a model, by queue.", lambda q: q.depth),
+    ("speech_queue_capacity", "gauge", "Most requests a queue holds before answering 503.", lambda q: q.capacity),
+    ("speech_queue_rejected_total", "counter", "Requests refused with 503 because the queue was full.",
+     lambda q: q.rejected),
+    ("speech_batches_total", "counter", "Batches run through a model, by queue.", lambda q: q.batches),
+    ("speech_batched_requests_total", "counter", "Requests run through a model, by queue.", lambda q: q.items),
+    ("speech_model_busy_seconds_total", "counter", "Seconds the model worker spent running batches.",
+     lambda q: round(q.busy_seconds, 3)),
+)
+"""The per-queue families: name, type, help, and the value read off a :class:`~speech.serve.batching.BatchQueue`."""
+
+
 class Metrics:
     """Counters shared by the request handlers (thread-safe; cheap enough to update on every request)."""
 
@@ -66,18 +79,9 @@ class Metrics:
             for direction in ("transcribed", "synthesized"):
                 out.append(f'speech_audio_seconds_total{{direction="{direction}"}} '
                            f"{self.audio_seconds[direction]:.3f}")
-        family("speech_queue_depth", "gauge", "Requests waiting for a model, by queue.")
-        out += [f'speech_queue_depth{{queue="{q.name}"}} {q.depth}' for q in queues]
-        family("speech_queue_capacity", "gauge", "Most requests a queue holds before answering 503.")
-        out += [f'speech_queue_capacity{{queue="{q.name}"}} {q.capacity}' for q in queues]
-        family("speech_queue_rejected_total", "counter", "Requests refused with 503 because the queue was full.")
-        out += [f'speech_queue_rejected_total{{queue="{q.name}"}} {q.rejected}' for q in queues]
-        family("speech_batches_total", "counter", "Batches run through a model, by queue.")
-        out += [f'speech_batches_total{{queue="{q.name}"}} {q.batches}' for q in queues]
-        family("speech_batched_requests_total", "counter", "Requests run through a model, by queue.")
-        out += [f'speech_batched_requests_total{{queue="{q.name}"}} {q.items}' for q in queues]
-        family("speech_model_busy_seconds_total", "counter", "Seconds the model worker spent running batches.")
-        out += [f'speech_model_busy_seconds_total{{queue="{q.name}"}} {q.busy_seconds:.3f}' for q in queues]
+        for name, kind, help_text, value in QUEUE_FAMILIES:
+            family(name, kind, help_text)
+            out += [f'{name}{{queue="{q.name}"}} {value(q):g}' for q in queues]
         family("speech_uptime_seconds", "gauge", "Seconds since the server started.")
         out.append(f"speech_uptime_seconds {time.time() - self.started:.1f}")
         return "\n".join(out) + "\n"
