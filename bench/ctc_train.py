@@ -18,7 +18,7 @@ log_softmax), the loss forward + backward to the gradient w.r.t. the log-probs (
 copy), the model backward from that gradient, the optimizer step. Medians over the steps after
 ``--warmup``.
 
-    python bench/ctc_train.py                        # 300 steps per implementation, 2 threads
+    python bench/ctc_train.py                        # 200 steps per implementation, 2 threads
     python bench/ctc_train.py --steps 100 --batch 32 --hidden 256 --threads 1
 """
 from __future__ import annotations
@@ -127,7 +127,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("SPEECH_DATA", REPO.parent / "shared" / "data")))
     ap.add_argument("--utts", type=int, default=640, help="AN4 training utterances to use")
     ap.add_argument("--max-seconds", type=float, default=4.0, help="skip longer utterances")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=10, help="steps left out of the medians")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--hidden", type=int, default=128)
