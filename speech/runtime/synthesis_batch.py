@@ -42,6 +42,7 @@ import numpy as np
 import soundfile as sf
 
 from speech.audio import save
+from speech.audio.errors import AudioError, sf_message
 from speech.audio.write import WRITE_FORMATS
 from speech.fileio import atomic_writer
 from speech.runtime.results import Failure
@@ -165,8 +166,11 @@ def _save(res: SynthesisResult, path: Path) -> None:
         save(path, res.wav, res.sample_rate)
         return
     fmt, subtype = WRITE_FORMATS[ext]
-    with atomic_writer(path) as fh:
-        _write_parts(fh, res, fmt, subtype)
+    try:
+        with atomic_writer(path) as fh:
+            _write_parts(fh, res, fmt, subtype)
+    except (RuntimeError, sf.SoundFileError) as e:  # the encoder's refusal, worded as save words it
+        raise AudioError(path, f"cannot write ({sf_message(e)}); expected a writable {fmt} destination") from None
 
 
 def _write(res: SynthesisResult, path: Path, plot: Path | None, hop_seconds: float) -> None:

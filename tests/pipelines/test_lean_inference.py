@@ -281,3 +281,15 @@ class _Fixed:
 
 def _joined_copy(res):
     return dataclasses.replace(res, wav_parts=[np.concatenate(res.wav_parts)])
+
+
+def test_an_encoder_refusing_a_part_by_part_file_is_one_line_and_leaves_nothing(tmp_path):
+    core = _FakeCore()  # 1,000 Hz: Opus refuses the rate
+    res = core.synthesize("A first sentence. A second one.")
+    assert len(res.wav_parts) > 1
+    out = tmp_path / "x.opus"
+    with pytest.raises(ValueError) as e:
+        synthesize_to_file(_Fixed(core, res), "A first sentence.", out)
+    msg = str(e.value)
+    assert msg.startswith(f"{out}: cannot write (") and "expected a writable OGG destination" in msg and "\n" not in msg
+    assert list(tmp_path.iterdir()) == []
