@@ -212,12 +212,12 @@ def _backward(alpha, e, skip, em, b, Tb, S):
         if not (z > 0.0 and z < np.inf):
             return False
         invz = 1.0 / z
-        acc_blank = 0.0
-        for i in range(L + 1):
-            acc_blank += prod[2 * i + 2]
-        em[b, t, 0] = acc_blank * invz
-        for i in range(L):
-            em[b, t, i + 1] = prod[2 * i + 3] * invz
+        out = em[b, t]
+        acc_blank = prod[2]
+        for i in range(L):  # one loop for both: label i's occupancy, and the blank after it
+            out[i + 1] = prod[2 * i + 3] * invz
+            acc_blank += prod[2 * i + 4]
+        out[0] = acc_blank * invz
     return True
 
 
