@@ -65,7 +65,8 @@ def measure(args: argparse.Namespace, recompute: bool, dtype: str) -> dict:
     torch.manual_seed(0)
     dev = torch.device(args.device)
     model = bilstm_ctc(input_dim=args.features, vocab_size=VOCAB, hidden_size=args.hidden, num_layers=args.layers,
-                       stack_frames=args.stack_frames, dropout=0.1, recompute=recompute).to(dev).train()
+                       stack_frames=args.stack_frames, dropout=0.1, recompute=recompute,
+                       recompute_layers=args.recompute_layers).to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4) if args.adam else None
     b, t = args.batch, args.frames
     x = torch.randn(b, t, args.features, device=dev)
@@ -146,6 +147,8 @@ def main() -> None:
                     help="bf16: torch.autocast(bfloat16) around forward and loss")
     ap.add_argument("--variants", nargs="+", default=["store", "recompute"], choices=["store", "recompute"])
     ap.add_argument("--adam", action="store_true", help="include an AdamW update in each step")
+    ap.add_argument("--recompute-layers", type=int, default=0,
+                    help="model.asr.recompute_layers: recompute the first k layers only (0: all)")
     ap.add_argument("--budget-gb", type=float, default=16.0, help="activation memory budget for the 'fits' lines")
     ap.add_argument("--child", nargs=2, metavar=("VARIANT", "DTYPE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -158,6 +161,7 @@ def main() -> None:
     print(f"BiLSTM-CTC {args.layers} x {args.hidden} (bidirectional), F={args.features}, T={args.frames}, "
           f"B={args.batch}, stack_frames={args.stack_frames}, vocab={VOCAB}; device={args.device} "
           f"threads={args.threads} repeats={args.repeats} torch={torch.__version__}"
+          + (f" recompute_layers={args.recompute_layers}" if args.recompute_layers else "")
           + (f" gpu={torch.cuda.get_device_name()}" if args.device == "cuda" else ""))
     forwarded = sys.argv[1:]
     rows = []

@@ -22,10 +22,11 @@ def saved_bytes(fn):
     return out, sum(seen.values())
 
 
-def _asr(recompute, cell="lstm"):
+def _asr(recompute, cell="lstm", recompute_layers=0):
     torch.manual_seed(0)
     return bilstm_ctc(input_dim=10, vocab_size=7, specaugment=SpecAugmentConfig(freq_width=3, max_time_width=4),
-                      hidden_size=12, num_layers=3, dropout=0.3, cell=cell, recompute=recompute).train()
+                      hidden_size=12, num_layers=3, dropout=0.3, cell=cell, recompute=recompute,
+                      recompute_layers=recompute_layers).train()
 
 
 def _asr_step(model):
@@ -54,6 +55,19 @@ def test_asr_recompute_same_gradients_fewer_saved_bytes(cell):
     for name in grads0:
         assert torch.allclose(grads0[name], grads1[name], atol=1e-5), name
     assert bytes1 < 0.7 * bytes0, (bytes1, bytes0)
+
+
+def test_recomputing_some_layers_saves_in_between_with_the_same_gradients():
+    """recompute_layers=k: the first k layers recomputed, the rest stored; gradients unchanged."""
+    loss0, grads0, bytes_store = _asr_step(_asr(False))
+    _, _, bytes_all = _asr_step(_asr(True))
+    loss1, grads1, bytes_one = _asr_step(_asr(True, recompute_layers=1))
+    assert torch.allclose(loss0, loss1, atol=1e-5)
+    for name in grads0:
+        assert torch.allclose(grads0[name], grads1[name], atol=1e-5), name
+    assert bytes_all < bytes_one < bytes_store
+    with pytest.raises(ValueError, match="model.asr.recompute_layers: 4 is out of range"):
+        _asr(True, recompute_layers=4)
 
 
 def test_asr_recompute_keeps_weight_names_and_inference():

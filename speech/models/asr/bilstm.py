@@ -61,6 +61,10 @@ class BiLSTMConfig:
     only its input, and the backward pass runs its forward again instead of reading stored gates. Saves
     most of the activation memory for about a third more step time (bench/recompute.py); gradients are
     the same. Evaluation and inference are unchanged, and so are the weights' names."""
+    recompute_layers: int = 0
+    """With ``recompute``: how many layers, from the first, are recomputed (0: all). Each layer saves and
+    costs alike, so k of L layers keep about k / L of the saving for k / L of the extra time: a memory /
+    time trade between storing everything and recomputing everything."""
 
     CELLS = ("lstm", "mi_lstm")
 
@@ -85,6 +89,9 @@ class BiLSTMConfig:
         if not self.bidirectional and self.cell != "lstm":
             raise ValueError(f"model.asr.cell: {self.cell!r} is bidirectional only; model.asr.bidirectional=false "
                              "expects cell=lstm")
+        if not 0 <= self.recompute_layers <= self.num_layers:
+            raise ValueError(f"model.asr.recompute_layers: {self.recompute_layers} is out of range; expected 0 (all) "
+                             f"to num_layers={self.num_layers}")
         self.subsample = list(self.subsample) if self.subsample else [1] * self.num_layers
         if len(self.subsample) != self.num_layers or any(int(s) < 1 for s in self.subsample):
             raise ValueError(f"model.asr.subsample: {self.subsample} does not fit num_layers={self.num_layers}; "
@@ -134,7 +141,8 @@ class BiLSTMEncoder(nn.Module):
         x, x_lens = self.stack(x, x_lens)
         recompute = self.cfg.recompute and self.training
         for i, pool in enumerate(self.pools):
-            x = maybe_recompute(self._layer, i, x, x_lens, enabled=recompute)
+            x = maybe_recompute(self._layer, i, x, x_lens,
+                                enabled=recompute and (not self.cfg.recompute_layers or i < self.cfg.recompute_layers))
             x, x_lens = pool(x, x_lens)
         return x, x_lens
 
