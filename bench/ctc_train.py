@@ -5,7 +5,9 @@ A BiLSTM-CTC recognizer (the toolkit's ``bilstm_ctc``, small: 2 layers x 128 cel
 default) with a 1,000-token output layer is trained for ``--steps`` steps on real AN4 features
 (log-mel of the training utterances, 16 kHz), once with ``loss.impl=torch`` and once with
 ``loss.impl=numba`` (the toolkit's ``CTCLoss`` module, its defaults: batchmean, zero_infinity), from
-the same initial weights over the same batches in the same order.
+the same initial weights over the same batches in the same order (and the same dropout masks: each
+keeps its own random state). The two take their steps in turn, alternating which goes first, so a
+change in the load of a shared machine falls on both alike.
 
 The targets are synthetic: the toolkit has no BPE / subword tokenizer (only characters and
 phonemes), so each utterance gets a fixed, seeded sequence of token ids in 1..999 (Zipf-distributed,
@@ -92,34 +94,60 @@ def batches(utts, targets, batch_size: int, seed: int, steps: int):
     return out
 
 
-def train(impl: str, data, args) -> dict:
-    torch.manual_seed(args.seed)
-    model = bilstm_ctc(80, args.vocab, hidden_size=args.hidden, num_layers=args.layers, stack_frames=2, dropout=0.1)
-    crit = CTCLoss(impl=impl)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    parts = {"model forward": [], "loss fwd+bwd": [], "model backward": [], "optimizer": []}
-    losses = []
-    model.train()
-    for feats, lens, tg, tl in data:
+class Run:
+    """One implementation's model, loss, optimizer, random state and timings."""
+
+    PARTS = ("model forward", "loss fwd+bwd", "model backward", "optimizer")
+
+    def __init__(self, impl: str, args):
+        torch.manual_seed(args.seed)  # the same initial weights for every implementation
+        self.model = bilstm_ctc(80, args.vocab, hidden_size=args.hidden, num_layers=args.layers, stack_frames=2,
+                                dropout=0.1)
+        self.model.train()
+        self.crit = CTCLoss(impl=impl)
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-3)
+        self.rng = torch.get_rng_state()  # dropout draws from the global generator: each run keeps its own
+        self.parts: dict[str, list[float]] = {k: [] for k in self.PARTS}
+        self.losses: list[float] = []
+        self.wall = self.cpu = 0.0
+
+    def step(self, feats, lens, tg, tl) -> None:
+        torch.set_rng_state(self.rng)
+        c0 = time.process_time()
         t0 = time.perf_counter()
-        lp, out_lens = model(feats, lens)
+        lp, out_lens = self.model(feats, lens)
         t1 = time.perf_counter()
         lp_d = lp.detach().requires_grad_()
-        loss = crit(lp_d, out_lens, tg, tl)
+        loss = self.crit(lp_d, out_lens, tg, tl)
         loss.backward()
         t2 = time.perf_counter()
         lp.backward(lp_d.grad)
         t3 = time.perf_counter()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
         t4 = time.perf_counter()
-        for k, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-            parts[k].append(v)
-        losses.append(float(loss.detach()))
-    w = args.warmup
-    med = {k: statistics.median(v[w:]) for k, v in parts.items()}
-    med["step"] = statistics.median([sum(p) for p in zip(*(v[w:] for v in parts.values()))])
-    return {"times": med, "losses": losses, "shape": tuple(lp.shape)}
+        self.cpu += time.process_time() - c0
+        self.wall += t4 - t0
+        for k, v in zip(self.PARTS, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            self.parts[k].append(v)
+        self.losses.append(float(loss.detach()))
+        self.rng = torch.get_rng_state()
+
+    def medians(self, warmup: int) -> dict[str, float]:
+        med = {k: statistics.median(v[warmup:]) for k, v in self.parts.items()}
+        med["step"] = statistics.median([sum(p) for p in zip(*(v[warmup:] for v in self.parts.values()))])
+        return med
+
+
+def train(data, args) -> dict[str, Run]:
+    """The implementations step by step in turn (alternating which goes first), so that a change in
+    the machine's load while the bench runs falls on all of them alike."""
+    runs = {impl: Run(impl, args) for impl in args.impls}
+    order = list(runs.values())
+    for i, batch in enumerate(data):
+        for run in order if i % 2 == 0 else order[::-1]:
+            run.step(*batch)
+    return runs
 
 
 def main() -> None:
@@ -149,22 +177,23 @@ def main() -> None:
           f"synthetic targets, vocab {args.vocab}, {np.mean([len(t) for t in targets]):.1f} tokens mean")
     print(f"model: BiLSTM {args.layers} x {args.hidden} per direction, stack 2, output {args.vocab}; batch {args.batch}, "
           f"{args.steps} steps (medians of the last {args.steps - args.warmup}), threads {args.threads}")
-    results = {}
-    for impl in args.impls:
-        t0 = time.perf_counter()
-        results[impl] = r = train(impl, data, args)
-        print(f"loss.impl={impl}: {time.perf_counter() - t0:.1f} s for {args.steps} steps; first / last loss "
-              f"{r['losses'][0]:.4f} / {r['losses'][-1]:.4f}", flush=True)
+    t0 = time.perf_counter()
+    runs = train(data, args)
+    print(f"{args.steps} steps of each in {time.perf_counter() - t0:.1f} s")
+    for impl, r in runs.items():
+        # CPU seconds per wall second: threads x busy fraction; above --threads would mean threads spinning
+        print(f"loss.impl={impl}: CPU {r.cpu / r.wall:.2f} s per s; first / last loss {r.losses[0]:.4f} / "
+              f"{r.losses[-1]:.4f}")
+    results = {impl: r.medians(args.warmup) for impl, r in runs.items()}
     print(f"\n{'ms per step (median)':<22}" + "".join(f"{impl:>12}" for impl in results))
-    for part in ("model forward", "loss fwd+bwd", "model backward", "optimizer", "step"):
-        print(f"{part:<22}" + "".join(f"{r['times'][part] * 1000:>12.2f}" for r in results.values()))
-    print(f"{'loss share of step':<22}" + "".join(f"{r['times']['loss fwd+bwd'] / r['times']['step']:>11.1%} "
-                                                   for r in results.values()))
+    for part in (*Run.PARTS, "step"):
+        print(f"{part:<22}" + "".join(f"{t[part] * 1000:>12.2f}" for t in results.values()))
+    print(f"{'loss share of step':<22}" + "".join(f"{t['loss fwd+bwd'] / t['step']:>11.1%} " for t in results.values()))
     if {"torch", "numba"} <= set(results):
-        t, n = results["torch"]["times"], results["numba"]["times"]
+        t, n = results["torch"], results["numba"]
         print(f"loss: torch / numba {t['loss fwd+bwd'] / n['loss fwd+bwd']:.1f}x; step: torch / numba "
               f"{t['step'] / n['step']:.2f}x; first-step loss difference "
-              f"{abs(results['torch']['losses'][0] - results['numba']['losses'][0]):.1e}")
+              f"{abs(runs['torch'].losses[0] - runs['numba'].losses[0]):.1e}")
 
 
 if __name__ == "__main__":
