@@ -3,9 +3,10 @@
 
 Each case builds one set of inputs (float32 log-probs from log_softmax of random logits, random
 targets without the blank, full-length inputs) and times, for every implementation, a full
-forward + backward that produces the gradient with respect to log_probs. Prints medians and the
-ratio torch / numba (> 1: numba is faster) in the same run. Numba's compile time is reported
-separately (first call; later runs load the on-disk cache).
+forward + backward that produces the gradient with respect to log_probs; the implementations take
+turns (one call of each per round, so a shared machine's changing load falls on all alike). Prints
+medians and the ratio torch / numba (> 1: numba is faster) in the same run. Numba's compile time is
+reported separately (first call; later runs load the on-disk cache).
 
 On the CPU it also times numba's backward alone (the one pass over (T, B, C) that writes the
 gradient) against a copy of a (T, B, C) float32 tensor into a preallocated one (one read and one
@@ -66,6 +67,16 @@ def timed(fn, repeats: int, device: str) -> float:
         _sync(device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def timed_in_turn(fns: dict, repeats: int, device: str) -> dict[str, float]:
+    """Median time of each function, timed in turn (one call of each per round), so that a change in
+    a shared machine's load falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(timed(fn, 1, device))
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -131,8 +142,11 @@ def run_cases(shapes, dev: str, args) -> None:
         got_loss, got_grad = run(numba_ctc)
         dloss = abs(float(ref_loss) - float(got_loss))
         dgrad = float((ref_grad - got_grad).abs().max())
-        t_torch = timed(lambda: run(F.ctc_loss), args.repeats, dev)
-        t_numba = timed(lambda: run(numba_ctc), args.repeats, dev)
+        fns = {"torch": lambda: run(F.ctc_loss), "numba": lambda: run(numba_ctc)}
+        if baseline:
+            fns["before"] = lambda: run(ctc_loss_before)
+        times = timed_in_turn(fns, args.repeats, dev)
+        t_torch, t_numba = times["torch"], times["numba"]
         row = f"{T:>5} {B:>4} {C:>5} {L:>4} | {1000 * t_torch:>9.2f}"
         if dev == "cuda":
             # cuDNN's CTC needs int32 concatenated targets on the CPU, lengths on the CPU, blank 0, L <= 256
@@ -150,7 +164,7 @@ def run_cases(shapes, dev: str, args) -> None:
                 mark = "?"
             row += f" {1000 * timed(cudnn, args.repeats, dev):>8.2f}{mark}"
         if baseline:
-            t_before = timed(lambda: run(ctc_loss_before), args.repeats, dev)
+            t_before = times["before"]
             row += f" {1000 * t_before:>9.2f}"
         row += f" {1000 * t_numba:>9.2f} | {t_torch / t_numba:>10.1f}x"
         if baseline:
