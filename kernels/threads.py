@@ -8,7 +8,6 @@ this one place keeps them at the same count.
 """
 from __future__ import annotations
 
-import numba
 import torch
 
 
@@ -17,6 +16,10 @@ def set_num_threads(n: int) -> int:
     ``NUMBA_NUM_THREADS``, fixed at import). Returns the numba count actually set."""
     if n < 1:
         raise ValueError(f"threads: expected a positive thread count, got {n}")
+    # numba costs about 50 MB and half a second to import, and every composed config imports the trainer
+    # (which imports this module): only a process that sets a thread count pays for it, not `speech transcribe`
+    import numba
+
     torch.set_num_threads(n)
     k = min(n, numba.config.NUMBA_NUM_THREADS)
     numba.set_num_threads(k)
