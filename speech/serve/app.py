@@ -55,7 +55,7 @@ def _field(form, name: str) -> str | None:
 
 def _choice(value: str | None, name: str, choices, default: str) -> str:
     value = value or default
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise bad_request(f"{name} {value!r}: expected one of {', '.join(choices)}", param=name)
     return value
 
@@ -201,10 +201,7 @@ def create_app(models: ModelSet, settings: ServeSettings | None = None) -> FastA
         speed = body.get("speed", 1.0)
         if isinstance(speed, bool) or not isinstance(speed, (int, float)):
             raise bad_request(f"speed: expected a number, got {json.dumps(speed)}", param="speed")
-        fmt = body.get("response_format") or "mp3"
-        if fmt not in AUDIO_FORMATS:
-            raise bad_request(f"response_format {fmt!r}: expected one of {', '.join(AUDIO_FORMATS)}",
-                              param="response_format")
+        fmt = _choice(body.get("response_format"), "response_format", AUDIO_FORMATS, "mp3")
         if body.get("stream_format") not in (None, "audio"):
             raise bad_request(f"stream_format {body.get('stream_format')!r}: only 'audio' is supported",
                               param="stream_format")

@@ -70,28 +70,24 @@ def read_upload(data: bytes, filename: str | None, sample_rate: int, max_seconds
     keep = False
     try:
         path.write_bytes(data)
-        try:
-            head = info(path)
-        except AudioError as e:
-            raise bad_request(f"file {name!r}: {e.message}", param="file", code="unreadable_audio") from None
+        head = info(path)
         if head.duration > max_seconds:
             raise too_large(f"file {name!r}: {head.duration:.1f} s of audio is longer than this server accepts "
                             f"({max_seconds:g} s); cut it into shorter files", param="file")
-        warnings = [_renamed(w, path, name) for w in head.warnings]
-        if head.duration > segment_seconds:  # long: the transcriber reads it a window at a time
-            keep = True
-            return Upload(name, head.duration, path=path, warnings=warnings, _folder=folder)
-        try:
-            wav, sr = load(path, sample_rate, warnings=warnings)
-        except AudioError as e:
-            raise bad_request(f"file {name!r}: {e.message}", param="file", code="unreadable_audio") from None
-        return Upload(name, len(wav) / sr, wav=wav, warnings=[_renamed(w, path, name) for w in warnings])
+        if head.duration > segment_seconds:  # long: the transcriber reads it a window at a time (and reports
+            keep = True                      # the file's warnings itself)
+            return Upload(name, head.duration, path=path, _folder=folder)
+        warnings = list(head.warnings)
+        wav, sr = load(path, sample_rate, warnings=warnings)
+        return Upload(name, len(wav) / sr, wav=wav, warnings=[as_client_file(w, path, name) for w in warnings])
+    except AudioError as e:
+        raise bad_request(f"file {name!r}: {e.message}", param="file", code="unreadable_audio") from None
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _renamed(message: str, path: Path, name: str) -> str:
+def as_client_file(message: str, path: Path, name: str) -> str:
     """A message about the temporary copy, told about the client's file instead."""
     return message.replace(str(path), name)
 

@@ -42,13 +42,12 @@ class Guard:
         self.max_body = int(max_body)
         self.metrics = metrics
 
-    def _key_ok(self, scope) -> bool:
+    def _key_ok(self, scope, headers: dict[bytes, bytes]) -> bool:
         if not self.api_key:
             return True
         path = scope.get("path", "")
         if path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
             return True
-        headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-api-key", b"").decode("latin-1")
         auth = headers.get(b"authorization", b"").decode("latin-1")
         if auth[:7].lower() == "bearer ":
@@ -101,11 +100,12 @@ class Guard:
                              "send a shorter file", code="too_large")
 
     def _refusal(self, scope) -> ApiError | None:
-        if not self._key_ok(scope):
+        headers = dict(scope.get("headers") or [])
+        if not self._key_ok(scope, headers):
             return ApiError(401, "missing or wrong API key: send 'Authorization: Bearer <key>' (the server's "
                                  "--api-key or $SPEECH_API_KEY)", code="invalid_api_key",
                             headers={"WWW-Authenticate": "Bearer"})
-        length = dict(scope.get("headers") or []).get(b"content-length")
+        length = headers.get(b"content-length")
         if length is not None:
             try:
                 n = int(length)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from speech.audio import AudioError
-from speech.serve.audio import Upload
+from speech.serve.audio import Upload, as_client_file
 from speech.serve.errors import ApiError, bad_request
 from speech.serve.models import ServedModel
 
@@ -57,9 +57,8 @@ def _long(job: AsrJob):
         return bad_request(f"file {job.audio.name!r}: {e.message}", param="file")
     except Exception as e:  # noqa: BLE001 - see run_asr_batch
         return e
-    where = str(job.audio.path)
     t.path = job.audio.name
-    t.warnings = job.audio.warnings + [w.replace(where, job.audio.name) for w in t.warnings]
+    t.warnings = [as_client_file(w, job.audio.path, job.audio.name) for w in t.warnings]
     return t
 
 

@@ -163,3 +163,19 @@ def test_metrics_count_requests_errors_and_audio(client):
 def test_the_docs_list_the_audio_routes(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/audio/transcriptions", "/v1/audio/speech", "/v1/models", "/healthz", "/metrics"} <= set(paths)
+
+
+@pytest.mark.data
+def test_a_truncated_long_upload_is_reported_once_under_its_own_name(client, fsdd_clips, tmp_path):
+    parts = []
+    for path, _ in fsdd_clips:
+        parts += [load(path, 8000)[0], np.zeros(16000, np.float32)]
+    path = tmp_path / "cut.wav"
+    sf.write(path, np.concatenate(parts), 8000, subtype="PCM_16")
+    data = path.read_bytes()[:-8000]  # the header still promises the half second cut off
+    r = client.post("/v1/audio/transcriptions", files={"file": ("cut.wav", data)},
+                    data={"model": "digits", "response_format": "verbose_json"})
+    assert r.status_code == 200, r.text
+    warnings = r.json()["warnings"]
+    assert len(warnings) == 1 and warnings[0].startswith("cut.wav: "), warnings
+    assert "speech-serve-" not in warnings[0]
