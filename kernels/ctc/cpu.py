@@ -3,20 +3,21 @@
 Each utterance is computed in *scaled linear space*: alpha and beta are plain probabilities,
 rescaled to sum to one at every frame, with float64 accumulators. This removes every log/exp
 from the recursions (the only transcendental work left is one ``exp`` per emission and one per
-gradient entry), and the inner loops over the 2L+1 states are branch-free so LLVM vectorizes them.
+gradient entry), and the inner loops are branch-free and unit-stride, so LLVM vectorizes them.
 
 Linear space underflows when the model is confidently wrong (emission probabilities below
 ~1e-308). A cheap per-utterance check (a zero or non-finite frame sum) then reruns that one
 utterance in log space, which is exact but slower.
 
-Layout of the per-utterance tables: width ``S + 4`` with the states at offsets 2..S+1, so
-``s - 1``, ``s - 2``, ``s + 1`` and ``s + 2`` are always valid indices holding zero outside. The
-O(T * S) tables (emissions, alpha) live in a caller-provided workspace with one slab per thread,
-reused across utterances and calls (fresh multi-megabyte allocations cost more in page faults, and
-cold tables more in cache misses, than the recursion itself); beta needs
-only one row because each frame's occupancies are written as soon as its beta is known. Small
-per-row scratch is allocated inside the per-utterance function (not in the ``prange`` body), so
-each thread gets its own.
+The recursions are *planar*: the 2L + 1 extended states are kept as two tables, the L + 1 blank
+states and the L label states, each L + 2 wide with zero pads, so ``i - 1`` and ``i + 1`` are always
+valid. Emissions arrive in the same order (blank, then the labels), so the recursions read them
+where they are, with no interleaved copy and no strided loop. The two alpha tables (O(T * L)) live
+in a caller-provided workspace with one slab per thread, reused across utterances and calls (fresh
+multi-megabyte allocations cost more in page faults, and cold tables more in cache misses, than
+the recursion itself); beta needs only one row because each frame's occupancies are written as
+soon as its beta is known. Small per-row scratch is allocated inside the per-utterance function
+(not in the ``prange`` body), so each thread gets its own.
 
 Input layout: the (T, B, C) log-probs arrive as a C-contiguous (T * B, C) array of rows with row
 ``t * st + b * sb`` holding frame t of utterance b: (st, sb) = (B, 1) for a (T, B, C) tensor and
@@ -140,158 +141,204 @@ def _log_space(lp, st, sb, b, Tb, labels, blank, norm, em, compute_grad):
 
 
 @njit(cache=True, fastmath=_FM)
-def _forward(alpha, e, skip, Tb, S):
-    """Fill alpha[1:Tb] from alpha[0]; returns the log of the scale divided out of alpha[Tb-1], or NaN on underflow.
+def _forward(ab, al, em_b, sk, Tb, L):
+    """Fill rows 1..Tb-1 of the planar alpha tables from row 0; returns the log of the scale divided
+    out of the last row, or NaN on underflow.
 
-    Each row is (prev[s] + prev[s-1] + skip[s] prev[s-2]) * e[t, s] divided by the previous row's
-    sum. It is computed into a fresh local row and then copied into the table: LLVM cannot prove
+    ``ab[t, i]``: blank state i (before label i; i = L is the final blank); ``al[t, j]``: label
+    j - 1 (j = 1..L; columns 0 and L + 1 are zero pads, as is ``ab[t, L + 1]``). ``em_b[t]`` is
+    the frame's emission row in the same indexing (0: blank, j: label j - 1), ``sk[j]`` 1.0 where
+    label j - 1 may follow label j - 2 directly. Each row is divided by the previous row's sum so
+    none over- or underflows. It is computed into local rows and then copied: LLVM cannot prove
     two rows of one table disjoint and would not vectorize a direct write.
     """
-    W = S + 4  # must equal alpha.shape[1]: with the width known as S + 4, LLVM vectorizes the row loops
-    row = np.zeros(W)
-    sigma = alpha[0, 2] + alpha[0, 3]
+    K = L + 2
+    nb = np.zeros(K)
+    nl = np.zeros(K)
+    sigma = 0.0
+    for i in range(K):
+        sigma += ab[0, i] + al[0, i]
     log_scale = 0.0
     for t in range(1, Tb):
         if not (sigma > 0.0 and sigma < np.inf):
             return np.nan
         log_scale += math.log(sigma)
         inv = 1.0 / sigma
-        prev = alpha[t - 1]
-        et = e[t]
-        sigma = 0.0
-        for s in range(2, S + 2):
-            v = (prev[s] + prev[s - 1] + skip[s] * prev[s - 2]) * (et[s] * inv)
+        pab = ab[t - 1]
+        pal = al[t - 1]
+        e = em_b[t]
+        pb = e[0] * inv
+        sb = 0.0
+        for i in range(L + 1):  # blank i: from itself and from label i - 1
+            v = (pab[i] + pal[i]) * pb
             v = 0.0 if v <= _TINY else v
-            row[s] = v
-            sigma += v
-        alpha[t, :] = row
+            nb[i] = v
+            sb += v
+        sl = 0.0
+        for j in range(1, L + 1):  # label j - 1: from itself, the blank before it, and the label before that
+            v = (pal[j] + pab[j - 1] + sk[j] * pal[j - 1]) * (e[j] * inv)
+            v = 0.0 if v <= _TINY else v
+            nl[j] = v
+            sl += v
+        cab = ab[t]
+        cal = al[t]
+        for i in range(K):
+            cab[i] = nb[i]
+            cal[i] = nl[i]
+        sigma = sb + sl
     return log_scale
 
 
 @njit(cache=True, fastmath=_FM)
-def _backward(alpha, e, skip, em, b, Tb, S):
-    """Backward pass writing the occupancies of utterance ``b`` into em[b, :Tb]; False on underflow.
+def _backward(ab, al, em_b, sk, Tb, L):
+    """Backward pass writing the occupancies over the emissions in ``em_b`` (same indexing); False on underflow.
 
-    beta_t(s) excludes the emission at t: sum over successors s' of e[t+1, s'] * beta_{t+1}(s'),
-    kept up to a positive factor per row like alpha. Only one row is alive: the occupancies of
-    frame t (alpha_t * beta_t normalised per frame) are written as soon as beta_t is known, while
-    alpha_t is still warm in cache.
+    Only products ``e_{t+1} * beta_{t+1}`` (normalised per frame) are carried from one frame to the
+    next: beta_t of a blank comes from itself and the label after it, of a label from itself, the
+    blank after it and (``sk``) the next label. Frame t's occupancies (alpha_t * beta_t over their
+    sum) are written as soon as beta_t is known, after its emissions were read.
     """
-    W = S + 4  # as in _forward: known widths let LLVM vectorize the row loops
-    L = (S - 1) // 2
-    beta = np.zeros(W)
-    eb = np.zeros(W)
-    prod = np.zeros(W)
-    beta[S + 1] = 1.0
-    beta[S] = 1.0 if S > 1 else 0.0
+    K = L + 2
+    ebb = np.zeros(K)
+    ebl = np.zeros(K)
+    bb = np.zeros(K)
+    bl = np.zeros(K)
+    bb[L] = 1.0
+    if L > 0:
+        bl[L] = 1.0
+    dsum = 1.0
     for t in range(Tb - 1, -1, -1):
-        at = alpha[t]
-        z = 0.0
-        if t < Tb - 1:  # beta_{t+1} -> beta_t, in place, and alpha_t * beta_t in the same loop
-            en = e[t + 1]
-            dsum = 0.0
-            for s in range(2, S + 2):
-                v = en[s] * beta[s]
-                eb[s] = v
-                dsum += v
-            if not (dsum > 0.0 and dsum < np.inf):
-                return False
+        if t < Tb - 1:
             inv = 1.0 / dsum
-            for s in range(2, S + 2):
-                v = (eb[s] + eb[s + 1] + skip[s + 2] * eb[s + 2]) * inv
-                v = 0.0 if v <= _TINY else v
-                beta[s] = v
-                p = at[s] * v
-                prod[s] = p
-                z += p
-        else:
-            for s in range(2, S + 2):
-                p = at[s] * beta[s]
-                prod[s] = p
-                z += p
+            for i in range(L + 1):
+                v = (ebb[i] + ebl[i + 1]) * inv
+                bb[i] = 0.0 if v <= _TINY else v
+            for j in range(1, L + 1):
+                v = (ebl[j] + ebb[j] + sk[j + 1] * ebl[j + 1]) * inv
+                bl[j] = 0.0 if v <= _TINY else v
+        e = em_b[t]
+        cab = ab[t]
+        cal = al[t]
+        zb = 0.0
+        zl = 0.0
+        dsum = 0.0
+        pb = e[0]
+        for i in range(L + 1):
+            v = bb[i]
+            zb += cab[i] * v
+            w = pb * v
+            ebb[i] = w
+            dsum += w
+        for j in range(1, L + 1):
+            v = bl[j]
+            zl += cal[j] * v
+            w = e[j] * v
+            ebl[j] = w
+            dsum += w
+        z = zb + zl
         if not (z > 0.0 and z < np.inf):
             return False
+        if t > 0 and not (dsum > 0.0 and dsum < np.inf):
+            return False
         invz = 1.0 / z
-        out = em[b, t]
-        acc_blank = prod[2]
-        for i in range(L):  # one loop for both: label i's occupancy, and the blank after it
-            out[i + 1] = prod[2 * i + 3] * invz
-            acc_blank += prod[2 * i + 4]
-        out[0] = acc_blank * invz
+        e[0] = zb * invz
+        for j in range(1, L + 1):
+            e[j] = cal[j] * bl[j] * invz
     return True
 
 
 @njit(cache=True, fastmath=_FM)
 def _utterance(lp, st, sb, norm, em, work, b, Tb, labels, blank, compute_grad):
     """Cost of utterance ``b`` (its first ``Tb`` frames, ``labels``). If asked, its occupancies
-    replace its emission probabilities in ``em`` (em[b, t, 0]: blank, em[b, t, i + 1]: label i). ``work`` is a flat float64
-    scratch of at least 2 * Tb * (2L + 5) entries: the emission table and the alpha table."""
+    replace its emission probabilities in ``em`` (em[b, t, 0]: blank, em[b, t, i + 1]: label i).
+    ``work`` is a flat float64 scratch of at least 2 * Tb * (L + 2) entries: the two alpha tables.
+
+    The recursions are *planar*: blank states and label states in two tables of L + 2 columns, so
+    each reads ``em``'s rows as they are (blank first, then the labels in order) and every loop is
+    unit-stride (the interleaved 2L + 1 layout needed a copy of the emissions and strided loops).
+    """
     L = labels.shape[0]
-    S = 2 * L + 1
-    W = S + 4
+    K = L + 2
     if Tb == 0:  # no frames: the empty label sequence has probability 1, anything else 0 (as torch)
         return 0.0 if L == 0 else np.inf
     if Tb < _min_frames(labels):
         return np.inf
-
-    # emission probabilities of the extended labels (em[b, t, 0] is the blank, em[b, t, i + 1] label i)
-    e = work[:Tb * W].reshape((Tb, W))
-    alpha = work[Tb * W:2 * Tb * W].reshape((Tb, W))
-    skip = np.zeros(W)
-    for s in range(2, S):
-        if s % 2 == 1 and labels[s // 2] != labels[s // 2 - 1]:
-            skip[s + 2] = 1.0
-    for t in range(Tb):
-        pb = em[b, t, 0]
-        pb = 0.0 if pb <= _TINY else pb  # NaN stays NaN
-        for i in range(L):
-            pl = em[b, t, i + 1]
-            e[t, 2 * i + 2] = pb
-            e[t, 2 * i + 3] = 0.0 if pl <= _TINY else pl
-        e[t, 2 * L + 2] = pb
-        e[t, 0] = e[t, 1] = e[t, W - 1] = 0.0
-        alpha[t, 0] = alpha[t, 1] = alpha[t, W - 2] = alpha[t, W - 1] = 0.0
-
-    # Forward. Row t holds alpha_t up to a positive factor: each row is computed from the previous
-    # one divided by that row's sum, so no row over- or underflows; the log of the divisors adds up
-    # to the log-likelihood's scale.
-    alpha[0, 2:W - 2] = 0.0
-    alpha[0, 2] = e[0, 2]
-    if S > 1:
-        alpha[0, 3] = e[0, 3]
-    log_scale = _forward(alpha, e, skip, Tb, S)
+    ab = work[:Tb * K].reshape((Tb, K))
+    al = work[Tb * K:2 * Tb * K].reshape((Tb, K))
+    sk = np.zeros(K + 1)
+    for j in range(2, L + 1):
+        if labels[j - 1] != labels[j - 2]:
+            sk[j] = 1.0
+    em_b = em[b]
+    for i in range(K):
+        ab[0, i] = 0.0
+        al[0, i] = 0.0
+    ab[0, 0] = em_b[0, 0]
+    if L > 0:
+        al[0, 1] = em_b[0, 1]
+    # Forward. Row t holds alpha_t up to a positive factor; the log of the divisors adds up to the
+    # log-likelihood's scale.
+    log_scale = _forward(ab, al, em_b, sk, Tb, L)
     if log_scale != log_scale:
         return _log_space(lp, st, sb, b, Tb, labels, blank, norm, em, compute_grad)
-    end = alpha[Tb - 1, S + 1] + alpha[Tb - 1, S]
+    end = ab[Tb - 1, L] + al[Tb - 1, L]
     if not (end > 0.0 and end < np.inf):
         return _log_space(lp, st, sb, b, Tb, labels, blank, norm, em, compute_grad)
     cost = -(log_scale + math.log(end))
     if not compute_grad:
         return cost
-
-    if not _backward(alpha, e, skip, em, b, Tb, S):
+    if not _backward(ab, al, em_b, sk, Tb, L):
         return _log_space(lp, st, sb, b, Tb, labels, blank, norm, em, compute_grad)
     return cost
 
 
+@njit(inline="always", fastmath=_FM)
+def _normalize_frame(lp, st, sb, norm, t):
+    C = lp.shape[1]
+    for b in range(norm.shape[1]):
+        row = lp[t * st + b * sb]
+        m = row[0]
+        for c in range(1, C):
+            m = max(m, row[c])
+        # a NaN or inf logit, or an all -inf row, gives NaN (as log_softmax does: inf - inf)
+        s = 0.0
+        for c in range(C):
+            s += np.float64(fast_exp(row[c] - m))
+        norm[t, b] = np.float64(m) + math.log(s)
+
+
 @njit(parallel=True, cache=True, fastmath=_FM)
-def log_normalizer(lp, T, B, st, sb, norm):
+def log_normalizer(lp, st, sb, norm):
     """norm[t, b] = logsumexp of row t * st + b * sb of ``lp`` (logits), in float64.
 
     One read of the logits, no (T, B, C) temporary (``torch.logsumexp`` makes one).
     """
-    C = lp.shape[1]
-    for t in prange(T):
-        for b in range(B):
-            row = lp[t * st + b * sb]
-            m = row[0]
-            for c in range(1, C):
-                m = max(m, row[c])
-            # a NaN or inf logit, or an all -inf row, gives NaN (as log_softmax does: inf - inf)
-            s = 0.0
-            for c in range(C):
-                s += np.float64(fast_exp(row[c] - m))
-            norm[t, b] = np.float64(m) + math.log(s)
+    for t in prange(norm.shape[0]):
+        _normalize_frame(lp, st, sb, norm, t)
+
+
+@njit(cache=True, fastmath=_FM)
+def log_normalizer_serial(lp, st, sb, norm):
+    """:func:`log_normalizer` on the calling thread alone."""
+    for t in range(norm.shape[0]):
+        _normalize_frame(lp, st, sb, norm, t)
+
+
+@njit(inline="always", fastmath=_FM)
+def _emissions_frame(lp, st, sb, norm, symbols, order, em, t, x):
+    B, T, J = em.shape
+    for b in range(B):
+        row = lp[t * st + b * sb]
+        nb = row.dtype.type(norm[t, b])
+        sym = symbols[b]
+        o = order[b]
+        for j in range(J):
+            k = o[j]
+            x[k] = row[sym[k]] - nb
+        out = em[b, t]
+        for j in range(J):  # in the input's precision: float32 inputs get 16-lane float32 exponentials
+            v = np.float64(fast_exp(x[j]))
+            out[j] = 0.0 if v <= _TINY else v  # NaN stays NaN
 
 
 @njit(parallel=True, cache=True, fastmath=_FM)
@@ -308,20 +355,16 @@ def emissions(lp, st, sb, norm, symbols, order, em):
     a full read of ``lp``; reading each row in ascending column order lets the hardware prefetcher
     stream it (2.5x faster than label order on the (500, 64, 1000, 100) case).
     """
-    B, T, J = em.shape
-    for t in prange(T):
-        x = np.empty(J, lp.dtype)
-        for b in range(B):
-            row = lp[t * st + b * sb]
-            nb = row.dtype.type(norm[t, b])
-            sym = symbols[b]
-            o = order[b]
-            for j in range(J):
-                k = o[j]
-                x[k] = row[sym[k]] - nb
-            out = em[b, t]
-            for j in range(J):  # in the input's precision: float32 inputs get 16-lane float32 exponentials
-                out[j] = np.float64(fast_exp(x[j]))
+    for t in prange(em.shape[1]):
+        _emissions_frame(lp, st, sb, norm, symbols, order, em, t, np.empty(em.shape[2], lp.dtype))
+
+
+@njit(cache=True, fastmath=_FM)
+def emissions_serial(lp, st, sb, norm, symbols, order, em):
+    """:func:`emissions` on the calling thread alone."""
+    x = np.empty(em.shape[2], lp.dtype)
+    for t in range(em.shape[1]):
+        _emissions_frame(lp, st, sb, norm, symbols, order, em, t, x)
 
 
 @njit(parallel=True, cache=True)
@@ -336,18 +379,58 @@ def ctc_cpu(lp, st, sb, norm, em, work, labels, offsets, input_lengths, target_l
         em: (B, T, Lmax + 1) float64 emission probabilities exp(lp - norm) of the blank (index 0)
             and of each utterance's labels (index i + 1 for label i), from :func:`emissions`;
             overwritten with the occupancies when ``compute_grad`` (for :func:`ctc_grad`).
-        work: (threads, >= 2 * T * (2 * Lmax + 5)) float64 scratch, one slab per numba thread
+        work: (threads, >= 2 * T * (Lmax + 2)) float64 scratch, one slab per numba thread
             (``numba.get_num_threads()``) so each thread's tables stay in its cache from one
             utterance to the next; contents ignored, reusable across calls.
         labels: (sum L,) int32 concatenated targets; offsets: (B,) int32 start of each utterance's labels.
         input_lengths, target_lengths: (B,) int32.
         costs: (B,) float64 output.
     """
-    B = costs.shape[0]
-    for b in prange(B):
+    for b in prange(costs.shape[0]):
         lab = labels[offsets[b]:offsets[b] + target_lengths[b]]
-        Tb = np.int64(input_lengths[b])
-        costs[b] = _utterance(lp, st, sb, norm, em, work[get_thread_id()], b, Tb, lab, blank, compute_grad)
+        costs[b] = _utterance(lp, st, sb, norm, em, work[get_thread_id()], b, np.int64(input_lengths[b]), lab, blank,
+                              compute_grad)
+
+
+@njit(cache=True)
+def ctc_cpu_serial(lp, st, sb, norm, em, work, labels, offsets, input_lengths, target_lengths, blank, costs,
+                   compute_grad):
+    """:func:`ctc_cpu` on the calling thread alone (its scratch: ``work[0]``)."""
+    for b in range(costs.shape[0]):
+        lab = labels[offsets[b]:offsets[b] + target_lengths[b]]
+        costs[b] = _utterance(lp, st, sb, norm, em, work[0], b, np.int64(input_lengths[b]), lab, blank, compute_grad)
+
+
+@njit(inline="always", fastmath=_FM)
+def _grad_row(lp, st, sb, norm, em, labels, offsets, input_lengths, target_lengths, blank, costs, scale,
+              zero_infinity, out, r):
+    T, B = norm.shape
+    C = out.shape[1]
+    if st >= sb:  # (T, B, C) layout: row r = t * B + b
+        t, b = r // B, r % B
+    else:  # transposed batch-first layout: row r = b * T + t
+        b, t = r // T, r % T
+    g = out[r]
+    if t >= input_lengths[b] or (zero_infinity and costs[b] == np.inf):
+        for c in range(C):
+            g[c] = 0.0
+        return
+    if not (costs[b] < np.inf):  # inf or NaN: torch gives NaN gradients
+        for c in range(C):
+            g[c] = np.nan
+        return
+    x = lp[r]
+    nb = x.dtype.type(norm[t, b])  # in the row's precision, so float32 rows stay 16 lanes wide
+    s = scale[b]
+    sx = x.dtype.type(s)
+    for c in range(C):
+        g[c] = sx * fast_exp(x[c] - nb)
+    occ = em[b, t]
+    g[blank] = g[blank] - s * occ[0]
+    off = offsets[b]
+    for i in range(target_lengths[b]):
+        k = labels[off + i]
+        g[k] = g[k] - s * occ[i + 1]
 
 
 @njit(parallel=True, cache=True, fastmath=_FM)
@@ -362,31 +445,15 @@ def ctc_grad(lp, st, sb, norm, em, labels, offsets, input_lengths, target_length
     with an infinite cost gets 0 with ``zero_infinity``, else NaN (like a NaN cost), as torch does.
     The rows are visited in memory order (``t * st + b * sb`` over the flat row index).
     """
-    N, C = out.shape
-    T, B = norm.shape
-    for r in prange(N):
-        if st >= sb:  # (T, B, C) layout: row r = t * B + b
-            t, b = r // B, r % B
-        else:  # transposed batch-first layout: row r = b * T + t
-            b, t = r // T, r % T
-        g = out[r]
-        if t >= input_lengths[b] or (zero_infinity and costs[b] == np.inf):
-            for c in range(C):
-                g[c] = 0.0
-            continue
-        if not (costs[b] < np.inf):  # inf or NaN: torch gives NaN gradients
-            for c in range(C):
-                g[c] = np.nan
-            continue
-        x = lp[r]
-        nb = x.dtype.type(norm[t, b])  # in the row's precision, so float32 rows stay 16 lanes wide
-        s = scale[b]
-        sx = x.dtype.type(s)
-        for c in range(C):
-            g[c] = sx * fast_exp(x[c] - nb)
-        occ = em[b, t]
-        g[blank] = g[blank] - s * occ[0]
-        off = offsets[b]
-        for i in range(target_lengths[b]):
-            k = labels[off + i]
-            g[k] = g[k] - s * occ[i + 1]
+    for r in prange(out.shape[0]):
+        _grad_row(lp, st, sb, norm, em, labels, offsets, input_lengths, target_lengths, blank, costs, scale,
+                  zero_infinity, out, r)
+
+
+@njit(cache=True, fastmath=_FM)
+def ctc_grad_serial(lp, st, sb, norm, em, labels, offsets, input_lengths, target_lengths, blank, costs, scale,
+                    zero_infinity, out):
+    """:func:`ctc_grad` on the calling thread alone."""
+    for r in range(out.shape[0]):
+        _grad_row(lp, st, sb, norm, em, labels, offsets, input_lengths, target_lengths, blank, costs, scale,
+                  zero_infinity, out, r)

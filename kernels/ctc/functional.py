@@ -8,30 +8,40 @@ Memory and passes (CPU): forward gathers each utterance's blank and label probab
 the recursions, keeping the state occupancies (O(T * B * L) float64); backward writes the gradient,
 multiplied by the incoming per-utterance gradient, in one pass over (T, B, C): one read of the
 log-probs and one write of the gradient. The gradient, the occupancy table and the recursion
-scratch (O(threads * T * (2L + 5)) float64) are buffers reused across calls (:class:`_Workspace`),
+scratch (O(threads * T * (L + 2)) float64) are buffers reused across calls (:class:`_Workspace`),
 never overwritten while anything else still holds them. Batch-first models' (T, B, C) transposes
 are read and their gradients written in place, without a copy.
 """
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 _REDUCTIONS = ("none", "sum", "mean")
 
 
-def _as_lengths(x, name: str, device) -> torch.Tensor:
-    t = torch.as_tensor(x, device="cpu") if not isinstance(x, torch.Tensor) else x.detach().cpu()
-    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-        raise TypeError(f"ctc_loss: {name} must be integers, got dtype {t.dtype}")
-    return t.reshape(-1).to(torch.int64)
+def _as_lengths(x, name: str) -> np.ndarray:
+    """(B,) int64 numpy lengths from a tensor (any device) or a sequence of ints."""
+    if isinstance(x, torch.Tensor):
+        if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+            raise TypeError(f"ctc_loss: {name} must be integers, got dtype {x.dtype}")
+        return x.detach().cpu().reshape(-1).numpy().astype(np.int64, copy=False)
+    a = np.asarray(x)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"ctc_loss: {name} must be integers, got dtype {a.dtype}")
+    return a.reshape(-1).astype(np.int64, copy=False)
 
 
-def _prepare(log_probs: torch.Tensor, targets, input_lengths, target_lengths, blank: int):
-    """Validate like torch does and flatten the targets. Returns (labels, offsets, in_lens, tgt_lens) int32 on CPU."""
+def _prepare_np(log_probs: torch.Tensor, targets, input_lengths, target_lengths, blank: int):
+    """Validate like torch does and flatten the targets.
+
+    The checks and the flattening run in one compiled call (:func:`.driver.flatten_targets`); the
+    messages are built here, only when a check fails. Returns (labels, offsets, in_lens,
+    tgt_lens), C-contiguous int32 numpy arrays.
+    """
     if not isinstance(log_probs, torch.Tensor) or log_probs.dim() != 3:
         raise ValueError(f"ctc_loss: log_probs must be a 3-D tensor (T, B, C), got shape "
                          f"{tuple(getattr(log_probs, 'shape', ()))}")
@@ -40,43 +50,59 @@ def _prepare(log_probs: torch.Tensor, targets, input_lengths, target_lengths, bl
     T, B, C = log_probs.shape
     if not 0 <= blank < C:
         raise ValueError(f"ctc_loss: blank must be in [0, {C}), got {blank}")
-    in_lens = _as_lengths(input_lengths, "input_lengths", log_probs.device)
-    tgt_lens = _as_lengths(target_lengths, "target_lengths", log_probs.device)
-    if in_lens.numel() != B or tgt_lens.numel() != B:
+    in_lens = _as_lengths(input_lengths, "input_lengths")
+    tgt_lens = _as_lengths(target_lengths, "target_lengths")
+    if in_lens.size != B or tgt_lens.size != B:
         raise ValueError(f"ctc_loss: input_lengths and target_lengths must have batch size {B}, got "
-                         f"{in_lens.numel()} and {tgt_lens.numel()}")
-    if (in_lens < 0).any() or (tgt_lens < 0).any():
-        raise ValueError("ctc_loss: input_lengths and target_lengths must be non-negative")
-    if (in_lens > T).any():
-        raise ValueError(f"ctc_loss: expected input_lengths to be at most T={T}, got {int(in_lens.max())}")
-    if not isinstance(targets, torch.Tensor):
-        targets = torch.as_tensor(targets)
-    if targets.is_floating_point() or targets.dtype == torch.bool:
-        raise TypeError(f"ctc_loss: targets must be integers, got dtype {targets.dtype}")
-    tg = targets.detach().cpu().to(torch.int64)
-    if tg.dim() == 2:
+                         f"{in_lens.size} and {tgt_lens.size}")
+    if isinstance(targets, torch.Tensor):
+        if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
+            raise TypeError(f"ctc_loss: targets must be integers, got dtype {targets.dtype}")
+        tg = targets.detach().cpu().numpy()
+    else:
+        tg = np.asarray(targets)
+        if tg.dtype.kind not in "iu":
+            raise TypeError(f"ctc_loss: targets must be integers, got dtype {tg.dtype}")
+    if tg.ndim == 2:
         if tg.shape[0] != B:
             raise ValueError(f"ctc_loss: padded targets must have shape (B={B}, S), got {tuple(tg.shape)}")
-        if (tgt_lens > tg.shape[1]).any():
-            raise ValueError(f"ctc_loss: target_lengths exceed the padded target length {tg.shape[1]}")
-        mask = torch.arange(tg.shape[1]).unsqueeze(0) < tgt_lens.unsqueeze(1)
-        labels = tg[mask]
-    elif tg.dim() == 1:
-        if int(tgt_lens.sum()) != tg.numel():
-            raise ValueError(f"ctc_loss: concatenated targets hold {tg.numel()} labels but target_lengths sum to "
-                             f"{int(tgt_lens.sum())}")
-        labels = tg
+        S = tg.shape[1]
+    elif tg.ndim == 1:
+        S = -1
     else:
         raise ValueError(f"ctc_loss: targets must be (B, S) padded or (sum(target_lengths),), got {tuple(tg.shape)}")
-    if labels.numel():
-        if (labels == blank).any():
-            raise ValueError(f"ctc_loss: targets contain the blank label {blank}")
-        if labels.min() < 0 or labels.max() >= C:
-            raise ValueError(f"ctc_loss: target labels must be in [0, {C}), got values in "
-                             f"[{int(labels.min())}, {int(labels.max())}]")
-    offsets = torch.cumsum(tgt_lens, 0) - tgt_lens
-    as32 = lambda t: t.to(torch.int32).contiguous()  # noqa: E731
-    return as32(labels), as32(offsets), as32(in_lens), as32(tgt_lens)
+    from speech.kernels.ctc import driver  # lazy: numba loads on the first loss call, not on import
+
+    status, labels, offsets, in32, tgt32 = driver.flatten_targets(
+        np.ascontiguousarray(tg.reshape(-1), dtype=np.int64), S, in_lens, tgt_lens, T, C, blank)
+    if status != driver.OK:
+        raise _target_error(status, tg, S, in_lens, tgt_lens, T, C, blank)
+    return labels, offsets, in32, tgt32
+
+
+def _target_error(status: int, tg: np.ndarray, S: int, in_lens, tgt_lens, T: int, C: int, blank: int) -> Exception:
+    """The message for a failed :func:`.driver.flatten_targets` check."""
+    from speech.kernels.ctc import driver
+
+    if status == driver.NEGATIVE_LENGTH:
+        return ValueError("ctc_loss: input_lengths and target_lengths must be non-negative")
+    if status == driver.INPUT_TOO_LONG:
+        return ValueError(f"ctc_loss: expected input_lengths to be at most T={T}, got {int(in_lens.max())}")
+    if status == driver.TARGET_TOO_LONG:
+        return ValueError(f"ctc_loss: target_lengths exceed the padded target length {S}")
+    if status == driver.COUNT_MISMATCH:
+        return ValueError(f"ctc_loss: concatenated targets hold {tg.size} labels but target_lengths sum to "
+                          f"{int(tgt_lens.sum())}")
+    if status == driver.BLANK_LABEL:
+        return ValueError(f"ctc_loss: targets contain the blank label {blank}")
+    labels = tg[np.arange(S) < tgt_lens[:, None]] if S >= 0 else tg
+    return ValueError(f"ctc_loss: target labels must be in [0, {C}), got values in "
+                      f"[{int(labels.min())}, {int(labels.max())}]")
+
+
+def _prepare(log_probs: torch.Tensor, targets, input_lengths, target_lengths, blank: int):
+    """:func:`_prepare_np` as int32 CPU tensors (the CUDA kernels and forced alignment take these)."""
+    return tuple(torch.from_numpy(a) for a in _prepare_np(log_probs, targets, input_lengths, target_lengths, blank))
 
 
 def _storage_use_count(t: torch.Tensor) -> int | None:
@@ -172,22 +198,6 @@ def _grad_out(grad_buffer: torch.Tensor | None, lp: torch.Tensor, st: int, sb: i
 _SERIAL_BELOW = 1 << 17
 
 
-@contextlib.contextmanager
-def _threads_for(elements: int):
-    """Run the numba pass inside on one thread when ``elements`` is small (see _SERIAL_BELOW)."""
-    import numba  # lazy, as in _cpu_forward
-
-    n = numba.get_num_threads()
-    if elements >= _SERIAL_BELOW or n == 1:
-        yield
-        return
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(n)
-
-
 class _CpuState:
     """What the CPU forward leaves for the gradient pass: row layout, normaliser, occupancies, raw costs."""
 
@@ -198,34 +208,27 @@ class _CpuState:
 
 
 def _cpu_forward(lp, labels, offsets, in_lens, tgt_lens, blank, compute_grad, from_logits) -> _CpuState:
-    """Costs (float64, raw: inf for infeasible utterances) and, if ``compute_grad``, the occupancies."""
+    """Costs (float64, raw: inf for infeasible utterances) and, if ``compute_grad``, the occupancies.
+
+    ``labels``, ``offsets``, ``in_lens``, ``tgt_lens``: int32 numpy arrays from :func:`_prepare_np`.
+    The kernels run from one compiled driver (:func:`.driver.ctc_forward`); around it only the
+    buffers are fetched (see the module :mod:`.driver` for why).
+    """
     # numba and the compiled kernels load on the first CPU call, not when speech.kernels is imported
     # (importing numba costs ~0.3 s that a command which never trains should not pay)
     import numba
 
-    from speech.kernels.ctc.cpu import ctc_cpu, emissions, log_normalizer
+    from speech.kernels.ctc.driver import ctc_forward
 
     T, B, C = lp.shape
     rows, st, sb = _rows(lp)
-    x = rows.numpy()
-    norm = torch.zeros(T, B, dtype=torch.float64)
-    if from_logits and T * B:
-        with _threads_for(T * B * C):
-            log_normalizer(x, T, B, st, sb, norm.numpy())
     lmax = int(tgt_lens.max()) if B else 0
-    symbols = torch.full((B, lmax + 1), int(blank), dtype=torch.int64)  # blank, then the labels
-    if lmax:
-        mask = torch.arange(lmax).unsqueeze(0) < tgt_lens.unsqueeze(1).long()
-        symbols[:, 1:][mask] = labels.long()
+    norm = torch.zeros(T, B, dtype=torch.float64)
     em = _WORKSPACE.get("em", (B, T, lmax + 1), torch.float64, lp.device)  # emissions, then occupancies
-    order = torch.argsort(symbols, dim=1)  # each row read in ascending column order (see cpu.emissions)
-    with _threads_for(T * B * max(C, lmax + 1)):  # a full read of lp (see cpu.emissions)
-        emissions(x, st, sb, norm.numpy(), symbols.numpy(), order.numpy(), em.numpy())
-    work = _WORKSPACE.get("work", (numba.get_num_threads(), 2 * T * (2 * lmax + 5)), torch.float64, lp.device)
+    work = _WORKSPACE.get("work", (numba.get_num_threads(), 2 * T * (lmax + 2)), torch.float64, lp.device)
     costs = torch.empty(B, dtype=torch.float64)
-    with _threads_for(4 * int(in_lens.sum()) * (2 * lmax + 1)):  # ~4 passes over each utterance's states
-        ctc_cpu(x, st, sb, norm.numpy(), em.numpy(), work.numpy(), labels.numpy(), offsets.numpy(), in_lens.numpy(),
-                tgt_lens.numpy(), int(blank), costs.numpy(), compute_grad)
+    ctc_forward(rows.numpy(), st, sb, bool(from_logits), norm.numpy(), em.numpy(), work.numpy(), labels, offsets,
+                in_lens, tgt_lens, int(blank), costs.numpy(), bool(compute_grad), _SERIAL_BELOW)
     return _CpuState(T, B, C, st, sb, norm, em if compute_grad else None, costs, labels, offsets, in_lens, tgt_lens,
                      int(blank))
 
@@ -233,15 +236,17 @@ def _cpu_forward(lp, labels, offsets, in_lens, tgt_lens, blank, compute_grad, fr
 def _cpu_grad(lp: torch.Tensor, s: _CpuState, scale: torch.Tensor, zero_infinity: bool,
               grad_buffer: torch.Tensor | None = None) -> torch.Tensor:
     """The gradient of sum_b scale[b] * cost_b w.r.t. ``lp`` in one pass (see ``cpu.ctc_grad``), laid out like ``lp``."""
-    from speech.kernels.ctc.cpu import ctc_grad  # lazy, as in _cpu_forward
+    from speech.kernels.ctc.cpu import ctc_grad, ctc_grad_serial  # lazy, as in _cpu_forward
 
     rows, st, sb = _rows(lp)
     out = _grad_out(grad_buffer, lp, st, sb)
-    scale = scale.detach().to("cpu", torch.float64).expand(s.B).contiguous()
-    with _threads_for(s.T * s.B * (s.C + s.em.shape[2])):  # exp of every entry, occupancies of the labels
-        ctc_grad(rows.numpy(), st, sb, s.norm.numpy(), s.em.numpy(), s.labels.numpy(), s.offsets.numpy(),
-                 s.in_lens.numpy(), s.tgt_lens.numpy(), s.blank, s.costs.numpy(), scale.numpy(), bool(zero_infinity),
-                 out.numpy())
+    scale_np = scale.detach().cpu().numpy().astype(np.float64).reshape(-1)
+    if scale_np.size != s.B:
+        scale_np = np.full(s.B, scale_np[0])
+    # exp of every entry, occupancies of the labels
+    kernel = ctc_grad if s.T * s.B * (s.C + s.em.shape[2]) >= _SERIAL_BELOW else ctc_grad_serial
+    kernel(rows.numpy(), st, sb, s.norm.numpy(), s.em.numpy(), s.labels, s.offsets, s.in_lens, s.tgt_lens, s.blank,
+           s.costs.numpy(), scale_np, bool(zero_infinity), out.numpy())
     return _rows_view(out, s.T, s.B, s.C, st, sb)
 
 
@@ -263,14 +268,15 @@ def ctc_costs_and_grads(
     into ``grad_buffer`` when given, else into a buffer reused across calls (a new one whenever
     the previous result is still referenced, so a kept result is never overwritten).
     """
-    labels, offsets, in_lens, tgt_lens = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
     lp = log_probs.detach()
     B = lp.shape[1]
     if lp.device.type == "cpu":
-        state = _cpu_forward(lp, labels, offsets, in_lens, tgt_lens, blank, compute_grad, from_logits)
+        state = _cpu_forward(lp, *_prepare_np(log_probs, targets, input_lengths, target_lengths, blank), blank,
+                             compute_grad, from_logits)
         if not compute_grad:
             return state.costs, None
         return state.costs, _cpu_grad(lp, state, torch.ones(1, dtype=torch.float64), False, grad_buffer)
+    labels, offsets, in_lens, tgt_lens = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
     if lp.device.type == "cuda":
         from numba import cuda
 
@@ -316,8 +322,8 @@ class CTCLossFunction(torch.autograd.Function):
         need_grad = log_probs.requires_grad
         ctx.zero_infinity, ctx.grad_buffer = zero_infinity, grad_buffer
         if log_probs.device.type == "cpu":
-            labels, offsets, in_lens, tgt_lens = _prepare(log_probs, targets, input_lengths, target_lengths, blank)
-            state = _cpu_forward(log_probs.detach(), labels, offsets, in_lens, tgt_lens, blank, need_grad, from_logits)
+            state = _cpu_forward(log_probs.detach(), *_prepare_np(log_probs, targets, input_lengths, target_lengths,
+                                                                  blank), blank, need_grad, from_logits)
             costs = state.costs
             if need_grad:
                 # autograd owns these: freed after a backward without retain_graph, then reusable by the pool

@@ -366,3 +366,39 @@ def test_one_thread_budget_sets_torch_and_numba():
     finally:
         torch.set_num_threads(before[0])
         numba.set_num_threads(before[1])
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_serial_and_threaded_passes_give_the_same_numbers(monkeypatch, from_logits):
+    """Small passes run on the calling thread, large ones on numba's threads: both give the same bits."""
+    import speech.kernels.ctc.functional as fn
+
+    logits, tg, il, tl = make_case(60, 5, 9, 6, seed=11, repeats=True)
+    x = logits if from_logits else logits.log_softmax(-1)
+    results = []
+    for serial_below in (0, 1 << 40):  # everything threaded, then everything on the calling thread
+        monkeypatch.setattr(fn, "_SERIAL_BELOW", serial_below)
+        costs, grads = ctc_costs_and_grads(x, tg, il, tl, from_logits=from_logits)
+        results.append((costs.clone(), grads.clone()))
+    assert torch.equal(results[0][0], results[1][0])
+    assert torch.equal(results[0][1], results[1][1])
+    ref_costs = F.ctc_loss(logits.log_softmax(-1), tg, il, tl, reduction="none")
+    assert torch.allclose(results[0][0], ref_costs.double(), rtol=1e-5)
+
+
+def test_target_errors_name_what_is_wrong():
+    lp = torch.randn(10, 2, 5).log_softmax(-1)
+    il, tl = torch.tensor([10, 10]), torch.tensor([2, 2])
+    with pytest.raises(ValueError, match="concatenated targets hold 3 labels but target_lengths sum to 4"):
+        ctc_loss(lp, torch.tensor([1, 2, 3]), il, tl)
+    with pytest.raises(ValueError, match=r"padded targets must have shape \(B=2, S\)"):
+        ctc_loss(lp, torch.tensor([[1, 2]]), il, tl)
+    with pytest.raises(ValueError, match=r"got values in \[-3, 4\]"):
+        ctc_loss(lp, torch.tensor([[1, -3], [3, 4]]), il, tl)
+    with pytest.raises(ValueError, match="batch size 2"):
+        ctc_loss(lp, torch.tensor([[1, 2], [3, 4]]), il, torch.tensor([2]))
+    # lists of ints and int32 tensors are accepted like int64 tensors
+    a = ctc_loss(lp, [[1, 2], [3, 4]], [10, 9], [2, 1], reduction="none")
+    b = ctc_loss(lp, torch.tensor([[1, 2], [3, 4]], dtype=torch.int32), torch.tensor([10, 9]), torch.tensor([2, 1]),
+                 reduction="none")
+    assert torch.equal(a, b)
