@@ -20,7 +20,9 @@ def set_num_threads(n: int) -> int:
     # (which imports this module): only a process that sets a thread count pays for it, not `speech transcribe`
     import numba
 
-    torch.set_num_threads(n)
     k = min(n, numba.config.NUMBA_NUM_THREADS)
+    # numba first: the first call starts its OpenMP pool, and with OMP_NUM_THREADS set that start
+    # raises torch's OpenMP thread count again (to numba's pool size); torch's setting must come after
     numba.set_num_threads(k)
+    torch.set_num_threads(n)
     return k

@@ -402,3 +402,18 @@ def test_target_errors_name_what_is_wrong():
     b = ctc_loss(lp, torch.tensor([[1, 2], [3, 4]], dtype=torch.int32), torch.tensor([10, 9]), torch.tensor([2, 1]),
                  reduction="none")
     assert torch.equal(a, b)
+
+
+def test_one_thread_budget_holds_when_omp_num_threads_is_set():
+    """Starting numba's OpenMP pool used to raise torch's thread count back to the pool size when
+    OMP_NUM_THREADS was set, so `trainer.num_threads=1` trained on two threads."""
+    import subprocess
+    import sys
+
+    code = ("import torch\nfrom speech.kernels.threads import set_num_threads\n"
+            "torch.ones(4096).sum(); print(torch.get_num_threads())\n"  # torch's pool in use, as before training
+            "set_num_threads(1)\nprint(torch.get_num_threads())\n")
+    env = {**__import__("os").environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "1"]
