@@ -56,7 +56,7 @@ def _error(overrides) -> str:
     # unknown keys and group options: "did you mean", or the list of what there is
     (["trainer.max_epoch=3"], "config: trainer.max_epoch: no such key; did you mean trainer.max_epochs?"),
     (["+trainer.max_epoch=3"], "config: trainer.max_epoch: no such key; did you mean trainer.max_epochs?"),
-    (["trainer.zzz=3"], "config: trainer.zzz: no such key; expected one of: accumulate_grad_batches, betas"),
+    (["trainer.zzz=3"], "config: trainer.zzz: no such key; expected one of: accumulate_grad_batches, average_best, betas"),
     (["traner.lr=3"], "config: traner: no such key; did you mean trainer?"),
     (["model.asr.hiden_size=3"], "config: model.asr.hiden_size: no such key; did you mean model.asr.hidden_size?"),
     (["+model.asr.hiden_size=3"], "config: model.asr.hiden_size: no such key; did you mean model.asr.hidden_size?"),

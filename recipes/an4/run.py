@@ -37,6 +37,11 @@ def default_data() -> Path:
     return Path(os.environ.get("SPEECH_DATA", REPO.parent / "shared" / "data")) / "an4"
 
 
+LM_WEIGHTS = (0.3, 0.5, 0.8, 1.1, 1.5)
+WORD_BONUSES = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
+"""The grid --tune searches on the dev split."""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=default_data(), help="AN4 folder (holding wav/ and etc/)")
@@ -48,8 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-ce", action="store_true", help="only the CTC model")
     ap.add_argument("--ce-epochs", type=int, default=8, help="epochs of CE training")
     ap.add_argument("--lm-order", type=int, default=3)
-    ap.add_argument("--lm-weight", type=float, default=0.8)
-    ap.add_argument("--word-bonus", type=float, default=1.5)
+    ap.add_argument("--lm-weight", type=float, default=0.8, help="with --no-tune: the LM weight of beam search")
+    ap.add_argument("--word-bonus", type=float, default=1.5, help="with --no-tune: the word bonus of beam search")
+    ap.add_argument("--tune", action=argparse.BooleanOptionalAction, default=True,
+                    help="choose the LM weight and word bonus on the dev split (the training utterances the "
+                         "trainer holds out, which the LM never reads either); --no-tune: the values above")
     ap.add_argument("--beam-size", type=int, default=16)
     ap.add_argument("--no-readme", action="store_true", help="do not write the results into recipes/an4/README.md")
     ap.add_argument("--export-bundled", action="store_true",
@@ -98,17 +106,19 @@ def main(argv: list[str] | None = None) -> int:
         timings[name] = (time.time() - t0) / 60
         return package
 
-    lm_path = exp / "lm" / f"train_{args.lm_order}gram.arpa"
-    if not lm_path.is_file():
-        train_text = exp / "lm" / "train.txt"
-        train_text.parent.mkdir(parents=True, exist_ok=True)
-        from speech.data.manifest import read_manifest
+    # the dev split: the training utterances the trainer holds out (same hash); the LM reads the rest only
+    from speech.data.dataset import split_by_hash
+    from speech.data.manifest import read_manifest, write_manifest
 
-        train_text.write_text("".join(u.text + "\n" for u in read_manifest(splits["train"])))
+    lm_train, dev_utts = split_by_hash(read_manifest(splits["train"]), float(base.data.dev_fraction))
+    dev_manifest = write_manifest(exp / "data" / "dev.jsonl", dev_utts)
+    lm_path = exp / "lm" / f"train_nodev_{args.lm_order}gram.arpa"
+    if not lm_path.is_file():
+        train_text = exp / "lm" / "train_nodev.txt"
+        train_text.parent.mkdir(parents=True, exist_ok=True)
+        train_text.write_text("".join(u.text + "\n" for u in lm_train))
         build_lm(train_text, lm_path, order=args.lm_order, normalize=False)
-    decodings = {"greedy": decoding_config(["decoding=greedy"]),
-                 "LM beam": decoding_config(["decoding=beam"], beam_size=args.beam_size, lm_weight=args.lm_weight,
-                                            word_bonus=args.word_bonus, lm=str(lm_path))}
+    greedy = decoding_config(["decoding=greedy"])
 
     def score(label: str, package: Path, minutes: float) -> None:
         for decoding, dec_cfg in decodings.items():
@@ -120,6 +130,17 @@ def main(argv: list[str] | None = None) -> int:
             logging.info("%s %s: WER %.2f%% CER %.2f%%", label, decoding, 100 * rep.wer, 100 * rep.cer)
 
     ctc = train("ctc", list(args.overrides))
+    if args.tune:
+        from speech.recipes.lm_tune import tune_lm_weights
+
+        tuned = tune_lm_weights(ctc, dev_manifest, lm_path, weights=LM_WEIGHTS, bonuses=WORD_BONUSES,
+                                beam_size=args.beam_size)
+        args.lm_weight, args.word_bonus = tuned.lm_weight, tuned.word_bonus
+        (exp / "lm_tune.md").write_text(f"Dev WER ({tuned.utterances} utterances) of LM beam search, "
+                                        f"beam {args.beam_size}:\n\n{tuned.table()}\n")
+    decodings = {"greedy": greedy,
+                 "LM beam": decoding_config(["decoding=beam"], beam_size=args.beam_size, lm_weight=args.lm_weight,
+                                            word_bonus=args.word_bonus, lm=str(lm_path))}
     score("CTC", ctc, timings["ctc"])
     if not args.skip_ce:
         align = exp / "ce" / "train_align.jsonl"
@@ -141,8 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         write_results_block(HERE / "README.md", (
             f"{table}\n\nAN4 test set, {rows[0]['utts']} utterances. Produced by `python recipes/an4/run.py` "
             f"({time.strftime('%Y-%m-%d')}, {machine_summary()}); LM: {args.lm_order}-gram Kneser-Ney on the "
-            f"948 training transcripts, beam {args.beam_size}, LM weight {args.lm_weight}, word bonus "
-            f"{args.word_bonus}."))
+            f"{len(lm_train)} training transcripts outside the dev split, beam {args.beam_size}, LM weight "
+            f"{args.lm_weight:g}, word bonus {args.word_bonus:g}"
+            + (f" (chosen on the {len(dev_utts)} dev utterances: `{exp / 'lm_tune.md'}`)." if args.tune else ".")))
     if args.export_bundled:
         export_an4(ctc, lm_path, decodings, rows, test_manifest, args, exp)
     return 0
@@ -180,7 +202,7 @@ def export_an4(ctc: Path, lm_path: Path, decodings: dict, rows: list[dict], test
               ("AN4 test CER, LM beam", pct(full["LM beam"]["cer"]), pct(lm.cer)),
               ("AN4 test WER, greedy (decoding=greedy)", pct(full["greedy"]["wer"]), pct(greedy.wer))],
         notes=[f"Decoding by default: beam {args.beam_size}, LM weight {args.lm_weight}, word bonus "
-               f"{args.word_bonus}, the package's lm.arpa (a Kneser-Ney {args.lm_order}-gram of the 948 training "
+               f"{args.word_bonus:g}, the package's lm.arpa (a Kneser-Ney {args.lm_order}-gram of the training "
                "transcripts; the test transcripts never trained anything). `decoding=greedy` or `--beam-size` etc. "
                "override it."],
         usage="speech transcribe an4_clip.flac --model an4\nspeech transcribe an4_clip.flac --model an4 decoding=greedy")

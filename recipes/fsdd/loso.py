@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import CORPUS_HELP, REPO, default_data  # noqa: E402
+from run import CORPUS_HELP, REPO, add_an4_arguments, an4_digit_utterances, default_data  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speakers", nargs="+", help="hold out only these speakers (default: each in turn)")
     ap.add_argument("--lexicon", action=argparse.BooleanOptionalAction, default=True,
                     help="also decode with the training words as a lexicon (a closed 10-word task)")
+    add_an4_arguments(ap)
     ap.add_argument("overrides", nargs="*", help="Hydra overrides for training")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     splits = prepare("fsdd", args.data, args.exp / "data")
     utts = read_manifest(splits["train"]) + read_manifest(splits["test"])
+    extra = an4_digit_utterances(args, args.exp / "an4_data")  # other voices, never the held-out one
     speakers = sorted({u.speaker for u in utts})
     if args.speakers:
         unknown = set(args.speakers) - set(speakers)
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for spk in speakers:
         d = args.exp / spk
-        train_m = write_manifest(d / "train.jsonl", [u for u in utts if u.speaker != spk])
+        train_m = write_manifest(d / "train.jsonl", [u for u in utts if u.speaker != spk] + extra)
         test_m = write_manifest(d / "test.jsonl", [u for u in utts if u.speaker == spk])
         cfg = compose(["experiment=fsdd", f"data.train_manifest={train_m}", f"data.test_manifest={test_m}",
                        f"output_dir={d}", "trainer.progress=false", *args.overrides])
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.lexicon:  # the training transcripts' words as a lexicon: output is always a digit word
             lex = d / "lexicon.txt"
             lex.write_text("\n".join(sorted({w for u in utts if u.speaker != spk for w in u.text.split()})) + "\n")
+            # FSDD's ten words only: the task's vocabulary (AN4's "oh" is not one of them)
             beam = decoding_config(["decoding=beam", "decoding.beam_size=8"], lexicon=str(lex))
             row["wer_lexicon"] = evaluate_manifest(package, cfg.data.test_manifest, progress=False, decoding=beam,
                                                    output=d / "test_hyps_lexicon.jsonl").wer

@@ -33,8 +33,47 @@ CORPUS_HELP = ("Get the Free Spoken Digit Dataset (CC-BY-SA 4.0) from its GitHub
                "(Jakobovski/free-spoken-digit-dataset) and pass the folder holding recordings/ with --data.")
 
 
+DIGIT_WORDS = frozenset({"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh"})
+"""Words of AN4 transcripts that may train the digit recognizer ("oh" is AN4's zero)."""
+
+
 def default_data() -> Path:
     return Path(os.environ.get("SPEECH_DATA", REPO.parent / "shared" / "data")) / "fsdd"
+
+
+def default_an4() -> Path:
+    return Path(os.environ.get("SPEECH_DATA", REPO.parent / "shared" / "data")) / "an4"
+
+
+def add_an4_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--an4", type=Path, default=default_an4(),
+                    help="CMU AN4 folder (wav/ and etc/): its training utterances made only of digit words (74 "
+                         "speakers) train beside FSDD's voices, resampled to 8 kHz")
+    ap.add_argument("--no-an4", action="store_true", help="train on FSDD's own speakers only")
+    ap.add_argument("--an4-utterances", choices=("digits", "any-digit"), default="digits",
+                    help="digits: AN4 utterances made only of digit words; any-digit: every one holding a digit "
+                         "word (also spelled letters and other words, so more of each voice)")
+
+
+def an4_digit_utterances(args, out_dir: Path) -> list:
+    """AN4's training utterances whose words are all digit words ("one five oh four"), or [] with --no-an4.
+
+    AN4's 74 training speakers say digit strings on close-talking mics at 16 kHz; FSDD has six voices.
+    Raises FileNotFoundError (one line) when the corpus is missing and --no-an4 was not given.
+    """
+    if args.no_an4:
+        return []
+    if not (args.an4 / "etc" / "an4_train.transcription").is_file():
+        raise FileNotFoundError(f"--an4 {args.an4}: no etc/an4_train.transcription; pass the CMU AN4 folder with "
+                                "--an4, or train on FSDD's speakers alone with --no-an4")
+    from speech.data.manifest import read_manifest
+    from speech.data.prepare import prepare
+
+    splits = prepare("an4", args.an4, out_dir)
+    utts = [u for u in read_manifest(splits["train"]) if set(u.text.split()) & DIGIT_WORDS]
+    if getattr(args, "an4_utterances", "digits") == "digits":
+        utts = [u for u in utts if set(u.text.split()) <= DIGIT_WORDS]
+    return utts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--export-bundled", action="store_true",
                     help="then write the model as the bundled 'digits' recognizer (speech/pretrained/digits, "
                          "float16 weights, card.md), measured as trained and as shipped")
+    add_an4_arguments(ap)
     ap.add_argument("overrides", nargs="*", help="Hydra overrides for training")
     args = ap.parse_args(argv)
     experiment = "fsdd_stream" if args.streaming else "fsdd"
@@ -75,9 +115,17 @@ def main(argv: list[str] | None = None) -> int:
     # the config first: a bad override is one line before any data work
     cfg = compose([f"experiment={experiment}", f"data.root={args.data}", f"data.manifest_dir={manifests_dir}",
                    f"output_dir={args.exp}", *args.overrides])
-    # 1. manifests (re-runnable: skipped when up to date); rank 0 writes, the others wait
+    # 1. manifests (re-runnable: skipped when up to date); rank 0 writes, the others wait. The training
+    # manifest is FSDD's training split plus AN4's digit strings (unless --no-an4)
+    extra = an4_digit_utterances(args, args.exp / "an4_data") if rank0 else []
     if rank0:
-        prepare("fsdd", args.data, manifests_dir)
+        splits = prepare("fsdd", args.data, manifests_dir)
+        if extra:
+            from speech.data.manifest import read_manifest, write_manifest
+
+            write_manifest(manifests_dir / "train_an4.jsonl", read_manifest(splits["train"]) + extra)
+    if not args.no_an4:
+        cfg.data.train_manifest = str(manifests_dir / "train_an4.jsonl")
     # 2. training (resumes from <exp>/checkpoints/last.pt when present)
     t0 = time.time()
     result, package = train_asr(cfg)

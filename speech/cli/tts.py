@@ -219,7 +219,8 @@ def cmd_evaluate_tts(args: argparse.Namespace) -> int:
                            recognizer=recognizer, limit=args.limit, progress=not args.quiet, device=args.device)
     rows = [("utterances", f"{r['utterances']} ({r['selection']}"
              + (f"; {len(r['skipped'])} skipped)" if r["skipped"] else ")")),
-            ("MCD", f"{_num(r['mcd_db'], '.2f')} dB"),
+            ("MCD WORLD (standard)", f"{_num(r.get('mcd_world_db', float('nan')), '.2f')} dB"),
+            ("MCD mel-fbank", f"{_num(r['mcd_db'], '.2f')} dB"),
             ("F0 RMSE", f"{_num(r['f0_rmse_hz'], '.1f')} Hz, {_num(r['f0_rmse_cents'], '.0f')} cents "
                         f"({r['f0_utterances']} utterances with F0)"),
             ("voicing error", _num(r["vde"], ".3f")),

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-__all__ = ["FbankConfig", "LogMelFbank", "log_mel", "mel_filterbank", "num_frames"]
+__all__ = ["FbankConfig", "LogMelFbank", "log_mel", "mel_filterbank", "normalize_level", "num_frames"]
 
 
 @dataclass
@@ -54,6 +54,12 @@ class FbankConfig:
     # Standard deviation of Gaussian noise added to the waveform before analysis (0 disables it).
     # The functional log_mel always applies it; LogMelFbank applies it only in training mode.
     dither: float = 0.0
+    # Level normalization: each waveform (each utterance, or each segment of a long file) is scaled
+    # so that its RMS is this many dB below full scale before analysis, which makes the features
+    # independent of the recording level (a quieter take or a channel averaged down reads the same;
+    # without it quiet audio sinks into log_floor). None: analyse the level as recorded. Digital
+    # silence (RMS below 1e-7) is left as it is. Needs the whole utterance: not for streaming models.
+    level_db: float | None = None
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0:
@@ -70,6 +76,9 @@ class FbankConfig:
                              f"0 <= f_min < f_max <= sample_rate/2 = {self.sample_rate / 2}")
         if self.dither < 0:
             raise ValueError(f"FbankConfig.dither={self.dither}; expected >= 0")
+        if self.level_db is not None and not (isinstance(self.level_db, (int, float)) and -80 <= self.level_db <= 0):
+            raise ValueError(f"FbankConfig.level_db={self.level_db!r}; expected null or a level in dB full scale "
+                             f"between -80 and 0 (e.g. -20)")
 
     @property
     def win_length(self) -> int:
@@ -97,7 +106,8 @@ class FbankConfig:
         an ONNX export's ``features``): derived sizes resolved, dither left out (training only)."""
         return {"sample_rate": int(self.sample_rate), "n_mels": int(self.n_mels), "win_length": self.win_length,
                 "hop_length": self.hop_length, "fft_size": self.fft_size, "f_min": float(self.f_min),
-                "f_max": self.mel_f_max, "log_floor": float(self.log_floor), "preemphasis": float(self.preemphasis)}
+                "f_max": self.mel_f_max, "log_floor": float(self.log_floor), "preemphasis": float(self.preemphasis),
+                "level_db": None if self.level_db is None else float(self.level_db)}
 
 
 
@@ -226,6 +236,24 @@ def _preemphasize(wav: Tensor, coef: float) -> Tensor:
     return torch.cat([wav[..., :1], wav[..., 1:] - coef * wav[..., :-1]], dim=-1)
 
 
+SILENT_RMS = 1e-7
+"""Below this RMS a waveform counts as digital silence and level normalization leaves it alone."""
+
+
+def normalize_level(wav: Tensor, level_db: float, lengths: Tensor | None = None) -> Tensor:
+    """``wav`` (..., N) scaled so each row's RMS is ``level_db`` dB full scale (the mean over its first
+    ``lengths`` samples when given, for right-padded batches); rows of digital silence unchanged."""
+    power = wav.pow(2)
+    if lengths is None:
+        ms = power.mean(-1, keepdim=True)
+    else:
+        ms = power.sum(-1, keepdim=True) / lengths.to(wav.dtype).clamp_min(1).reshape(*wav.shape[:-1], 1)
+    rms = ms.sqrt()
+    target = 10.0 ** (float(level_db) / 20.0)
+    gain = torch.where(rms > SILENT_RMS, target / rms.clamp_min(SILENT_RMS), torch.ones_like(rms))
+    return wav * gain
+
+
 def log_mel(wav: Tensor, cfg: FbankConfig) -> Tensor:
     """Natural-log mel filterbank energies.
 
@@ -247,6 +275,8 @@ def log_mel(wav: Tensor, cfg: FbankConfig) -> Tensor:
     n = x.shape[-1]
     if n == 0:
         return x.new_zeros(*x.shape[:-1], 0, cfg.n_mels).to(out_dtype)
+    if cfg.level_db is not None:
+        x = normalize_level(x, cfg.level_db)
     if cfg.dither > 0:
         x = x + cfg.dither * torch.randn_like(x)
     if n < win:  # pad before pre-emphasis so a short input matches its zero-padded batch row
@@ -294,6 +324,9 @@ class LogMelFbank(nn.Module):
         cfg = self.cfg
         if cfg.dither > 0 and not self.training:
             cfg = dataclasses.replace(cfg, dither=0.0)
+        if cfg.level_db is not None:  # each row over its own samples, not the padding
+            wav = normalize_level(wav, cfg.level_db, wav_lens)
+            cfg = dataclasses.replace(cfg, level_db=None)
         feats = log_mel(wav, cfg)  # (B, T, F)
         feat_lens = num_frames(wav_lens, cfg)
         frame_idx = torch.arange(feats.shape[1], device=wav.device)

@@ -76,7 +76,7 @@ def bundle_package(src: str | Path, name: str, *, task: str, domain: str, summar
         half: store the weight matrices as float16 (:func:`half_state`).
         decoding: a recognizer's recommended decoding, e.g. ``{"decoding": "beam", "beam_size": 16,
             "lm": "lm.arpa", "lm_weight": 0.8}``; file names in it refer to files of the package.
-        extra_files: package file name -> source path (e.g. ``{"lm.arpa": "exp/an4/lm/train_3gram.arpa"}``).
+        extra_files: package file name -> source path (e.g. ``{"lm.arpa": "exp/an4/lm/train_nodev_3gram.arpa"}``).
         root: the folder of bundled models (default :func:`speech.pretrained.pretrained_dir`).
     """
     src = Path(src)

@@ -39,13 +39,21 @@ from speech.data.prepare.tts_corpus import read_tts_corpus, split_heldout
 from speech.decoding.metrics import error_stats
 from speech.features import tts_fbank
 from speech.features.functional import log_mel
-from speech.features.quality import (
+from speech.features.quality import (  # the measures themselves, re-exported (see __all__)
+    MCD_CONST,
     _aligned_cepstra,
     _check_sr,
     _check_wav,
     _f0_from_path,
     _mcd,
     _trim,
+    analysis_config,
+    dtw_path,
+    f0_metrics,
+    mcd_dtw,
+    mcd_world,
+    mel_cepstrum,
+    world_mel_cepstrum,
 )
 from speech.fileio import atomic_write_text
 from speech.models.vocoders.base import Vocoder
@@ -63,6 +71,7 @@ __all__ = [
     "evaluate_synthesis",
     "f0_metrics",
     "mcd_dtw",
+    "mcd_world",
     "mel_cepstrum",
     "recognizer_wer",
     "write_report",
@@ -192,6 +201,21 @@ def _item(item: Any, i: int) -> dict[str, Any]:
             "synth_seconds": float(secs)}
 
 
+_WORLD_MISSING: list[str] = []
+
+
+def _mcd_world(ref: np.ndarray, syn: np.ndarray, sr: int) -> float:
+    """The standard (WORLD/SPTK) MCD of two trimmed signals, or NaN (warned once) without pyworld/pysptk."""
+    try:
+        cr, cs = world_mel_cepstrum(ref, sr)[:, 1:], world_mel_cepstrum(syn, sr)[:, 1:]
+    except ImportError as e:
+        if not _WORLD_MISSING:
+            _WORLD_MISSING.append(str(e))
+            log.warning("%s; the WORLD MCD column is left empty", e)
+        return math.nan
+    return _mcd(cr, cs, *dtw_path(cr, cs))
+
+
 def _nanmean(values: list[float]) -> float:
     v = [x for x in values if not math.isnan(x)]
     return float(np.mean(v)) if v else math.nan
@@ -211,14 +235,16 @@ def evaluate_synthesis(items: Iterable[SynthesisItem | Mapping[str, Any]],
         trim, pitch_method: see :func:`mcd_dtw` and :func:`f0_metrics`.
 
     Returns:
-        ``{"utterances", "mcd_db", "f0_rmse_hz", "f0_rmse_cents", "vde", "f0_utterances",
+        ``{"utterances", "mcd_db", "mcd_world_db", "f0_rmse_hz", "f0_rmse_cents", "vde", "f0_utterances",
         "synth_seconds", "audio_seconds", "rtf", ["wer_real", "wer_synth"], "rows"}``:
         unweighted means over utterances (F0 RMSE over the ``f0_utterances`` where it is defined),
         ``rtf = sum(synth_seconds) / sum(len(syn_wav) / sr)`` on the untrimmed synthesized audio,
         corpus WERs (fractions, :func:`recognizer_wer`) of the recognizer on the real and on the
         synthesized audio against ``text``, and one row per utterance with ``id``, ``text``,
-        ``mcd_db``, ``f0_rmse_hz``, ``f0_rmse_cents``, ``vde``, ``audio_seconds``,
-        ``synth_seconds`` (and ``hyp_real``, ``hyp_synth`` with a recognizer).
+        ``mcd_db`` (mel-filterbank MCD), ``mcd_world_db`` (the standard WORLD/SPTK MCD,
+        :func:`speech.features.quality.mcd_world`; NaN without pyworld/pysptk), ``f0_rmse_hz``,
+        ``f0_rmse_cents``, ``vde``, ``audio_seconds``, ``synth_seconds`` (and ``hyp_real``,
+        ``hyp_synth`` with a recognizer).
     """
     parsed = [_item(it, i) for i, it in enumerate(items)]
     if not parsed:
@@ -231,7 +257,8 @@ def evaluate_synthesis(items: Iterable[SynthesisItem | Mapping[str, Any]],
         else:
             ref_t, syn_t = ref, syn
         cr, cs, ia, ib = _aligned_cepstra(ref_t, syn_t, sr, 24)
-        row = {"id": it["id"], "text": it["text"], "mcd_db": _mcd(cr, cs, ia, ib)}
+        row = {"id": it["id"], "text": it["text"], "mcd_db": _mcd(cr, cs, ia, ib),
+               "mcd_world_db": _mcd_world(ref_t, syn_t, sr)}
         row.update(_f0_from_path(ref_t, syn_t, sr, ia, ib, pitch_method))
         row["audio_seconds"] = len(syn) / sr
         row["synth_seconds"] = it["synth_seconds"]
@@ -245,6 +272,7 @@ def evaluate_synthesis(items: Iterable[SynthesisItem | Mapping[str, Any]],
     result: dict[str, Any] = {
         "utterances": len(rows),
         "mcd_db": float(np.mean([r["mcd_db"] for r in rows])),
+        "mcd_world_db": _nanmean([r["mcd_world_db"] for r in rows]),
         "f0_rmse_hz": _nanmean(f0_hz),
         "f0_rmse_cents": _nanmean([r["f0_rmse_cents"] for r in rows]),
         "vde": float(np.mean([r["vde"] for r in rows])),
@@ -273,7 +301,7 @@ def _json_safe(x: Any) -> Any:
     return x
 
 
-_TSV_COLUMNS = ("id", "mcd_db", "f0_rmse_hz", "f0_rmse_cents", "vde", "audio_seconds", "synth_seconds",
+_TSV_COLUMNS = ("id", "mcd_db", "mcd_world_db", "f0_rmse_hz", "f0_rmse_cents", "vde", "audio_seconds", "synth_seconds",
                 "hyp_real", "hyp_synth", "text")
 
 
@@ -282,8 +310,8 @@ def write_report(result: Mapping[str, Any], out_dir: str | Path) -> tuple[Path, 
 
     Both files are written atomically (:func:`speech.fileio.atomic_write_text`). In the JSON, NaN
     (undefined F0 error) becomes ``null``; the TSV has one row per utterance (columns ``id``,
-    ``mcd_db``, ``f0_rmse_hz``, ``f0_rmse_cents``, ``vde``, ``audio_seconds``, ``synth_seconds``,
-    ``hyp_real``, ``hyp_synth``, ``text``; the hypothesis columns only with a recognizer), numbers
+    ``mcd_db``, ``mcd_world_db``, ``f0_rmse_hz``, ``f0_rmse_cents``, ``vde``, ``audio_seconds``,
+    ``synth_seconds``, ``hyp_real``, ``hyp_synth``, ``text``; the hypothesis columns only with a recognizer), numbers
     with 4 decimals, NaN as ``nan``, tabs/newlines in text replaced by spaces.
 
     Returns:

@@ -87,7 +87,8 @@ def main(name: str, corpus_dir: str, readme: Path, doc: str, argv: list[str] | N
     data = summary.get("data", {})
     row = {
         "held-out utterances": ev.get("utterances"),
-        "MCD (dB)": _fmt(ev.get("mcd_db"), ".2f"),
+        "MCD mel-fbank (dB)": _fmt(ev.get("mcd_db"), ".2f"),
+        "MCD WORLD (dB)": _fmt(ev.get("mcd_world_db"), ".2f"),
         "F0 RMSE": f"{_fmt(ev.get('f0_rmse_hz'), '.1f', ' Hz')} / {_fmt(ev.get('f0_rmse_cents'), '.0f', ' cents')}",
         "voicing error": _fmt(ev.get("vde"), ".1%"),
         "recognizer WER real": _fmt(ev.get("wer_real"), ".1%"),
@@ -145,7 +146,8 @@ def export_voice(name: str, package: Path, args, train_minutes: float, ev: dict 
                  f"model: {meta['train_seconds'] / 60:.1f} min, {meta['steps']} steps)",
         rows=[row(f"recognizer WER, synthesized held-out prompts ({n})", "wer_synth", ".1%"),
               row("recognizer WER, the real recordings of the same prompts", "wer_real", ".1%"),
-              row("mel-cepstral distortion (DTW)", "mcd_db", ".2f", " dB"),
+              row("mel-cepstral distortion, WORLD/SPTK mel-cepstra (the standard MCD)", "mcd_world_db", ".2f", " dB"),
+              row("mel-cepstral distortion, mel-filterbank cepstra (ours)", "mcd_db", ".2f", " dB"),
               row("F0 RMSE", "f0_rmse_hz", ".1f", " Hz"), row("voicing error", "vde", ".1%")],
         notes=["Recognizer: PocketSphinx 5 en-us (the `eval` extra), a fresh decoder per utterance; it misreads "
                "real speech too, so judge the synthesized WER against the real one, never against zero."],
@@ -154,9 +156,10 @@ def export_voice(name: str, package: Path, args, train_minutes: float, ev: dict 
     return export_bundled(package, card,
                           numbers={"recognizer WER synth/real": f"{100 * ev16['wer_synth']:.1f}%/"
                                                                 f"{100 * ev16['wer_real']:.1f}%",
-                                   "MCD": f"{ev16['mcd_db']:.2f} dB"},
+                                   "MCD WORLD": f"{ev16.get('mcd_world_db', float('nan')):.2f} dB"},
                           metrics={"wer_synth": ev16["wer_synth"], "wer_real": ev16["wer_real"],
-                                   "mcd_db": ev16["mcd_db"], "utterances": n})
+                                   "mcd_db": ev16["mcd_db"], "mcd_world_db": ev16.get("mcd_world_db"),
+                                   "utterances": n})
 
 
 def _vocoder_stage(cfg, args, voice_package) -> dict:
@@ -187,19 +190,21 @@ def _vocoder_stage(cfg, args, voice_package) -> dict:
         ids = ids[: args.eval_limit]
     rec = None if args.no_asr else "auto"
     rows = {}
-    keys = ("mcd_db", "f0_rmse_hz", "vde", "wer_real", "wer_synth", "rtf")
+    keys = ("mcd_db", "mcd_world_db", "f0_rmse_hz", "vde", "wer_real", "wer_synth", "rtf")
     for name, voc, synth_voc in (("griffin-lim", "griffin-lim", "griffin-lim"),
                                  ("hifigan", str(vocoder), str(synth_vocoder))):
         cs = evaluate_copy_synthesis(voc, args.data, ids, args.exp / "vocoder_eval" / f"copy-{name}", recognizer=rec)
         tts = evaluate_voice(voice_package, args.data, ids=ids, out_dir=args.exp / "vocoder_eval" / f"tts-{name}",
                              vocoder=synth_voc, recognizer=rec)
         rows[name] = {"copy": {k: cs.get(k) for k in keys}, "tts": {k: tts.get(k) for k in keys}}
-    lines = ["| vocoder | mode | MCD (dB) | F0 RMSE (Hz) | voicing error | recognizer WER (real: "
-             f"{_fmt(rows['griffin-lim']['copy'].get('wer_real'), '.1%')}) | RTF |", "|---|---|---|---|---|---|---|"]
+    lines = ["| vocoder | mode | MCD WORLD (dB) | MCD mel-fbank (dB) | F0 RMSE (Hz) | voicing error | recognizer WER "
+             f"(real: {_fmt(rows['griffin-lim']['copy'].get('wer_real'), '.1%')}) | RTF |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
         for mode in ("copy", "tts"):
             m = r[mode]
-            lines.append(f"| {name} | {'copy synthesis' if mode == 'copy' else 'synthesis'} | {_fmt(m['mcd_db'], '.2f')} "
+            lines.append(f"| {name} | {'copy synthesis' if mode == 'copy' else 'synthesis'} "
+                         f"| {_fmt(m.get('mcd_world_db'), '.2f')} | {_fmt(m['mcd_db'], '.2f')} "
                          f"| {_fmt(m['f0_rmse_hz'], '.1f')} | {_fmt(m['vde'], '.1%')} | {_fmt(m['wer_synth'], '.1%')} "
                          f"| {_fmt(m['rtf'], '.3f')} |")
     table = "\n".join(lines)

@@ -9,7 +9,9 @@ it to the torch version. Dither is a training-time setting and is not applied he
 package's :class:`~speech.features.FbankConfig` with its derived sizes resolved::
 
     {"sample_rate": 16000, "n_mels": 80, "win_length": 400, "hop_length": 160, "fft_size": 512,
-     "f_min": 20.0, "f_max": 8000.0, "log_floor": 1e-06, "preemphasis": 0.97}
+     "f_min": 20.0, "f_max": 8000.0, "log_floor": 1e-06, "preemphasis": 0.97, "level_db": null}
+
+``level_db`` (optional; older exports lack it) scales each waveform to that RMS level first.
 """
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ import numpy as np
 
 FEATURE_KEYS = ("sample_rate", "n_mels", "win_length", "hop_length", "fft_size", "f_min", "f_max", "log_floor",
                 "preemphasis")
+OPTIONAL_KEYS = {"level_db": None}
+"""Settings an export may leave out (older exports do), with their defaults."""
+SILENT_RMS = 1e-7  # as speech.features.functional.SILENT_RMS
 
 
 def check_features(fb: object, where: str) -> dict:
@@ -31,6 +36,11 @@ def check_features(fb: object, where: str) -> dict:
     if missing:
         raise ValueError(f"{where}: missing {', '.join(missing)}")
     out = {k: fb[k] for k in FEATURE_KEYS}
+    for k, default in OPTIONAL_KEYS.items():
+        out[k] = fb.get(k, default)
+    level = out["level_db"]
+    if level is not None and (not isinstance(level, (int, float)) or isinstance(level, bool) or not -80 <= level <= 0):
+        raise ValueError(f"{where}.level_db: {level!r}; expected null or a number of dB full scale in [-80, 0]")
     for k in ("sample_rate", "n_mels", "win_length", "hop_length", "fft_size"):
         if not isinstance(out[k], int) or isinstance(out[k], bool) or out[k] < 1:
             raise ValueError(f"{where}.{k}: {out[k]!r}; expected a whole number >= 1")
@@ -118,11 +128,21 @@ def log_mel(wav: np.ndarray, fb: Mapping) -> np.ndarray:
         raise ValueError(f"log_mel: expected a mono waveform (N,), got shape {x.shape}")
     if len(x) == 0:
         return np.zeros((0, int(fb["n_mels"])), np.float32)
+    if fb.get("level_db") is not None:
+        x = normalize_level(x, float(fb["level_db"]))
     win = int(fb["win_length"])
     if len(x) < win:
         x = np.pad(x, (0, win - len(x)))
     x = np.ascontiguousarray(preemphasize(x, float(fb["preemphasis"])))
     return frames_log_mel(x, fb)
+
+
+def normalize_level(x: np.ndarray, level_db: float) -> np.ndarray:
+    """``x`` scaled so its RMS is ``level_db`` dB full scale; digital silence unchanged (see FbankConfig.level_db)."""
+    rms = np.float32(np.sqrt(np.mean(np.square(x, dtype=np.float32))))
+    if not rms > SILENT_RMS:
+        return x
+    return (x * np.float32(10.0 ** (level_db / 20.0) / rms)).astype(np.float32)
 
 
 class FrameRate:

@@ -180,6 +180,10 @@ class StreamRecognizer:
                  segment: SegmentConfig | None = None):
         """``segment``: the speech floor and its block (:class:`SegmentConfig`, as offline transcription)."""
         self.fb = check_features(fb, "features")
+        if self.fb["level_db"] is not None:
+            raise ValueError(f"{name}: features.level_db is {self.fb['level_db']}: level normalization needs the whole "
+                             "utterance, so this model cannot stream; train the streaming model with "
+                             "features.fbank.level_db=null")
         self.sample_rate = int(self.fb["sample_rate"])
         self.segment = segment or SegmentConfig()
         self.features = LogMelStream(self.fb)

@@ -23,7 +23,7 @@ from speech.features import compute_cmvn_stats
 from speech.packages.asr import save_asr_package
 from speech.text.tokenizer import CharTokenizer
 from speech.train import distributed
-from speech.train.checkpoint import load_checkpoint, seed_everything
+from speech.train.checkpoint import average_checkpoints, load_checkpoint, seed_everything
 from speech.losses import FrameCELoss
 from speech.train.tasks import CETask, CTCTask
 from speech.train.trainer import FitResult, Trainer, TrainerConfig, resolve_device
@@ -96,6 +96,15 @@ def _cmvn_features(train_set: AsrDataset, skip_bad: bool):
                 raise
 
 
+def averaged_sources(result: FitResult, n: int) -> list[Path]:
+    """The checkpoints whose mean becomes the model with ``trainer.average_best = n``: the ``n`` best
+    kept (ranked by the dev metric) plus the last one, without duplicates; [] when n < 2."""
+    if n < 2 or not result.best_ranking:
+        return []
+    chosen = [Path(p) for p in result.best_ranking[:n]] + [Path(result.last_checkpoint)]
+    return list(dict.fromkeys(p for p in chosen if p.is_file()))
+
+
 def train_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResult, Path | None]:
     """Train an ASR model from a composed config; returns the fit result and the package path (rank 0)."""
     tcfg: TrainerConfig = instantiate(cfg.trainer)
@@ -158,8 +167,13 @@ def train_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResu
         src = result.best_checkpoint or result.last_checkpoint
         ckpt = load_checkpoint(src)
         best_metrics = ckpt.get("metrics", {})
-        package = save_asr_package(out_dir / "model", cfg, tokenizer, ckpt["model"], meta={
-            "checkpoint": src.name, "steps": result.steps, "epochs": result.epochs_completed,
+        weights, source = ckpt["model"], src.name
+        averaged = averaged_sources(result, tcfg.average_best)
+        if len(averaged) > 1:
+            weights, source = average_checkpoints(averaged), "mean of " + ", ".join(p.name for p in averaged)
+            log.info("model weights: the %s", source)
+        package = save_asr_package(out_dir / "model", cfg, tokenizer, weights, meta={
+            "checkpoint": source, "steps": result.steps, "epochs": result.epochs_completed,
             "train_seconds": round(result.seconds, 1), "dev_metrics": best_metrics,
             "train_utterances": len(train_set), "world_size": dist_info.world_size,
         })

@@ -64,6 +64,28 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     return ckpt
 
 
+def average_checkpoints(paths: list[str | Path]) -> dict:
+    """The element-wise mean of the ``model`` weights of these checkpoints (one run's, same shapes).
+
+    Floating-point tensors are averaged in float64 and cast back to their dtype; integer tensors
+    (e.g. counters) are taken from the first checkpoint. Raises CheckpointError (one line) when
+    the checkpoints do not hold the same tensors.
+    """
+    if not paths:
+        raise ValueError("average_checkpoints: no checkpoints given")
+    first = load_checkpoint(paths[0])["model"]
+    sums = {k: v.double() if v.is_floating_point() else v for k, v in first.items()}
+    for p in paths[1:]:
+        state = load_checkpoint(p)["model"]
+        if state.keys() != first.keys() or any(state[k].shape != first[k].shape for k in first):
+            raise CheckpointError(f"{p}: cannot average with {paths[0]}: the checkpoints hold different tensors "
+                                  "(not from the same model)")
+        for k, v in state.items():
+            if v.is_floating_point():
+                sums[k] += v.double()
+    return {k: (v / len(paths)).to(first[k].dtype) if first[k].is_floating_point() else v for k, v in sums.items()}
+
+
 def set_aside(path: str | Path) -> Path:
     """Rename a broken file to ``<name>.corrupt-<YYYYmmdd-HHMMSS>`` beside it (never deleted); returns the new path."""
     path = Path(path)

@@ -288,6 +288,7 @@ class Trainer:
             seconds=self._prior_seconds + time.time() - self._t_start,
             history=state["history"],
             monitor=self.task.monitor,
+            best_ranking=[self.ckpt_dir / b[2] for b in state["best"]],
         )
 
     @torch.no_grad()

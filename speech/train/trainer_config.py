@@ -58,6 +58,10 @@ class TrainerConfig:
     """Write checkpoints/last.pt every this many steps (and always at the end of an epoch and of training)."""
     keep_best: int = 3
     """Keep this many best checkpoints by the validation metric."""
+    average_best: int = 0
+    """The model written at the end: 0 or 1, the best checkpoint; N > 1, the element-wise mean of the
+    weights of the N best checkpoints (at most keep_best) and the last one: a cheap ensemble of
+    nearby points of one run, usually a little more accurate than any of them."""
     seed: int = 0
     """Seed for model initialization, data order and augmentation."""
     num_threads: int = 0
@@ -77,7 +81,7 @@ class TrainerConfig:
         if self.device != "auto":  # the name only: a GPU config composes on a CPU machine
             parse_device(self.device, key="trainer.device")
         counts = ("max_epochs", "max_steps", "reference_batch", "warmup_steps", "val_every_steps",
-                  "checkpoint_every_steps", "keep_best", "num_threads", "seed")
+                  "checkpoint_every_steps", "keep_best", "average_best", "num_threads", "seed")
         check_ranges("trainer", self, **dict.fromkeys(counts, GE0), accumulate_grad_batches=GE1, log_every=GE1,
                      lr=rule(lambda v: v > 0 and math.isfinite(v), "a number > 0, e.g. 1e-3"),
                      eps=rule(lambda v: v > 0, "> 0, e.g. 1e-8"),
@@ -86,6 +90,9 @@ class TrainerConfig:
                      final_lr_ratio=rule(lambda v: 0 <= v <= 1, "a fraction in [0, 1]"),
                      betas=rule(lambda v: len(v) == 2 and all(0 <= b < 1 for b in v),
                                 "two numbers in [0, 1), e.g. [0.9, 0.98]"))
+        if self.average_best > max(self.keep_best, 1):
+            raise ValueError(f"trainer.average_best: {self.average_best} is more than trainer.keep_best "
+                             f"({self.keep_best}) keeps; expected at most keep_best")
         if self.max_epochs < 1 and self.max_steps < 1:
             raise ValueError("trainer.max_epochs: 0 and trainer.max_steps: 0 leave nothing to train; expected "
                              "max_epochs >= 1 or max_steps >= 1")
@@ -105,6 +112,8 @@ class FitResult:
     history: dict = field(default_factory=dict)
     monitor: str = ""
     """The dev metric ``best_metric`` is (the task's ``monitor``, e.g. ``wer``)."""
+    best_ranking: list = field(default_factory=list)
+    """The kept best checkpoints (paths), best first."""
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:

@@ -374,3 +374,42 @@ def test_mel_filters_equal_torchaudios(n_freqs, f_min, f_max, n_mels, sr):
     ours = F._mel_fbanks_cpu(n_freqs, f_min, f_max, n_mels, sr)
     ref = AF.melscale_fbanks(n_freqs, f_min, f_max, n_mels, sr, norm=None, mel_scale="htk")
     assert ours.shape == ref.shape and torch.allclose(ours, ref, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------- level
+
+
+def test_level_normalization_makes_features_independent_of_gain():
+    """With level_db set, a take 20 dB quieter (or louder) gives the same features; without it, the
+    quiet take's silence sinks into the log floor."""
+    gen = torch.Generator().manual_seed(3)
+    t = torch.arange(8000) / 8000
+    wav = 0.3 * torch.sin(2 * torch.pi * 440 * t) * (t > 0.3) * (t < 0.7) + 3e-4 * torch.randn(8000, generator=gen)
+    plain, levelled = FbankConfig(sample_rate=8000), FbankConfig(sample_rate=8000, level_db=-20.0)
+    ref = log_mel(wav, levelled)
+    for gain in (0.1, 0.316, 2.0):
+        torch.testing.assert_close(log_mel(wav * gain, levelled), ref, atol=1e-4, rtol=1e-4)
+    assert (log_mel(wav * 0.1, plain) - log_mel(wav, plain)).abs().max() > 1.0
+    # the RMS after normalization is the target level
+    from speech.features.functional import normalize_level
+
+    out = normalize_level(wav * 0.05, -20.0)
+    assert abs(20 * torch.log10(out.pow(2).mean().sqrt()).item() + 20.0) < 1e-3
+    # digital silence is left alone (no division by ~0)
+    assert torch.equal(normalize_level(torch.zeros(100), -20.0), torch.zeros(100))
+
+
+def test_level_normalization_in_a_padded_batch_uses_each_rows_own_samples():
+    cfg = FbankConfig(sample_rate=8000, level_db=-23.0)
+    gen = torch.Generator().manual_seed(4)
+    lens = torch.tensor([8000, 3000, 700])
+    wav = torch.randn(3, 8000, generator=gen) * torch.tensor([[0.5], [0.01], [0.2]])
+    feats, feat_lens = LogMelFbank(cfg).eval()(wav, lens)
+    for b, length in enumerate(lens.tolist()):
+        torch.testing.assert_close(feats[b, : feat_lens[b]], log_mel(wav[b, :length], cfg), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [5.0, -100.0, "loud"])
+def test_level_db_must_be_a_level_below_full_scale(bad):
+    with pytest.raises(ValueError, match="level_db"):
+        FbankConfig(level_db=bad)

@@ -27,7 +27,8 @@ BLOCK = "import sys; sys.modules['torch'] = None; sys.modules['numba'] = None; s
 
 @pytest.mark.parametrize("cfg", [FbankConfig(), FbankConfig(sample_rate=8000, n_mels=40),
                                  FbankConfig(sample_rate=22050, win_ms=46.44, hop_ms=11.61, f_min=0.0, f_max=8000.0,
-                                             preemphasis=0.0)])
+                                             preemphasis=0.0),
+                                 FbankConfig(sample_rate=8000, level_db=-20.0)])
 @pytest.mark.parametrize("n", [1, 399, 400, 16000, 16123])
 def test_numpy_features_equal_torch_features(cfg, n):
     wav = np.random.default_rng(n).standard_normal(n).astype(np.float32) * 0.1
