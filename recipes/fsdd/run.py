@@ -155,11 +155,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{table}\n\nProduced by `python recipes/fsdd/run.py` ({time.strftime('%Y-%m-%d')}); RTF = model "
             "compute time (features + network + decoding) / audio duration, batch of 32 files."))
     if args.export_bundled:
-        export_digits(package, cfg.data.test_manifest, report, args.exp)
+        export_digits(package, cfg.data.test_manifest, report, args.exp, n_an4=len(extra))
     return 0
 
 
-def export_digits(package: Path, test_manifest: str, report, exp: Path) -> Path:
+def export_digits(package: Path, test_manifest: str, report, exp: Path, n_an4: int = 0) -> Path:
     """Stage 5: the bundled ``digits`` model, with the test set decoded again by the float16 copy."""
     from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.recipes.bundle import Card, export_bundled, half_copy, pct, read_json
@@ -173,9 +173,12 @@ def export_digits(package: Path, test_manifest: str, report, exp: Path) -> Path:
         summary="Reads one spoken digit per recording (\"zero\" ... \"nine\"), trained on the Free Spoken Digit "
                 "Dataset (8 kHz; other rates are resampled). It knows no other words: for general speech it "
                 "is the wrong model.",
-        data=f"Free Spoken Digit Dataset, official split: {meta.get('train_utterances', 2700)} training clips "
-             "(index 5-49), 6 speakers; test = index 0-4 (300 clips)",
-        licence="CC BY-SA 4.0 (Free Spoken Digit Dataset, Jakobovski et al.)",
+        data=f"Free Spoken Digit Dataset, official split: training clips index 5-49 of 6 speakers, plus "
+             f"{n_an4} CMU AN4 training utterances made of digit words (74 more speakers, resampled to 8 kHz), "
+             f"{meta.get('train_utterances', '?')} training items after the 5% dev hold-out (each clip as recorded "
+             "and again requantized to 8 bits); test = FSDD index 0-4 (300 clips). Each clip is scaled to -20 dB RMS "
+             "before its features (level-independent)",
+        licence="CC BY-SA 4.0 (Free Spoken Digit Dataset, Jakobovski et al.); CMU AN4: free for any use (CMU)",
         command="python recipes/fsdd/run.py --export-bundled",
         training=f"{meta['train_seconds'] / 60:.1f} min, {meta['steps']} steps, {meta.get('epochs', '?')} epochs",
         rows=[(f"FSDD test WER ({rep16.utterances} clips, greedy)", pct(report.wer), pct(rep16.wer)),

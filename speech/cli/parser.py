@@ -43,8 +43,9 @@ Re-running the same command resumes from output_dir/checkpoints/last.pt."""
 EVALUATE_TTS_HELP = """Objective evaluation of a voice package on held-out prompts of its corpus.
 
 Synthesizes each held-out prompt (the package's test_ids from training, else a 5 % held-out split,
-or --ids), and compares it with the real recording: mel-cepstral distortion (MCD, dB, after DTW),
-F0 RMSE (Hz and cents), voicing decision error, real-time factor, and the word error rate of an
+or --ids), and compares it with the real recording: mel-cepstral distortion after DTW in two kinds
+(the standard one on WORLD/SPTK mel-cepstra, and the toolkit's on mel-filterbank cepstra), F0 RMSE
+(Hz and cents), voicing decision error, real-time factor, and the word error rate of an
 independent recognizer (PocketSphinx, the 'eval' extra) on the real and the synthesized audio.
 Writes OUT/tts_eval.json, OUT/tts_eval.tsv and OUT/wavs/<id>.wav.
 

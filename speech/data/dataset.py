@@ -78,6 +78,10 @@ class DataConfig:
     speed_perturb: list[float] = field(default_factory=list)
     """Speed perturbation of the training set, e.g. [0.9, 1.0, 1.1]: every utterance is used once at
     each factor (played faster or slower, pitch changing with it); empty = off."""
+    quantize_bits: list[int] = field(default_factory=list)
+    """Low-resolution copies of the training set, e.g. [8]: every utterance is also used requantized to
+    each bit depth (its quiet parts turned to digital silence, its speech carrying quantization noise,
+    as a cheap 8-bit recording would), so the model does not hinge on the recording's noise floor; empty = off."""
     pad_silence: float = 0.0
     """Up to this many seconds of digital silence added at random to each end of every training
     utterance (drawn anew each time), so a model trained on tightly trimmed clips is not thrown by the
@@ -91,7 +95,8 @@ class DataConfig:
     def __post_init__(self) -> None:
         check_ranges("data", self, batch_size=GE1, dev_fraction=FRACTION, max_duration=GE0, num_workers=GE0,
                      bucket_size_multiplier=GE1, pad_silence=GE0,
-                     speed_perturb=rule(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]"))
+                     speed_perturb=rule(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]"),
+                     quantize_bits=rule(lambda v: all(2 <= b <= 16 for b in v), "bit depths from 2 to 16, e.g. [8]"))
 
 
 def split_by_hash(utts: Sequence[Utterance], fraction: float) -> tuple[list[Utterance], list[Utterance]]:
@@ -124,7 +129,7 @@ class AsrDataset(Dataset):
     def __init__(self, utts: Sequence[Utterance], tokenizer: CharTokenizer | None, fbank: FbankConfig,
                  cache_features: bool = False, desc: str | None = "features",
                  frame_labels: dict[str, np.ndarray] | None = None, speed_factors: Sequence[float] = (),
-                 pad_silence: float = 0.0, skip_bad: bool = False):
+                 pad_silence: float = 0.0, skip_bad: bool = False, quantize_bits: Sequence[int] = ()):
         self.utts = list(utts)
         self.skip_bad = skip_bad
         self.dropped: list[tuple[str, str]] = []
@@ -144,6 +149,11 @@ class AsrDataset(Dataset):
         if frame_labels is not None and self.factors != [1.0]:
             raise ValueError("data.speed_perturb cannot be combined with frame labels (loss=ce): "
                              "a changed speed changes the number of frames")
+        if any(not 2 <= int(b) <= 16 for b in quantize_bits):
+            raise ValueError(f"data.quantize_bits: {list(quantize_bits)}; expected bit depths from 2 to 16")
+        # each utterance once per (speed, bit depth) variant: every speed at full resolution, then each
+        # bit depth at the original speed
+        self.variants = [(f, 0) for f in self.factors] + [(1.0, int(b)) for b in quantize_bits]
         self.tokenizer = tokenizer
         self.fbank = fbank
         self.tokens = [tokenizer.encode(u.text, u.id) for u in self.utts] if tokenizer is not None else None
@@ -173,22 +183,22 @@ class AsrDataset(Dataset):
             return feats  # type: ignore[return-value]
         n = len(self.utts)
         keep = [j for j in range(n) if j not in bad]
-        cache = [feats[k * n + j] for k in range(len(self.factors)) for j in keep]
+        cache = [feats[k * n + j] for k in range(len(self.variants)) for j in keep]
         self.utts = [self.utts[j] for j in keep]
         if self.tokens is not None:
             self.tokens = [self.tokens[j] for j in keep]
         return cache  # type: ignore[return-value]
 
     def __len__(self) -> int:
-        return len(self.utts) * len(self.factors)
+        return len(self.utts) * len(self.variants)
 
     @property
     def durations(self) -> list[float]:
-        return [u.duration / f for f in self.factors for u in self.utts]
+        return [u.duration / f for f, _ in self.variants for u in self.utts]
 
     def _features(self, i: int) -> torch.Tensor:
         k, j = divmod(i, len(self.utts))
-        u, factor = self.utts[j], self.factors[k]
+        u, (factor, bits) = self.utts[j], self.variants[k]
         sr = self.fbank.sample_rate
         try:
             wav, _ = load(u.audio, sr, start=u.start, end=u.end)
@@ -196,6 +206,9 @@ class AsrDataset(Dataset):
             detail = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise BadUtteranceError(f"{u.origin or f'utterance {u.id!r}'}: audio {detail}") from None
         x = torch.from_numpy(wav)
+        if bits:  # requantize to `bits` (full scale = 1.0)
+            top = float(2 ** (bits - 1) - 1)
+            x = torch.clamp(torch.round(x * top), -top - 1, top) / top
         if factor != 1.0:  # play at `factor` x speed: treat the samples as recorded at sr * factor
             x = resample(x, int(round(sr * factor)), sr)
         return log_mel(x, self.fbank)
@@ -238,11 +251,12 @@ class AsrDataset(Dataset):
                 self._bad[j] = str(e)
                 log.warning("%s; utterance dropped (data.skip_bad)", e)
             raise
-        factor = self.factors[i // len(self.utts)]
+        factor, bits = self.variants[i // len(self.utts)]
         if self.pad_frames:  # global torch RNG: restored on resume like SpecAugment's
             left, right = torch.randint(0, self.pad_frames + 1, (2,)).tolist()
             feats = torch.nn.functional.pad(feats, (0, 0, left, right), value=self.silence_value)
-        item = {"id": u.id if factor == 1.0 else f"{u.id}@{factor:g}", "feats": feats, "text": u.text}
+        suffix = (f"@{factor:g}" if factor != 1.0 else "") + (f"@{bits}bit" if bits else "")
+        item = {"id": u.id + suffix, "feats": feats, "text": u.text}
         if self.tokens is not None:
             item["tokens"] = torch.tensor(self.tokens[j], dtype=torch.long)
         if self.frame_labels is not None:

@@ -197,15 +197,24 @@ _mcd = mcd_from_cepstra
 
 WORLD_FRAME_MS = 5.0
 """Frame period of the WORLD analysis behind :func:`world_mel_cepstrum` (ms)."""
+WORLD_SR = 16000
+"""Rate :func:`mcd_world` analyses at by default (Hz): most published MCDs are computed at 16 kHz, and
+the toolkit's synthesis mels stop at 8 kHz, so a band above it that one system never carries (and a
+32 kbit/s MP3 drops) would otherwise decide the number."""
+WORLD_FLOOR = 1e-8
+"""Floor of WORLD's power envelope before the mel-cepstrum (the ``eps`` SPTK-based MCD tools add):
+below it a band is numerically empty, and its logarithm would swamp every other coefficient."""
 
 
-def world_mel_cepstrum(wav: np.ndarray, sr: int, order: int = 24, alpha: float | None = None) -> np.ndarray:
+def world_mel_cepstrum(wav: np.ndarray, sr: int, order: int = 24, alpha: float | None = None,
+                       floor: float = WORLD_FLOOR) -> np.ndarray:
     """SPTK mel-cepstrum ``(T, order + 1)`` of WORLD's spectral envelope: the standard MCD features.
 
-    WORLD (``pyworld``): DIO + StoneMask F0 and the CheapTrick envelope every 5 ms; SPTK
-    (``pysptk.sp2mc``): its all-pass warped mel-cepstrum of ``order`` with the frequency-warping
-    constant ``alpha`` that best fits the mel scale at ``sr`` (``pysptk.util.mcepalpha``: 0.42 at
-    16 kHz, 0.455 at 22.05 kHz) unless given. Needs the ``eval`` extra (pyworld, pysptk).
+    WORLD (``pyworld``): DIO + StoneMask F0 and the CheapTrick envelope every 5 ms, floored at
+    ``floor``; SPTK (``pysptk.sp2mc``): its all-pass warped mel-cepstrum of ``order`` with the
+    frequency-warping constant ``alpha`` that best fits the mel scale at ``sr``
+    (``pysptk.util.mcepalpha``: 0.42 at 16 kHz, 0.455 at 22.05 kHz) unless given. Needs the
+    ``eval`` extra (pyworld, pysptk).
     """
     try:
         import pysptk
@@ -217,21 +226,28 @@ def world_mel_cepstrum(wav: np.ndarray, sr: int, order: int = 24, alpha: float |
     sr = _check_sr(sr)
     f0, t = pyworld.dio(x, sr, frame_period=WORLD_FRAME_MS)
     f0 = pyworld.stonemask(x, f0, t, sr)
-    envelope = pyworld.cheaptrick(x, f0, t, sr)
+    envelope = np.maximum(pyworld.cheaptrick(x, f0, t, sr), floor)
     a = pysptk.util.mcepalpha(sr) if alpha is None else float(alpha)
     return pysptk.sp2mc(envelope, order=order, alpha=a)
 
 
-def mcd_world(ref_wav: np.ndarray, syn_wav: np.ndarray, sr: int, order: int = 24, trim: bool = True) -> float:
+def mcd_world(ref_wav: np.ndarray, syn_wav: np.ndarray, sr: int, order: int = 24, trim: bool = True,
+              analysis_sr: int | None = WORLD_SR) -> float:
     """The standard mel-cepstral distortion (dB): WORLD/SPTK mel-cepstra (:func:`world_mel_cepstrum`),
     ``c_1..c_order`` aligned by :func:`dtw_path`, ``MCD_CONST * ||c - c'||`` averaged over the pairs.
 
-    This is the measure papers and tools such as pymcd quote (order 24 at 5 ms frames is the most
-    common setting); :func:`mcd_dtw` is a different, mel-filterbank cepstral distance, named apart
-    in every table because the two rank systems differently (Griffin-Lim copy synthesis looks good
-    to the filterbank one, whose features it inverts).
+    Both signals are resampled to ``analysis_sr`` first (16 kHz; None: analyse at ``sr``; never
+    upsampled). This is the kind of measure papers and SPTK-based tools quote (order 24, 5 ms
+    frames); :func:`mcd_dtw` is a different, mel-filterbank cepstral distance, named apart in every
+    table because the two rank systems differently (Griffin-Lim copy synthesis looks good to the
+    filterbank one, whose features it inverts).
     """
     ref, syn, sr = _prepare(ref_wav, syn_wav, sr, trim)
+    if analysis_sr is not None and analysis_sr < sr:
+        import librosa
+
+        ref, syn = (librosa.resample(x, orig_sr=sr, target_sr=analysis_sr) for x in (ref, syn))
+        sr = analysis_sr
     cr, cs = world_mel_cepstrum(ref, sr, order)[:, 1:], world_mel_cepstrum(syn, sr, order)[:, 1:]
     return mcd_from_cepstra(cr, cs, *dtw_path(cr, cs))
 

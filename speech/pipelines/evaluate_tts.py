@@ -53,7 +53,6 @@ from speech.features.quality import (  # the measures themselves, re-exported (s
     mcd_dtw,
     mcd_world,
     mel_cepstrum,
-    world_mel_cepstrum,
 )
 from speech.fileio import atomic_write_text
 from speech.models.vocoders.base import Vocoder
@@ -207,13 +206,12 @@ _WORLD_MISSING: list[str] = []
 def _mcd_world(ref: np.ndarray, syn: np.ndarray, sr: int) -> float:
     """The standard (WORLD/SPTK) MCD of two trimmed signals, or NaN (warned once) without pyworld/pysptk."""
     try:
-        cr, cs = world_mel_cepstrum(ref, sr)[:, 1:], world_mel_cepstrum(syn, sr)[:, 1:]
+        return mcd_world(ref, syn, sr, trim=False)
     except ImportError as e:
         if not _WORLD_MISSING:
             _WORLD_MISSING.append(str(e))
             log.warning("%s; the WORLD MCD column is left empty", e)
         return math.nan
-    return _mcd(cr, cs, *dtw_path(cr, cs))
 
 
 def _nanmean(values: list[float]) -> float:

@@ -43,6 +43,22 @@ def test_speed_perturbation_changes_length_by_the_factor(utts):
         AsrDataset(utts, tok, fbank(), speed_factors=[0.0])
 
 
+def test_quantized_copies_follow_the_speeds_and_carry_8_bit_audio(utts):
+    tok = CharTokenizer.build(["a b"])
+    ds = AsrDataset(utts, tok, fbank(), speed_factors=[0.9, 1.0], quantize_bits=[8], cache_features=True)
+    n = len(utts)
+    assert len(ds) == 3 * n and ds.durations[2 * n:] == [u.duration for u in utts]
+    for j, u in enumerate(utts):
+        item = ds[2 * n + j]
+        assert item["id"] == f"{u.id}@8bit"
+        wav = torch.from_numpy(sf.read(u.audio, dtype="float32")[0])
+        expected = log_mel(torch.clamp(torch.round(wav * 127), -128, 127) / 127, fbank())
+        torch.testing.assert_close(item["feats"], expected)
+        assert not torch.allclose(item["feats"], ds[n + j]["feats"])  # the full-resolution copy differs
+    with pytest.raises(ValueError, match="quantize_bits"):
+        AsrDataset(utts, tok, fbank(), quantize_bits=[1])
+
+
 def test_silence_padding_adds_log_floor_frames_at_random(utts):
     tok = CharTokenizer.build(["a b"])
     cfg = fbank()

@@ -198,7 +198,7 @@ def test_evaluate_synthesis_and_report(tmp_path):
     assert data["rows"][1]["f0_rmse_hz"] is None and data["wer_synth"] == 1.0
     lines = tsv_path.read_text().splitlines()
     assert lines[0].split("\t")[:6] == ["id", "mcd_db", "mcd_world_db", "f0_rmse_hz", "f0_rmse_cents", "vde"]
-    assert len(lines) == 3 and lines[2].split("\t")[2] == "nan"
+    assert len(lines) == 3 and lines[2].split("\t")[3] == "nan"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["tts_eval.json", "tts_eval.tsv"]
 
 

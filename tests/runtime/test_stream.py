@@ -174,3 +174,13 @@ def test_runtime_stream_imports_no_torch():
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_level_normalized_model_cannot_stream():
+    """Level normalization (features.fbank.level_db) needs the whole utterance: refused in one line."""
+    from speech.features import FbankConfig
+    from speech.runtime.stream import StreamRecognizer
+
+    fb = FbankConfig(sample_rate=8000, level_db=-20.0).runtime_settings()
+    with pytest.raises(ValueError, match="level_db is -20.0: level normalization needs the whole utterance"):
+        StreamRecognizer(fb, 3, 0, lambda ids: "", lambda lp: "", name="digits")
