@@ -199,7 +199,8 @@ def test_evaluate_tts_cli_writes_report_and_wavs(voice, kathleen, tmp_path, caps
     assert rc == 0, cap.err
     table = {line.split("  ")[0]: line.split("  ", 1)[1].strip() for line in cap.out.strip().splitlines()}
     assert table["utterances"] == "2 (given ids)"
-    assert table["MCD"].endswith(" dB") and "Hz" in table["F0 RMSE"] and "RTF" in table
+    assert table["MCD mel-fbank"].endswith(" dB") and "Hz" in table["F0 RMSE"] and "RTF" in table
+    assert table["MCD WORLD (standard)"].endswith(" dB")
     assert table["recognizer WER"].startswith("skipped") and "voicing error" in table
     for f in ("tts_eval.json", "tts_eval.tsv"):
         assert (out / f).is_file()
