@@ -32,11 +32,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 
 
-def mp3_round_trip(wav: np.ndarray, sr: int, kbps: int, tmp: Path) -> np.ndarray:
-    from speech.audio.io import load, save
+def mp3_round_trip(src: Path, sr: int, kbps: int, tmp: Path) -> np.ndarray:
+    """``src`` (a WAV file) through libmp3lame at ``kbps`` and back, at ``sr``."""
+    from speech.audio.io import load
 
-    src, mp3 = tmp / "in.wav", tmp / f"out{kbps}.mp3"
-    save(src, wav, sr)
+    mp3 = tmp / f"out{kbps}.mp3"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(src), "-ac", "1", "-codec:a", "libmp3lame",
                     "-b:a", f"{kbps}k", str(mp3)], check=True)
     out, _ = load(mp3, sample_rate=sr)
@@ -55,7 +55,7 @@ def main() -> int:
 
     import torch
 
-    from speech.audio.io import load
+    from speech.audio.io import load, save
     from speech.data.prepare.tts_corpus import read_tts_corpus
     from speech.features import tts_fbank
     from speech.features.functional import log_mel
@@ -75,8 +75,10 @@ def main() -> int:
         for uid in ids:
             ref, _ = load(by_id[uid].audio, sample_rate=sr)
             mel = log_mel(torch.from_numpy(np.ascontiguousarray(ref, dtype=np.float32)), gl.fbank)
-            outs = {systems[0]: gl(mel).float().numpy(), systems[1]: mp3_round_trip(ref, sr, 32, Path(tmp)),
-                    systems[2]: mp3_round_trip(ref, sr, 64, Path(tmp))}
+            src = Path(tmp) / "in.wav"
+            save(src, ref, sr)
+            outs = {systems[0]: gl(mel).float().numpy(), systems[1]: mp3_round_trip(src, sr, 32, Path(tmp)),
+                    systems[2]: mp3_round_trip(src, sr, 64, Path(tmp))}
             for name, wav in outs.items():
                 scores[name]["mcd_db"].append(mcd_dtw(ref, wav, sr))
                 scores[name]["mcd_world_db"].append(mcd_world(ref, wav, sr))

@@ -240,9 +240,7 @@ def _cpu_grad(lp: torch.Tensor, s: _CpuState, scale: torch.Tensor, zero_infinity
 
     rows, st, sb = _rows(lp)
     out = _grad_out(grad_buffer, lp, st, sb)
-    scale_np = scale.detach().cpu().numpy().astype(np.float64).reshape(-1)
-    if scale_np.size != s.B:
-        scale_np = np.full(s.B, scale_np[0])
+    scale_np = np.ascontiguousarray(np.broadcast_to(scale.detach().cpu().numpy().astype(np.float64).reshape(-1), (s.B,)))
     # exp of every entry, occupancies of the labels
     kernel = ctc_grad if s.T * s.B * (s.C + s.em.shape[2]) >= _SERIAL_BELOW else ctc_grad_serial
     kernel(rows.numpy(), st, sb, s.norm.numpy(), s.em.numpy(), s.labels, s.offsets, s.in_lens, s.tgt_lens, s.blank,

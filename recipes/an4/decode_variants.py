@@ -6,8 +6,8 @@ settings and LM beam search with the weight and bonus chosen on the dev split.
     python recipes/an4/decode_variants.py                 # the run in exp/an4 (recipes/an4/run.py)
     python recipes/an4/decode_variants.py --exp exp/an4 --average 3
 
-Nothing is retrained. The LM is built from the training transcripts outside the dev split (the
-recipe's own LM, ``<exp>/lm/train_nodev_3gram.arpa``, when present). Prints one table row per
+Nothing is retrained. The LM is the recipe's own (``<exp>/lm/train_nodev_3gram.arpa``: the training
+transcripts outside the dev split), built here when the run predates it. Prints one table row per
 model and the dev grid of each; writes ``<exp>/decode_variants.json``.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import LM_WEIGHTS, REPO, WORD_BONUSES  # noqa: E402
+from run import LM_WEIGHTS, REPO, WORD_BONUSES, dev_split_and_lm  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,29 +39,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from safetensors.torch import save_file
 
-    from speech.data.dataset import split_by_hash
-    from speech.data.manifest import read_manifest, write_manifest
-    from speech.decoding.lm import build_lm
     from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.pipelines.transcriber import decoding_config
     from speech.recipes.lm_tune import tune_lm_weights
     from speech.train.checkpoint import average_checkpoints, load_checkpoint
 
-    best = sorted(ckpts.glob("best-step*.pt"), key=lambda p: load_checkpoint(p)["metrics"].get("wer", 1.0))
-    sources = list(dict.fromkeys(best[: args.average] + [ckpts / "last.pt"]))
-    out = args.exp / "decode_variants"
-    avg_dir = out / "model-avg"
+    # the trainer's own ranking of its kept checkpoints (dev metric, best first), as trainer.average_best uses it
+    ranked = [ckpts / name for _, _, name in load_checkpoint(ckpts / "last.pt").get("best", [])]
+    sources = list(dict.fromkeys([p for p in ranked[: args.average] if p.is_file()] + [ckpts / "last.pt"]))
+    avg_dir = args.exp / "decode_variants" / "model-avg"
     if avg_dir.exists():
         shutil.rmtree(avg_dir)
     shutil.copytree(args.exp / "ctc" / "model", avg_dir)
     save_file({k: v.contiguous() for k, v in average_checkpoints(sources).items()}, str(avg_dir / "model.safetensors"))
-    lm_train, dev = split_by_hash(read_manifest(args.exp / "data" / "train.jsonl"), args.dev_fraction)
-    dev_manifest = write_manifest(out / "dev.jsonl", dev)
-    lm = args.exp / "lm" / "train_nodev_3gram.arpa"
-    if not lm.is_file():
-        lm = out / "train_nodev_3gram.arpa"
-        (out / "train_nodev.txt").write_text("".join(u.text + "\n" for u in lm_train))
-        build_lm(out / "train_nodev.txt", lm, order=3, normalize=False)
+    lm, dev_manifest, _, _ = dev_split_and_lm(args.exp, args.exp / "data" / "train.jsonl", args.dev_fraction)
     test = args.exp / "data" / "test.jsonl"
     rows = {}
     for name, pkg in (("best checkpoint", args.exp / "ctc" / "model"),

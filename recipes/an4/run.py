@@ -78,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from speech.config import compose
     from speech.data.prepare import prepare
-    from speech.decoding.lm import build_lm
     from speech.packages.format import weights_path
     from speech.pipelines.alignment import align_manifest
     from speech.pipelines.evaluate_asr import evaluate_manifest
@@ -106,18 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         timings[name] = (time.time() - t0) / 60
         return package
 
-    # the dev split: the training utterances the trainer holds out (same hash); the LM reads the rest only
-    from speech.data.dataset import split_by_hash
-    from speech.data.manifest import read_manifest, write_manifest
-
-    lm_train, dev_utts = split_by_hash(read_manifest(splits["train"]), float(base.data.dev_fraction))
-    dev_manifest = write_manifest(exp / "data" / "dev.jsonl", dev_utts)
-    lm_path = exp / "lm" / f"train_nodev_{args.lm_order}gram.arpa"
-    if not lm_path.is_file():
-        train_text = exp / "lm" / "train_nodev.txt"
-        train_text.parent.mkdir(parents=True, exist_ok=True)
-        train_text.write_text("".join(u.text + "\n" for u in lm_train))
-        build_lm(train_text, lm_path, order=args.lm_order, normalize=False)
+    lm_path, dev_manifest, lm_train, dev_utts = dev_split_and_lm(exp, splits["train"], float(base.data.dev_fraction),
+                                                                 args.lm_order)
     greedy = decoding_config(["decoding=greedy"])
 
     def score(label: str, package: Path, minutes: float) -> None:
@@ -168,6 +157,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.export_bundled:
         export_an4(ctc, lm_path, decodings, rows, test_manifest, args, exp)
     return 0
+
+
+def dev_split_and_lm(exp: Path, train_manifest, dev_fraction: float, order: int = 3):
+    """The dev split (the training utterances the trainer holds out: same hash) as ``<exp>/data/dev.jsonl``,
+    and a Kneser-Ney LM of the other training transcripts, ``<exp>/lm/train_nodev_<order>gram.arpa`` (built
+    once). Returns (lm path, dev manifest, LM training utterances, dev utterances)."""
+    from speech.data.dataset import split_by_hash
+    from speech.data.manifest import read_manifest, write_manifest
+    from speech.decoding.lm import build_lm
+
+    lm_train, dev_utts = split_by_hash(read_manifest(train_manifest), dev_fraction)
+    dev_manifest = write_manifest(exp / "data" / "dev.jsonl", dev_utts)
+    lm_path = exp / "lm" / f"train_nodev_{order}gram.arpa"
+    if not lm_path.is_file():
+        train_text = exp / "lm" / "train_nodev.txt"
+        train_text.parent.mkdir(parents=True, exist_ok=True)
+        train_text.write_text("".join(u.text + "\n" for u in lm_train))
+        build_lm(train_text, lm_path, order=order, normalize=False)
+    return lm_path, dev_manifest, lm_train, dev_utts
 
 
 def export_an4(ctc: Path, lm_path: Path, decodings: dict, rows: list[dict], test_manifest, args, exp: Path) -> Path:

@@ -71,7 +71,7 @@ def an4_digit_utterances(args, out_dir: Path) -> list:
 
     splits = prepare("an4", args.an4, out_dir)
     utts = [u for u in read_manifest(splits["train"]) if set(u.text.split()) & DIGIT_WORDS]
-    if getattr(args, "an4_utterances", "digits") == "digits":
+    if args.an4_utterances == "digits":
         utts = [u for u in utts if set(u.text.split()) <= DIGIT_WORDS]
     return utts
 

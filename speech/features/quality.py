@@ -192,9 +192,6 @@ def mcd_from_cepstra(cr: np.ndarray, cs: np.ndarray, ia: np.ndarray, ib: np.ndar
     return float(MCD_CONST * np.linalg.norm(cr[ia] - cs[ib], axis=1).mean())
 
 
-_mcd = mcd_from_cepstra
-
-
 WORLD_FRAME_MS = 5.0
 """Frame period of the WORLD analysis behind :func:`world_mel_cepstrum` (ms)."""
 WORLD_SR = 16000
@@ -266,7 +263,7 @@ def mcd_dtw(ref_wav: np.ndarray, syn_wav: np.ndarray, sr: int, n_coeffs: int = 2
         trim: trim leading/trailing silence (40 dB below peak) from both first.
     """
     ref, syn, sr = _prepare(ref_wav, syn_wav, sr, trim)
-    return _mcd(*_aligned_cepstra(ref, syn, sr, n_coeffs))
+    return mcd_from_cepstra(*_aligned_cepstra(ref, syn, sr, n_coeffs))
 
 
 def _f0_from_path(ref, syn, sr, ia, ib, method: str) -> dict[str, float]:

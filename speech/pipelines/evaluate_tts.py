@@ -45,12 +45,12 @@ from speech.features.quality import (  # the measures themselves, re-exported (s
     _check_sr,
     _check_wav,
     _f0_from_path,
-    _mcd,
     _trim,
     analysis_config,
     dtw_path,
     f0_metrics,
     mcd_dtw,
+    mcd_from_cepstra,
     mcd_world,
     mel_cepstrum,
 )
@@ -255,7 +255,7 @@ def evaluate_synthesis(items: Iterable[SynthesisItem | Mapping[str, Any]],
         else:
             ref_t, syn_t = ref, syn
         cr, cs, ia, ib = _aligned_cepstra(ref_t, syn_t, sr, 24)
-        row = {"id": it["id"], "text": it["text"], "mcd_db": _mcd(cr, cs, ia, ib),
+        row = {"id": it["id"], "text": it["text"], "mcd_db": mcd_from_cepstra(cr, cs, ia, ib),
                "mcd_world_db": _mcd_world(ref_t, syn_t, sr)}
         row.update(_f0_from_path(ref_t, syn_t, sr, ia, ib, pitch_method))
         row["audio_seconds"] = len(syn) / sr

@@ -1,7 +1,7 @@
 """Choose the LM weight and word bonus of beam search on a dev set, never on the test set.
 
 The acoustic model runs once per dev utterance; every (weight, bonus) pair then only re-runs the
-prefix beam search over the stored log-probs, so a 5 x 5 grid costs 25 searches, not 25 passes of
+prefix beam search over the stored log-probs, so an N-point grid costs N searches, not N passes of
 the network. Ties go to the smaller weight, then the smaller bonus.
 """
 from __future__ import annotations
@@ -10,8 +10,6 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
-
-import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +57,7 @@ def tune_lm_weights(package: str | Path, manifest: str | Path, lm_path: str | Pa
     if not utts:
         raise ValueError(f"{manifest}: no utterances to tune on")
     tr = Transcriber(package, decoding=decoding_config(["decoding=greedy"]))
-    outputs = []
-    for u in utts:
-        wav, _ = load(u.audio, sample_rate=tr.sample_rate)
-        lp, n = tr._log_probs([wav])
-        outputs.append(np.ascontiguousarray(lp[0, : int(n[0])].numpy()))
+    outputs = tr.log_probs([load(u.audio, sample_rate=tr.sample_rate)[0] for u in utts])
     lm = ArpaLM.load(str(lm_path))
     refs = [u.text for u in utts]
     base = BeamSearchConfig(beam_size=beam_size)

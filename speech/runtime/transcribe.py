@@ -157,14 +157,28 @@ class BaseTranscriber:
         """Mono float32 waveforms at :attr:`sample_rate` -> texts (batched, longest first)."""
         return [text for text, _ in self._run(wavs)]
 
+    def log_probs(self, wavs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Mono float32 waveforms at :attr:`sample_rate` -> each one's (T_i, V) float32 log-probs, the
+        model run in batches as for transcription: for decoders run outside (e.g. choosing LM weights
+        over stored outputs)."""
+        out: list[np.ndarray] = [np.empty(0, np.float32)] * len(wavs)
+        for idx, log_probs, out_lens in self._batches(wavs):
+            for j, i in enumerate(idx):
+                out[i] = np.ascontiguousarray(np.asarray(log_probs[j, : int(out_lens[j])], dtype=np.float32))
+        return out
+
+    def _batches(self, wavs: Sequence[np.ndarray]):
+        """(indices, log_probs (B, T, V), out_lens (B,)) per batch of :attr:`batch_size`, longest first."""
+        order = sorted(range(len(wavs)), key=lambda i: -len(wavs[i]))
+        for s in range(0, len(order), self.batch_size):
+            idx = order[s:s + self.batch_size]
+            yield (idx, *self._log_probs([wavs[i] for i in idx]))
+
     def _run(self, wavs: Sequence[np.ndarray], offsets: Sequence[float] | None = None,
              timestamps: bool = False) -> list[tuple[str, list[dict] | None]]:
         t0 = time.perf_counter()
-        order = sorted(range(len(wavs)), key=lambda i: -len(wavs[i]))
         out: list[tuple[str, list[dict] | None]] = [("", None)] * len(wavs)
-        for s in range(0, len(order), self.batch_size):
-            idx = order[s:s + self.batch_size]
-            log_probs, out_lens = self._log_probs([wavs[i] for i in idx])
+        for idx, log_probs, out_lens in self._batches(wavs):
             decoded = self.decode(log_probs, out_lens)
             for j, (i, text) in enumerate(zip(idx, decoded)):
                 words = None

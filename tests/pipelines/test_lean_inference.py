@@ -293,3 +293,20 @@ def test_an_encoder_refusing_a_part_by_part_file_is_one_line_and_leaves_nothing(
     msg = str(e.value)
     assert msg.startswith(f"{out}: cannot write (") and "expected a writable OGG destination" in msg and "\n" not in msg
     assert list(tmp_path.iterdir()) == []
+
+
+def test_log_probs_are_the_outputs_transcription_decodes(tiny_package):
+    """Transcriber.log_probs (for decoders run outside, e.g. LM tuning) gives each waveform's own
+    (T_i, V) outputs in input order, the same ones transcription decodes, whatever the batching."""
+    from speech.decoding.greedy import ctc_greedy_decode
+
+    rng = np.random.default_rng(5)
+    wavs = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (4000, 9000, 2500)]
+    tr = Transcriber(tiny_package, batch_size=2)
+    lps = tr.log_probs(wavs)
+    assert [lp.dtype for lp in lps] == [np.float32] * 3 and lps[1].shape[0] > lps[0].shape[0] > lps[2].shape[0]
+    texts = [tr.tokenizer.decode(ctc_greedy_decode(torch.from_numpy(lp)[None], torch.tensor([len(lp)]),
+                                                   blank=tr.tokenizer.blank_id)[0]) for lp in lps]
+    assert texts == tr.transcribe_arrays(wavs)
+    alone = Transcriber(tiny_package, batch_size=1).log_probs([wavs[0]])[0]
+    np.testing.assert_allclose(alone, lps[0], atol=1e-5)
