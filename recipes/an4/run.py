@@ -53,11 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-ce", action="store_true", help="only the CTC model")
     ap.add_argument("--ce-epochs", type=int, default=8, help="epochs of CE training")
     ap.add_argument("--lm-order", type=int, default=3)
-    ap.add_argument("--lm-weight", type=float, default=0.8, help="with --no-tune: the LM weight of beam search")
-    ap.add_argument("--word-bonus", type=float, default=1.5, help="with --no-tune: the word bonus of beam search")
-    ap.add_argument("--tune", action=argparse.BooleanOptionalAction, default=True,
+    ap.add_argument("--lm-weight", type=float, default=0.8, help="the LM weight of beam search (without --tune)")
+    ap.add_argument("--word-bonus", type=float, default=1.5, help="the word bonus of beam search (without --tune)")
+    ap.add_argument("--tune", action=argparse.BooleanOptionalAction, default=False,
                     help="choose the LM weight and word bonus on the dev split (the training utterances the "
-                         "trainer holds out, which the LM never reads either); --no-tune: the values above")
+                         "trainer holds out, which the LM never reads either) instead of the values above. "
+                         "Off by default: AN4's dev split is 38 utterances, too few to choose two numbers "
+                         "(see README.md)")
     ap.add_argument("--beam-size", type=int, default=16)
     ap.add_argument("--no-readme", action="store_true", help="do not write the results into recipes/an4/README.md")
     ap.add_argument("--export-bundled", action="store_true",
