@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", nargs="+", choices=("outside", "heldout"), default=["outside", "heldout"])
     ap.add_argument("--flite-voice", default="slt")
     ap.add_argument("--limit", type=int, default=None, help="at most this many texts per set")
+    ap.add_argument("--plain-row", action=argparse.BooleanOptionalAction, default=True,
+                    help="when the voice sets a synthesis post-filter (meta.json synthesis), also score it with "
+                         "the post-filter off (mel contrast 1, Griffin-Lim power 1)")
     ap.add_argument("--out", type=Path, default=REPO / "exp" / "vs_flite")
     args = ap.parse_args(argv)
 
@@ -82,9 +85,20 @@ def main(argv: list[str] | None = None) -> int:
     from speech.pipelines.synthesizer import Synthesizer
     from speech.recipes.common import machine_line
 
-    synth = Synthesizer(resolve_model(args.model, "voice"), vocoder=args.vocoder)
-    systems = [RecordingSystem(), VoiceSystem(synth, f"speech {Path(str(args.model)).name}"),
-               FliteSystem(args.flite_voice)]
+    from speech.models.vocoders.griffin_lim import GriffinLimVocoder
+
+    path = resolve_model(args.model, "voice")
+    name = f"speech {Path(str(args.model)).name}"
+    synth = Synthesizer(path, vocoder=args.vocoder)
+    systems = [RecordingSystem(), VoiceSystem(synth, name)]
+    gl = isinstance(synth.vocoder, GriffinLimVocoder)
+    if args.plain_row and (synth.mel_contrast != 1.0 or (gl and synth.vocoder.power != 1.0)):
+        plain = Synthesizer(synth.package, vocoder=GriffinLimVocoder(synth.package.fbank) if gl else synth.vocoder,
+                            mel_contrast=1.0)
+        systems.append(VoiceSystem(plain, f"{name}, post-filter off"))
+        systems[1].name = f"{name} (mel contrast {synth.mel_contrast:g}"
+        systems[1].name += f", Griffin-Lim power {synth.vocoder.power:g})" if gl else ")"
+    systems.append(FliteSystem(args.flite_voice))
     recognizer = PocketSphinxRecognizer()
     for name in args.sets:
         items = (outside_items(args.data / "LJSpeech-subset", args.limit) if name == "outside"

@@ -40,6 +40,7 @@ from speech.models.tts.fastspeech2 import FastSpeech2
 from speech.packages.format import PackageError
 from speech.packages.voice import load_tts_package
 from speech.runtime.format import ExportFormatError, is_onnx_export
+from speech.runtime.synthesis import synthesis_defaults
 from speech.text.frontend import VoiceFrontend
 from speech.text.g2p import G2P
 from speech.text.g2p_neural import G2PNet
@@ -238,6 +239,7 @@ def export_voice(src: Path, out: Path, *, int8: bool, opset: int, measure: bool 
         for name in ("tokenizer.json", "stats.json"):
             shutil.copyfile(src / name, tmp / name)
         stats = json.loads((src / "stats.json").read_text(encoding="utf-8"))
+        post = synthesis_defaults(pkg.meta, str(src / "meta.json"))  # the voice's post-processing travels with it
         meta = {"graphs": {"encoder": "encoder.onnx", "decoder": "decoder.onnx",
                            **({"g2p": "g2p.onnx"} if g2p_meta else {})},
                 "features": pkg.fbank.runtime_settings(),
@@ -245,10 +247,11 @@ def export_voice(src: Path, out: Path, *, int8: bool, opset: int, measure: bool 
                           "max_frames": int(cfg.max_frames), "frame_position": bool(cfg.frame_position),
                           "pitch_mean": float(stats["pitch_mean"]), "pitch_std": float(stats["pitch_std"]),
                           "tokenizer": "tokenizer.json", "stats": "stats.json",
-                          "name": (pkg.meta.get("bundled") or {}).get("name") if isinstance(pkg.meta, dict) else None},
+                          "name": (pkg.meta.get("bundled") or {}).get("name") if isinstance(pkg.meta, dict) else None,
+                          "mel_contrast": post["mel_contrast"]},
                 "g2p": g2p_meta,
-                "vocoder": {"kind": "griffin-lim", "n_iter": 32, "momentum": 0.99, "power": 1.0, "mel_iter": 30,
-                            "seed": 0}}
+                "vocoder": {"kind": "griffin-lim", "n_iter": 32, "momentum": 0.99,
+                            "power": post["griffin_lim_power"], "mel_iter": 30, "seed": 0}}
         ids_list = _parity_ids(pkg, g2p) if measure else []
         parity = {}
         if measure:

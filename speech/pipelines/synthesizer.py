@@ -20,11 +20,13 @@ from speech.runtime.synthesis import (  # noqa: F401 - the shared orchestration,
     PITCH_SHIFT_RANGE,
     SENTENCE_SILENCE_MAX,
     SPEED_RANGE,
+    MEL_CONTRAST_RANGE,
     SynthesisResult,
     SynthesizerCore,
     _split_long,
     check_controls,
     plot_synthesis,
+    synthesis_defaults,
 )
 from speech.text.g2p import default_g2p
 
@@ -42,14 +44,24 @@ class Synthesizer(SynthesizerCore):
         device: torch device for the acoustic model and vocoder.
         max_tokens: longest piece (phoneme tokens) given to the model at once.
         batch_size: pieces per model / vocoder batch.
+        mel_contrast: scale of each mel band's variation around its utterance mean before vocoding
+            (:func:`speech.runtime.synthesis.mel_contrast`); None: the package's ``meta.json``
+            ``synthesis.mel_contrast``, else 1 (off). With ``vocoder="griffin-lim"`` the package's
+            ``synthesis.griffin_lim_power`` (default 1) is Griffin-Lim's magnitude exponent.
     """
 
     def __init__(self, package: TtsPackage | str | Path, vocoder: str | Vocoder = "griffin-lim",
-                 device: str = "cpu", g2p=None, max_tokens: int = 250, batch_size: int = 8):
+                 device: str = "cpu", g2p=None, max_tokens: int = 250, batch_size: int = 8,
+                 mel_contrast: float | None = None):
         self.package = package if isinstance(package, TtsPackage) else load_tts_package(package, device)
         self.device = torch.device(device)
-        self.vocoder = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(vocoder, self.package.fbank,
-                                                                                 device=device)
+        settings = synthesis_defaults(self.package.meta, str(Path(self.package.path) / "meta.json"))
+        self.mel_contrast = settings["mel_contrast"] if mel_contrast is None else float(mel_contrast)
+        lo, hi = MEL_CONTRAST_RANGE
+        if not lo <= self.mel_contrast <= hi:
+            raise ValueError(f"mel_contrast={mel_contrast!r}; expected a number in [{lo}, {hi}] (1 = off)")
+        self.vocoder = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(
+            vocoder, self.package.fbank, device=device, power=settings["griffin_lim_power"])
         for net in (self.package.model, getattr(self.vocoder, "generator", None)):  # HiFi-GAN has one
             if isinstance(net, torch.nn.Module):  # inference only: no call records autograd state
                 net.eval().requires_grad_(False)
@@ -97,6 +109,10 @@ class Synthesizer(SynthesizerCore):
         out = pkg.model(x, lens, speakers=speakers, speed=speed, pitch_shift=pitch_shift, energy_scale=energy_scale)
         mel = out.mel_postnet if out.mel_postnet is not None else out.mel
         mel = mel * pkg.mel_std + pkg.mel_mean
+        if self.mel_contrast != 1.0:  # the same as runtime.synthesis.mel_contrast, row by row
+            for j, n in enumerate(out.mel_lens.tolist()):
+                mu = mel[j, :n].mean(dim=0, keepdim=True)
+                mel[j, :n] = mu + self.mel_contrast * (mel[j, :n] - mu)
         wav = self.vocoder(mel, out.mel_lens)
         pitch_hz = torch.exp(pkg.stats.denormalize("pitch", out.pitch_pred + pitch_shift))
         results = []

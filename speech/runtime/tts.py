@@ -20,7 +20,7 @@ import numpy as np
 from speech.runtime.features import FrameRate
 from speech.runtime.format import ExportFormatError, OnnxExport, read_export, session
 from speech.runtime.g2p import OnnxG2P, RuntimeG2P
-from speech.runtime.synthesis import SynthesizerCore
+from speech.runtime.synthesis import MEL_CONTRAST_RANGE, SynthesizerCore, mel_contrast
 from speech.runtime.vocoder import open_vocoder
 from speech.text.phonemes import PhonemeTokenizer
 
@@ -132,6 +132,12 @@ class OnnxSynthesizer(FrameRate, SynthesizerCore):
             raise ExportFormatError(f"{exp.path / 'stats.json'}: malformed ({type(e).__name__}); expected "
                                     "pitch_mean and pitch_std") from None
         tokenizer = PhonemeTokenizer.load(exp.file(settings.get("tokenizer", "tokenizer.json")))
+        contrast = settings.get("mel_contrast", 1.0)  # absent from exports made before it existed: off
+        lo, hi = MEL_CONTRAST_RANGE
+        if isinstance(contrast, bool) or not isinstance(contrast, (int, float)) or not lo <= contrast <= hi:
+            raise ExportFormatError(f"{exp.path / 'meta.json'}: voice.mel_contrast: {contrast!r}; expected a "
+                                    f"number in [{lo}, {hi}]")
+        self.mel_contrast = float(contrast)
         self.vocoder = open_vocoder(vocoder, self.fb, meta.get("vocoder") or {}, threads=threads, gl_iters=gl_iters)
         super().__init__(tokenizer, RuntimeG2P(self.voice.g2p), max_tokens, batch_size)
 
@@ -151,6 +157,9 @@ class OnnxSynthesizer(FrameRate, SynthesizerCore):
     def _batch(self, ids: list[list[int]], speaker: int | None, speed: float, pitch_shift: float,
                energy_scale: float) -> list[dict]:
         outs = self.voice.acoustic(ids, speaker, speed, pitch_shift, energy_scale)
+        if self.mel_contrast != 1.0:
+            for o in outs:
+                o["mel"] = mel_contrast(o["mel"], self.mel_contrast)
         t = max(o["mel"].shape[0] for o in outs)
         mels = np.zeros((len(outs), t, int(self.fb["n_mels"])), np.float32)
         for i, o in enumerate(outs):

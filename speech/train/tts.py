@@ -42,6 +42,7 @@ from speech.fileio import atomic_write_bytes, atomic_write_text
 from speech.losses.tts import FastSpeech2Loss
 from speech.packages.voice import save_tts_package
 from speech.text.phonemes import PhonemeTokenizer
+from speech.runtime.synthesis import synthesis_defaults
 from speech.train.checkpoint import load_checkpoint, seed_everything
 from speech.train.trainer import FitResult, Trainer, TrainerConfig, resolve_device
 from speech.train.tts_aligner import (
@@ -84,10 +85,23 @@ class TtsDataConfig:
     aligner_epochs: int = 10
     """Passes of the aligner over the training utterances."""
     aligner_lr: float = 2e-3
+    mel_contrast: float = 1.0
+    """Written into the package (meta.json ``synthesis``): each mel band's variation around its utterance
+    mean is scaled by this before vocoding (speech.runtime.synthesis.mel_contrast; 1 = off)."""
+    griffin_lim_power: float = 1.0
+    """Written into the package too: Griffin-Lim's magnitude exponent when the voice is vocoded with it."""
+
+    def synthesis(self) -> dict[str, float]:
+        """The package's ``synthesis`` settings."""
+        return {"mel_contrast": float(self.mel_contrast), "griffin_lim_power": float(self.griffin_lim_power)}
 
     def __post_init__(self) -> None:
         if isinstance(self.aligner, dict):
             self.aligner = AlignerConfig(**self.aligner)
+        try:
+            synthesis_defaults({"synthesis": self.synthesis()}, "config")
+        except ValueError as e:
+            raise ValueError(str(e).replace("config: synthesis.", "tts.")) from None
         check_ranges("tts", self, heldout_fraction=FRACTION, dev_fraction=FRACTION, max_utterances=GE0, fmin=GT0,
                      fmax=GT0, aligner_epochs=GE1, aligner_lr=GT0)
         if self.pitch_method not in ("pyin", "yin"):
@@ -263,7 +277,7 @@ def train_tts(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResu
             meta={"checkpoint": src.name, "steps": result.steps, "epochs": result.epochs_completed,
                   "train_seconds": round(result.seconds, 1), "dev_metrics": ckpt.get("metrics", {}),
                   "train_utterances": len(prep.train), "corpus": data.corpus,
-                  "test_ids": [u.id for u in prep.test]})
+                  "test_ids": [u.id for u in prep.test], "synthesis": data.synthesis()})
         atomic_write_text(out_dir / "train_summary.json", json.dumps({
             "package": str(package), "best_checkpoint": str(src), "best_metric": result.best_metric,
             "steps": result.steps, "seconds": round(result.seconds, 1), "data": prep.report}, indent=2) + "\n")

@@ -41,6 +41,8 @@ def test_training_writes_targets_package_and_summary(trained_voice):
     assert (package / "model.safetensors").is_file() and (package / "stats.json").is_file()
     meta = json.loads((package / "meta.json").read_text())
     assert meta["task"] == "tts" and meta["steps"] == result.steps
+    # the recipe's post-processing (conf/experiment/kathleen.yaml) travels in the package
+    assert meta["synthesis"] == {"mel_contrast": 1.15, "griffin_lim_power": 1.3}
     # the held-out prompts are not among the training utterances
     from speech.data.prepare.tts_corpus import read_tts_corpus
 
