@@ -73,6 +73,7 @@ __all__ = [
     "mcd_world",
     "mel_cepstrum",
     "recognizer_wer",
+    "resolve_recognizer",
     "write_report",
 ]
 
@@ -337,7 +338,7 @@ log = logging.getLogger(__name__)
 HELDOUT_FRACTION = 0.05
 
 
-def _recognizer(recognizer: Any):
+def resolve_recognizer(recognizer: Any):
     """``"auto"`` -> a PocketSphinxRecognizer when pocketsphinx is importable, else None (with a warning)."""
     if recognizer is None:
         return None
@@ -411,7 +412,7 @@ def evaluate_voice(package: TtsPackage | str | Path, corpus: str | Path | None =
             raise ValueError(f"{pkg.path}: meta.json names no training corpus; give the corpus folder")
     if limit is not None and limit < 1:
         raise ValueError(f"limit={limit}: expected >= 1")
-    rec = _recognizer(recognizer)
+    rec = resolve_recognizer(recognizer)
     utts, selection = _select(read_tts_corpus(corpus, layout), ids, pkg)
     if limit is not None:
         utts = utts[:limit]
@@ -466,7 +467,7 @@ def evaluate_copy_synthesis(vocoder: Any, corpus: str | Path, ids: Sequence[str]
     if missing or not ids:
         raise ValueError(f"{corpus}: {len(missing)} of {len(ids)} ids not in the corpus"
                          + (f" (e.g. {missing[0]})" if missing else "; expected at least one id"))
-    rec = _recognizer(recognizer)
+    rec = resolve_recognizer(recognizer)
     out = Path(out_dir)
     sr = voc.sample_rate
     items = []

@@ -35,7 +35,7 @@ import numpy as np
 from speech.audio.io import load, save
 from speech.decoding.metrics import error_stats
 from speech.fileio import atomic_write_text
-from speech.pipelines.evaluate_tts import _recognizer
+from speech.pipelines.evaluate_tts import resolve_recognizer
 from speech.text.normalize import normalize_asr_text
 
 __all__ = ["FliteSystem", "RecordingSystem", "TextItem", "VoiceSystem", "compare_intelligibility",
@@ -152,7 +152,7 @@ def compare_intelligibility(items: Sequence[TextItem], systems: Sequence[Any], r
         dup = next((k for k in keys if keys.count(k) > 1), None)
         if dup is not None:
             raise ValueError(f"compare_intelligibility: {what} {dup!r} repeats")
-    rec = _recognizer(recognizer)
+    rec = resolve_recognizer(recognizer)
     if rec is None:
         raise ValueError("compare_intelligibility needs a recognizer (pip install 'speech[eval]' for PocketSphinx)")
     out = Path(out_dir) if out_dir is not None else None
