@@ -76,4 +76,7 @@ def test_default_voice_speaks_its_held_out_prompts_intelligibly(data_root, tmp_p
         wav, sr = sf.read(corpus / f"{i}.flac", dtype="float32")
         real.append(asr.transcribe(wav, sr))
     wer_synth, wer_real = recognizer_wer(texts, synth), recognizer_wer(texts, real)
-    assert wer_synth <= wer_real + 0.10, (wer_synth, wer_real, list(zip(texts, synth)))
+    # A broken voice reads at 90-100%. Measured (2026-11-29, AMD EPYC): 37.8% vs 29.7% on these ten
+    # prompts with the voice's post-filter; ten prompts are ~75 words, so a CPU whose float rounding
+    # flips two or three of the recognizer's words must not fail this: 15 points of room.
+    assert wer_synth <= wer_real + 0.15, (wer_synth, wer_real, list(zip(texts, synth)))
