@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "exp" / "vs_flite")
     args = ap.parse_args(argv)
 
+    from speech.models.vocoders.griffin_lim import GriffinLimVocoder
     from speech.packages.registry import resolve_model
     from speech.pipelines.evaluate_tts import PocketSphinxRecognizer
     from speech.pipelines.intelligibility import (FliteSystem, RecordingSystem, VoiceSystem,
@@ -85,29 +86,28 @@ def main(argv: list[str] | None = None) -> int:
     from speech.pipelines.synthesizer import Synthesizer
     from speech.recipes.common import machine_line
 
-    from speech.models.vocoders.griffin_lim import GriffinLimVocoder
-
-    path = resolve_model(args.model, "voice")
-    name = f"speech {Path(str(args.model)).name}"
-    synth = Synthesizer(path, vocoder=args.vocoder)
-    systems = [RecordingSystem(), VoiceSystem(synth, name)]
+    voice = f"speech {Path(str(args.model)).name}"
+    synth = Synthesizer(resolve_model(args.model, "voice"), vocoder=args.vocoder)
     gl = isinstance(synth.vocoder, GriffinLimVocoder)
-    if args.plain_row and (synth.mel_contrast != 1.0 or (gl and synth.vocoder.power != 1.0)):
+    filtered = synth.mel_contrast != 1.0 or (gl and synth.vocoder.power != 1.0)
+    systems = [RecordingSystem()]
+    if args.plain_row and filtered:
+        label = f"mel contrast {synth.mel_contrast:g}" + (f", Griffin-Lim power {synth.vocoder.power:g}" if gl else "")
         plain = Synthesizer(synth.package, vocoder=GriffinLimVocoder(synth.package.fbank) if gl else synth.vocoder,
                             mel_contrast=1.0)
-        systems.append(VoiceSystem(plain, f"{name}, post-filter off"))
-        systems[1].name = f"{name} (mel contrast {synth.mel_contrast:g}"
-        systems[1].name += f", Griffin-Lim power {synth.vocoder.power:g})" if gl else ")"
+        systems += [VoiceSystem(synth, f"{voice} ({label})"), VoiceSystem(plain, f"{voice}, post-filter off")]
+    else:
+        systems.append(VoiceSystem(synth, voice))
     systems.append(FliteSystem(args.flite_voice))
     recognizer = PocketSphinxRecognizer()
-    for name in args.sets:
-        items = (outside_items(args.data / "LJSpeech-subset", args.limit) if name == "outside"
+    for set_name in args.sets:
+        items = (outside_items(args.data / "LJSpeech-subset", args.limit) if set_name == "outside"
                  else heldout_items(synth.package, args.limit))
         if not items:
-            print(f"vs_flite: the {name} set is empty", file=sys.stderr)
+            print(f"vs_flite: the {set_name} set is empty", file=sys.stderr)
             return 2
-        result = compare_intelligibility(items, systems, recognizer, out_dir=args.out / name)
-        print(f"\n{name}: {result['sentences']} sentences, {result['reference_words']} words; "
+        result = compare_intelligibility(items, systems, recognizer, out_dir=args.out / set_name)
+        print(f"\n{set_name}: {result['sentences']} sentences, {result['reference_words']} words; "
               f"recognizer {result['recognizer']}; vocoder {args.vocoder}; {machine_line()}")
         print(format_table(result))
     return 0

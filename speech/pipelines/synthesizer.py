@@ -20,11 +20,11 @@ from speech.runtime.synthesis import (  # noqa: F401 - the shared orchestration,
     PITCH_SHIFT_RANGE,
     SENTENCE_SILENCE_MAX,
     SPEED_RANGE,
-    MEL_CONTRAST_RANGE,
     SynthesisResult,
     SynthesizerCore,
     _split_long,
     check_controls,
+    check_synthesis_setting,
     plot_synthesis,
     synthesis_defaults,
 )
@@ -56,10 +56,8 @@ class Synthesizer(SynthesizerCore):
         self.package = package if isinstance(package, TtsPackage) else load_tts_package(package, device)
         self.device = torch.device(device)
         settings = synthesis_defaults(self.package.meta, str(Path(self.package.path) / "meta.json"))
-        self.mel_contrast = settings["mel_contrast"] if mel_contrast is None else float(mel_contrast)
-        lo, hi = MEL_CONTRAST_RANGE
-        if not lo <= self.mel_contrast <= hi:
-            raise ValueError(f"mel_contrast={mel_contrast!r}; expected a number in [{lo}, {hi}] (1 = off)")
+        self.mel_contrast = settings["mel_contrast"] if mel_contrast is None else \
+            check_synthesis_setting("mel_contrast", mel_contrast, "mel_contrast")
         self.vocoder = vocoder if isinstance(vocoder, Vocoder) else load_vocoder(
             vocoder, self.package.fbank, device=device, power=settings["griffin_lim_power"])
         for net in (self.package.model, getattr(self.vocoder, "generator", None)):  # HiFi-GAN has one

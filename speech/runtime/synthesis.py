@@ -180,15 +180,22 @@ def synthesis_defaults(meta: object, where: str) -> dict[str, float]:
         return out
     if not isinstance(given, dict):
         raise ValueError(f"{where}: synthesis: expected an object like {SYNTHESIS_DEFAULTS}")
-    ranges = {"mel_contrast": MEL_CONTRAST_RANGE, "griffin_lim_power": GRIFFIN_LIM_POWER_RANGE}
     for key, value in given.items():
-        if key not in ranges:
-            raise ValueError(f"{where}: synthesis.{key}: unknown setting; expected {', '.join(ranges)}")
-        lo, hi = ranges[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= float(value) <= hi:
-            raise ValueError(f"{where}: synthesis.{key}: {value!r}; expected a number in [{lo}, {hi}]")
-        out[key] = float(value)
+        if key not in _SETTING_RANGES:
+            raise ValueError(f"{where}: synthesis.{key}: unknown setting; expected {', '.join(_SETTING_RANGES)}")
+        out[key] = check_synthesis_setting(key, value, f"{where}: synthesis.{key}")
     return out
+
+
+_SETTING_RANGES = {"mel_contrast": MEL_CONTRAST_RANGE, "griffin_lim_power": GRIFFIN_LIM_POWER_RANGE}
+
+
+def check_synthesis_setting(key: str, value: object, label: str) -> float:
+    """``value`` as a float when it is a number within ``key``'s range; else ValueError starting with ``label``."""
+    lo, hi = _SETTING_RANGES[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= float(value) <= hi:
+        raise ValueError(f"{label}: {value!r}; expected a number in [{lo}, {hi}]")
+    return float(value)
 
 
 def semitones_to_normalized(semitones: float, log_f0_std: float) -> float:

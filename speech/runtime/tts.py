@@ -20,7 +20,7 @@ import numpy as np
 from speech.runtime.features import FrameRate
 from speech.runtime.format import ExportFormatError, OnnxExport, read_export, session
 from speech.runtime.g2p import OnnxG2P, RuntimeG2P
-from speech.runtime.synthesis import MEL_CONTRAST_RANGE, SynthesizerCore, mel_contrast
+from speech.runtime.synthesis import SynthesizerCore, check_synthesis_setting, mel_contrast
 from speech.runtime.vocoder import open_vocoder
 from speech.text.phonemes import PhonemeTokenizer
 
@@ -132,12 +132,11 @@ class OnnxSynthesizer(FrameRate, SynthesizerCore):
             raise ExportFormatError(f"{exp.path / 'stats.json'}: malformed ({type(e).__name__}); expected "
                                     "pitch_mean and pitch_std") from None
         tokenizer = PhonemeTokenizer.load(exp.file(settings.get("tokenizer", "tokenizer.json")))
-        contrast = settings.get("mel_contrast", 1.0)  # absent from exports made before it existed: off
-        lo, hi = MEL_CONTRAST_RANGE
-        if isinstance(contrast, bool) or not isinstance(contrast, (int, float)) or not lo <= contrast <= hi:
-            raise ExportFormatError(f"{exp.path / 'meta.json'}: voice.mel_contrast: {contrast!r}; expected a "
-                                    f"number in [{lo}, {hi}]")
-        self.mel_contrast = float(contrast)
+        try:  # absent from exports made before it existed: off
+            self.mel_contrast = check_synthesis_setting("mel_contrast", settings.get("mel_contrast", 1.0),
+                                                        f"{exp.path / 'meta.json'}: voice.mel_contrast")
+        except ValueError as e:
+            raise ExportFormatError(str(e)) from None
         self.vocoder = open_vocoder(vocoder, self.fb, meta.get("vocoder") or {}, threads=threads, gl_iters=gl_iters)
         super().__init__(tokenizer, RuntimeG2P(self.voice.g2p), max_tokens, batch_size)
 

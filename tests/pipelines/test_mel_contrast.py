@@ -57,7 +57,7 @@ def test_torch_synthesizer_applies_the_contrast_per_utterance(tiny_voice):
     assert len(ref.pieces) == 1 and got.mel.shape == ref.mel.shape
     assert np.allclose(got.mel, mel_contrast(ref.mel, 1.3), atol=1e-4)
     assert not np.allclose(got.wav, ref.wav)
-    with pytest.raises(ValueError, match=r"mel_contrast=5; expected a number in \[0.5, 2.0\]"):
+    with pytest.raises(ValueError, match=r"^mel_contrast: 5; expected a number in \[0.5, 2.0\]$"):
         Synthesizer(tiny_voice, mel_contrast=5)
 
 
