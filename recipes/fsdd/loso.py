@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import CORPUS_HELP, REPO, add_an4_arguments, an4_digit_utterances, default_data  # noqa: E402
+from run import CORPUS_HELP, REPO, add_an4_arguments, default_data, extra_voices  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     splits = prepare("fsdd", args.data, args.exp / "data")
     utts = read_manifest(splits["train"]) + read_manifest(splits["test"])
-    extra = an4_digit_utterances(args, args.exp / "an4_data")  # other voices, never the held-out one
+    extra = extra_voices(args, args.exp)  # other voices, never the held-out one
     speakers = sorted({u.speaker for u in utts})
     if args.speakers:
         unknown = set(args.speakers) - set(speakers)

@@ -35,6 +35,7 @@ CORPUS_HELP = ("Get the Free Spoken Digit Dataset (CC-BY-SA 4.0) from its GitHub
 
 DIGIT_WORDS = frozenset({"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh"})
 """Words of AN4 transcripts that may train the digit recognizer ("oh" is AN4's zero)."""
+FSDD_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 def default_data() -> Path:
@@ -53,6 +54,20 @@ def add_an4_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--an4-utterances", choices=("digits", "any-digit"), default="digits",
                     help="digits: AN4 utterances made only of digit words; any-digit: every one holding a digit "
                          "word (also spelled letters and other words, so more of each voice)")
+    ap.add_argument("--flite", action=argparse.BooleanOptionalAction, default=False,
+                    help="also train on the ten digit words read by CMU Flite's voices (5 voices x 3 pitches x 3 "
+                         "rates = 450 clips, written once under <exp>/flite; needs the flite program)")
+
+
+def extra_voices(args, exp: Path) -> list:
+    """The training utterances beside FSDD's: AN4's digit strings (unless --no-an4) and, with --flite,
+    the digit words read by Flite's voices."""
+    utts = an4_digit_utterances(args, exp / "an4_data")
+    if args.flite:
+        from speech.recipes.synthetic_voices import flite_word_utterances
+
+        utts += flite_word_utterances(FSDD_WORDS, exp / "flite", sample_rate=8000)
+    return utts
 
 
 def an4_digit_utterances(args, out_dir: Path) -> list:
@@ -116,16 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     cfg = compose([f"experiment={experiment}", f"data.root={args.data}", f"data.manifest_dir={manifests_dir}",
                    f"output_dir={args.exp}", *args.overrides])
     # 1. manifests (re-runnable: skipped when up to date); rank 0 writes, the others wait. The training
-    # manifest is FSDD's training split plus AN4's digit strings (unless --no-an4)
-    extra = an4_digit_utterances(args, args.exp / "an4_data") if rank0 else []
+    # manifest is FSDD's training split plus AN4's digit strings (unless --no-an4) and Flite's (--flite)
+    extra = extra_voices(args, args.exp) if rank0 else []
     if rank0:
         splits = prepare("fsdd", args.data, manifests_dir)
         if extra:
             from speech.data.manifest import read_manifest, write_manifest
 
-            write_manifest(manifests_dir / "train_an4.jsonl", read_manifest(splits["train"]) + extra)
-    if not args.no_an4:
-        cfg.data.train_manifest = str(manifests_dir / "train_an4.jsonl")
+            write_manifest(manifests_dir / "train_extra.jsonl", read_manifest(splits["train"]) + extra)
+    if not args.no_an4 or args.flite:
+        cfg.data.train_manifest = str(manifests_dir / "train_extra.jsonl")
     # 2. training (resumes from <exp>/checkpoints/last.pt when present)
     t0 = time.time()
     result, package = train_asr(cfg)
@@ -155,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{table}\n\nProduced by `python recipes/fsdd/run.py` ({time.strftime('%Y-%m-%d')}); RTF = model "
             "compute time (features + network + decoding) / audio duration, batch of 32 files."))
     if args.export_bundled:
-        export_digits(package, cfg.data.test_manifest, report, args.exp, n_an4=len(extra))
+        n_an4 = sum(not u.id.startswith("flite-") for u in extra)
+        export_digits(package, cfg.data.test_manifest, report, args.exp, n_an4=n_an4)
     return 0
 
 

@@ -23,6 +23,7 @@ from speech.audio import AudioError, load, resample
 from speech.config import FRACTION, GE0, GE1, check_ranges, rule
 from speech.data.manifest import Utterance
 from speech.features import FbankConfig, log_mel
+from speech.features.channel import add_noise_logmel, noise_bank, sample_noise_frames, tilt_logmel
 from speech.text.tokenizer import CharTokenizer
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,15 @@ class DataConfig:
     """Up to this many seconds of digital silence added at random to each end of every training
     utterance (drawn anew each time), so a model trained on tightly trimmed clips is not thrown by the
     silence a segmenter leaves around speech in long recordings; 0 = off."""
+    noise_snr_db: list[float] = field(default_factory=list)
+    """Background noise mixed into training utterances at an SNR drawn uniformly from ``[low, high]`` dB,
+    e.g. [5, 30]: white, pink or brown noise added to the log-mel features in the power domain
+    (:mod:`speech.features.channel`), drawn anew each time; empty = off."""
+    noise_prob: float = 0.5
+    """With ``noise_snr_db``: the fraction of training items that get noise."""
+    tilt_db: float = 0.0
+    """A random microphone tilt on every training item: a gain rising linearly across the mel bands, its
+    slope (lowest to highest band) drawn uniformly from ``[-tilt_db, tilt_db]`` dB; 0 = off."""
     skip_bad: bool = False
     """Bad manifest lines (malformed, empty or unsayable text, missing / unreadable audio, a duration
     the audio contradicts) and audio that fails to decode during training: false = stop with an
@@ -94,9 +104,14 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_ranges("data", self, batch_size=GE1, dev_fraction=FRACTION, max_duration=GE0, num_workers=GE0,
-                     bucket_size_multiplier=GE1, pad_silence=GE0,
+                     bucket_size_multiplier=GE1, pad_silence=GE0, noise_prob=FRACTION, tilt_db=GE0,
+                     noise_snr_db=rule(_snr_range_ok, "[] or two SNRs [low, high] in dB with low <= high, e.g. [5, 30]"),
                      speed_perturb=rule(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]"),
                      quantize_bits=rule(lambda v: all(2 <= b <= 16 for b in v), "bit depths from 2 to 16, e.g. [8]"))
+
+
+def _snr_range_ok(v: Sequence[float]) -> bool:
+    return len(v) == 0 or (len(v) == 2 and all(np.isfinite(float(x)) for x in v) and float(v[0]) <= float(v[1]))
 
 
 def split_by_hash(utts: Sequence[Utterance], fraction: float) -> tuple[list[Utterance], list[Utterance]]:
@@ -117,6 +132,7 @@ class AsrDataset(Dataset):
         fbank: feature settings; audio is resampled to ``fbank.sample_rate``.
         cache_features: compute all features now and keep them.
         pad_silence: see :attr:`DataConfig.pad_silence` (training sets only).
+        noise_snr_db, noise_prob, tilt_db: see :attr:`DataConfig.noise_snr_db` (training sets only).
         desc: progress-bar label while caching (None hides the bar).
         skip_bad: an utterance whose audio cannot be decoded is dropped (when caching, from the
             dataset; otherwise from its batch, logging one warning) instead of raising
@@ -129,7 +145,8 @@ class AsrDataset(Dataset):
     def __init__(self, utts: Sequence[Utterance], tokenizer: CharTokenizer | None, fbank: FbankConfig,
                  cache_features: bool = False, desc: str | None = "features",
                  frame_labels: dict[str, np.ndarray] | None = None, speed_factors: Sequence[float] = (),
-                 pad_silence: float = 0.0, skip_bad: bool = False, quantize_bits: Sequence[int] = ()):
+                 pad_silence: float = 0.0, skip_bad: bool = False, quantize_bits: Sequence[int] = (),
+                 noise_snr_db: Sequence[float] = (), noise_prob: float = 0.5, tilt_db: float = 0.0):
         self.utts = list(utts)
         self.skip_bad = skip_bad
         self.dropped: list[tuple[str, str]] = []
@@ -142,6 +159,15 @@ class AsrDataset(Dataset):
         self.pad_frames = int(round(pad_silence * 1000 / fbank.hop_ms))
         # a frame of digital zeros is the log floor in every band
         self.silence_value = float(np.log(fbank.log_floor))
+        if not _snr_range_ok(noise_snr_db):
+            raise ValueError(f"data.noise_snr_db: {list(noise_snr_db)}; expected [] or [low, high] dB with low <= high")
+        if not 0.0 <= noise_prob <= 1.0 or tilt_db < 0:
+            raise ValueError(f"data.noise_prob: {noise_prob} / data.tilt_db: {tilt_db}; expected a fraction in [0, 1] "
+                             "and a slope >= 0 dB")
+        self.noise_snr = tuple(float(x) for x in noise_snr_db)
+        self.noise_prob, self.tilt_db = float(noise_prob), float(tilt_db)
+        self._noise: list[torch.Tensor] | None = None  # built on first use (per DataLoader worker)
+        self.log_floor = float(np.log(fbank.log_floor))
         self.frame_labels = frame_labels
         self.factors = [float(f) for f in speed_factors] or [1.0]
         if any(f <= 0 for f in self.factors):
@@ -239,6 +265,20 @@ class AsrDataset(Dataset):
             return item
         raise BadUtteranceError(f"{bad} (and no other utterance of this set could be read)")
 
+    def _channel(self, feats: torch.Tensor) -> torch.Tensor:
+        """Random microphone tilt and background noise (training sets with them on; global torch RNG,
+        restored on resume like SpecAugment's)."""
+        if self.tilt_db > 0:
+            slope = (2 * float(torch.rand(())) - 1) * self.tilt_db
+            feats = tilt_logmel(feats, slope, floor=self.log_floor)
+        if self.noise_snr and float(torch.rand(())) < self.noise_prob and feats.shape[0] > 0:
+            if self._noise is None:
+                self._noise = noise_bank(self.fbank)
+            low, high = self.noise_snr
+            snr = low + (high - low) * float(torch.rand(()))
+            feats = add_noise_logmel(feats, sample_noise_frames(self._noise, feats.shape[0]), snr)
+        return feats
+
     def _item(self, i: int) -> dict:
         j = i % len(self.utts)
         u = self.utts[j]
@@ -252,6 +292,7 @@ class AsrDataset(Dataset):
                 log.warning("%s; utterance dropped (data.skip_bad)", e)
             raise
         factor, bits = self.variants[i // len(self.utts)]
+        feats = self._channel(feats)
         if self.pad_frames:  # global torch RNG: restored on resume like SpecAugment's
             left, right = torch.randint(0, self.pad_frames + 1, (2,)).tolist()
             feats = torch.nn.functional.pad(feats, (0, 0, left, right), value=self.silence_value)

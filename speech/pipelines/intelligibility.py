@@ -74,13 +74,16 @@ class FliteSystem:
     Args:
         voice: a voice built into the binary (``flite -lv`` lists them), e.g. ``slt`` or ``kal``.
         binary: the flite executable (default: ``flite`` on the PATH).
+        settings: flite feature values passed as ``--setf NAME=VALUE``, e.g.
+            ``{"int_f0_target_mean": 110, "duration_stretch": 1.2}`` (mean pitch in Hz, slower speech).
 
     Raises:
         FileNotFoundError: no flite binary (one line saying how to install it).
-        ValueError: the binary lacks ``voice``.
+        ValueError: the binary lacks ``voice``, or a setting is not a number.
     """
 
-    def __init__(self, voice: str = "slt", binary: str | None = None, timeout: float = 120.0):
+    def __init__(self, voice: str = "slt", binary: str | None = None, timeout: float = 120.0,
+                 settings: Mapping[str, float] | None = None):
         exe = shutil.which(binary or "flite")
         if exe is None:
             raise FileNotFoundError(f"{binary or 'flite'}: no such program; install CMU Flite "
@@ -89,6 +92,12 @@ class FliteSystem:
         voices = listed.stdout.replace("Voices available:", "").split()
         if voice not in voices:
             raise ValueError(f"flite voice {voice!r} is not built into {exe}; it has: {', '.join(voices) or 'none'}")
+        self.settings: list[str] = []
+        for key, value in (settings or {}).items():
+            if not key.replace("_", "").isalnum() or isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value):
+                raise ValueError(f"flite setting {key}={value!r}; expected a feature name and a finite number")
+            self.settings += ["--setf", f"{key}={value:g}"]
         self.exe, self.voice, self.timeout = exe, voice, timeout
         self.name = f"flite {voice}"
 
@@ -96,7 +105,7 @@ class FliteSystem:
         with tempfile.TemporaryDirectory(prefix="flite-") as tmp:
             out = Path(tmp) / "out.wav"
             # "-t" takes the next argument as text even when it starts with "-"
-            run = subprocess.run([self.exe, "-voice", self.voice, "-t", item.text, "-o", str(out)],
+            run = subprocess.run([self.exe, "-voice", self.voice, *self.settings, "-t", item.text, "-o", str(out)],
                                  capture_output=True, text=True, timeout=self.timeout)
             if run.returncode != 0 or not out.is_file():
                 msg = (run.stderr or run.stdout).strip().splitlines()

@@ -89,3 +89,23 @@ def test_silence_padding_adds_log_floor_frames_at_random(utts):
         AsrDataset(utts, tok, cfg, pad_silence=-1)
     with pytest.raises(ValueError, match="pad_silence"):
         AsrDataset(utts, tok, cfg, pad_silence=0.2, frame_labels={"u0": np.zeros(3, np.int64)})
+
+
+def test_noise_and_tilt_change_training_items_but_not_the_features(utts):
+    from speech.data.dataset import DataConfig
+
+    tok = CharTokenizer.build(["a b"])
+    plain = AsrDataset(utts, tok, fbank(), cache_features=True)
+    noisy = AsrDataset(utts, tok, fbank(), cache_features=True, noise_snr_db=[0, 5], noise_prob=1.0, tilt_db=6.0)
+    torch.manual_seed(0)
+    for j in range(len(utts)):
+        a, b = plain[j]["feats"], noisy[j]["feats"]
+        assert a.shape == b.shape and not torch.allclose(a, b)
+        assert torch.equal(noisy.features(j), a)  # the cached features (CMVN statistics) stay clean
+    off = AsrDataset(utts, tok, fbank(), noise_snr_db=[0, 5], noise_prob=0.0)
+    assert torch.equal(off[0]["feats"], plain[0]["feats"])
+    with pytest.raises(ValueError, match="noise_snr_db"):
+        AsrDataset(utts, tok, fbank(), noise_snr_db=[30, 5])
+    for bad in ({"noise_snr_db": [5]}, {"noise_prob": 1.5}, {"tilt_db": -1.0}):
+        with pytest.raises(ValueError, match=f"data.{next(iter(bad))}"):
+            DataConfig(**bad)

@@ -1,0 +1,103 @@
+"""Channel augmentation on log-mel features: noise mixed at an SNR, microphone tilt, colored noise."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from speech.features import FbankConfig, log_mel
+from speech.features.channel import (
+    NOISE_COLORS,
+    add_noise_logmel,
+    colored_noise,
+    noise_bank,
+    sample_noise_frames,
+    tilt_logmel,
+)
+
+SR = 8000
+
+
+def cfg():
+    return FbankConfig(sample_rate=SR, n_mels=40)
+
+
+def speechlike(seconds=2.0, seed=0):
+    """A harmonic tone with a syllable-rate envelope and silent gaps: unlike the noise in every band."""
+    t = np.arange(int(seconds * SR)) / SR
+    x = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 20))
+    env = np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
+    return (0.1 * x * env).astype(np.float32)
+
+
+def test_noise_is_mixed_at_the_requested_snr():
+    feats = log_mel(torch.from_numpy(speechlike()), cfg())
+    noise = noise_bank(cfg(), seconds=3.0)[0][: feats.shape[0]]
+    for snr in (0.0, 10.0, 25.0):
+        mixed = add_noise_logmel(feats, noise, snr)
+        added = (mixed.exp() - feats.exp()).sum(-1).mean()
+        ratio = feats.exp().sum(-1).mean() / added
+        assert 10 * math.log10(float(ratio)) == pytest.approx(snr, abs=1e-3)
+        assert (mixed >= feats - 1e-5).all()  # noise only ever adds power
+    # a louder noise fills the gaps between syllables more: the quietest frames rise
+    quiet = feats.exp().sum(-1).argsort()[:10]
+    rise = [float((add_noise_logmel(feats, noise, s)[quiet] - feats[quiet]).mean()) for s in (25.0, 5.0)]
+    assert rise[1] > rise[0] > 0
+
+
+def test_mixing_in_the_mel_power_domain_matches_mixing_the_waveforms():
+    c = cfg()
+    speech = speechlike(seconds=3.0)
+    noise = colored_noise(speech.shape[0], "pink", np.random.default_rng(1))
+    snr = 5.0
+    s_feats, n_feats = log_mel(torch.from_numpy(speech), c), log_mel(torch.from_numpy(noise), c)
+    gain = math.sqrt(float(s_feats.exp().sum(-1).mean() / n_feats.exp().sum(-1).mean()) / 10 ** (snr / 10))
+    truth = log_mel(torch.from_numpy(speech + gain * noise), c)
+    approx = add_noise_logmel(s_feats, n_feats.exp(), snr)
+    # per band, over the utterance, the two agree to a fraction of a dB (cross terms average out)
+    band_err_db = (10 / math.log(10)) * (truth.exp().mean(0).log() - approx.exp().mean(0).log()).abs()
+    assert float(band_err_db.max()) < 0.5
+    # and far closer than the speech alone is to the noisy truth
+    alone_db = (10 / math.log(10)) * (truth.exp().mean(0).log() - s_feats.exp().mean(0).log()).abs()
+    assert float(alone_db.mean()) > 5 * float(band_err_db.mean())
+
+
+def test_noise_and_speech_frames_must_agree_in_shape():
+    noise = noise_bank(cfg(), seconds=1.0)[1]
+    with pytest.raises(ValueError, match="differ"):
+        add_noise_logmel(torch.zeros(30, 40), noise[:10], 20.0)
+
+
+def test_noise_colors_fall_by_their_slope_per_octave():
+    rng = np.random.default_rng(0)
+    n = 2 ** 16
+    f = np.fft.rfftfreq(n, 1 / SR)
+    for k, color in enumerate(NOISE_COLORS):
+        x = colored_noise(n, color, rng)
+        assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0, rel=1e-4)
+        p = np.abs(np.fft.rfft(x)) ** 2
+        octave_db = 10 * np.log10(p[(f >= 500) & (f < 1000)].mean() / p[(f >= 1000) & (f < 2000)].mean())
+        assert octave_db == pytest.approx(3.0 * k, abs=0.6)
+    with pytest.raises(ValueError, match="noise color"):
+        colored_noise(100, "purple", rng)
+
+
+def test_tilt_is_a_linear_gain_across_bands_that_spares_the_floor():
+    floor = math.log(cfg().log_floor)
+    feats = torch.randn(20, 40)
+    feats[:5] = floor
+    out = tilt_logmel(feats, 6.0, floor=floor)
+    gain_db = (10 / math.log(10)) * (out[5:] - feats[5:])
+    assert float(gain_db[:, -1].mean() - gain_db[:, 0].mean()) == pytest.approx(6.0, abs=1e-4)
+    assert torch.allclose(gain_db, gain_db[:1].expand_as(gain_db), atol=1e-4)  # the same in every frame
+    assert torch.equal(out[:5], feats[:5])
+    assert torch.allclose(tilt_logmel(feats, 0.0), feats)
+
+
+def test_noise_frames_are_consecutive_and_wrap():
+    bank = [torch.arange(10.0)[:, None].expand(10, 3)]
+    torch.manual_seed(0)
+    for _ in range(5):
+        got = sample_noise_frames(bank, 25)[:, 0]
+        assert got.shape == (25,)
+        assert torch.equal((got[1:] - got[:-1]) % 10, torch.ones(24))
