@@ -161,13 +161,13 @@ class AsrDataset(Dataset):
         self.silence_value = float(np.log(fbank.log_floor))
         if not _snr_range_ok(noise_snr_db):
             raise ValueError(f"data.noise_snr_db: {list(noise_snr_db)}; expected [] or [low, high] dB with low <= high")
-        if not 0.0 <= noise_prob <= 1.0 or tilt_db < 0:
-            raise ValueError(f"data.noise_prob: {noise_prob} / data.tilt_db: {tilt_db}; expected a fraction in [0, 1] "
-                             "and a slope >= 0 dB")
+        if not 0.0 <= noise_prob <= 1.0:
+            raise ValueError(f"data.noise_prob: {noise_prob}; expected a fraction in [0, 1]")
+        if not tilt_db >= 0:
+            raise ValueError(f"data.tilt_db: {tilt_db}; expected a slope >= 0 dB")
         self.noise_snr = tuple(float(x) for x in noise_snr_db)
         self.noise_prob, self.tilt_db = float(noise_prob), float(tilt_db)
         self._noise: list[torch.Tensor] | None = None  # built on first use (per DataLoader worker)
-        self.log_floor = float(np.log(fbank.log_floor))
         self.frame_labels = frame_labels
         self.factors = [float(f) for f in speed_factors] or [1.0]
         if any(f <= 0 for f in self.factors):
@@ -270,7 +270,7 @@ class AsrDataset(Dataset):
         restored on resume like SpecAugment's)."""
         if self.tilt_db > 0:
             slope = (2 * float(torch.rand(())) - 1) * self.tilt_db
-            feats = tilt_logmel(feats, slope, floor=self.log_floor)
+            feats = tilt_logmel(feats, slope, floor=self.silence_value)
         if self.noise_snr and float(torch.rand(())) < self.noise_prob and feats.shape[0] > 0:
             if self._noise is None:
                 self._noise = noise_bank(self.fbank)

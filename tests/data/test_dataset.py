@@ -104,8 +104,9 @@ def test_noise_and_tilt_change_training_items_but_not_the_features(utts):
         assert torch.equal(noisy.features(j), a)  # the cached features (CMVN statistics) stay clean
     off = AsrDataset(utts, tok, fbank(), noise_snr_db=[0, 5], noise_prob=0.0)
     assert torch.equal(off[0]["feats"], plain[0]["feats"])
-    with pytest.raises(ValueError, match="noise_snr_db"):
-        AsrDataset(utts, tok, fbank(), noise_snr_db=[30, 5])
+    for bad in ({"noise_snr_db": [30, 5]}, {"noise_prob": -0.1}, {"tilt_db": -3.0}):
+        with pytest.raises(ValueError, match=f"data.{next(iter(bad))}"):
+            AsrDataset(utts, tok, fbank(), **bad)
     for bad in ({"noise_snr_db": [5]}, {"noise_prob": 1.5}, {"tilt_db": -1.0}):
         with pytest.raises(ValueError, match=f"data.{next(iter(bad))}"):
             DataConfig(**bad)
