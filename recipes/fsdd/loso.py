@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     splits = prepare("fsdd", args.data, args.exp / "data")
     utts = read_manifest(splits["train"]) + read_manifest(splits["test"])
-    extra = extra_voices(args, args.exp)  # other voices, never the held-out one
+    extra = sum(extra_voices(args, args.exp), [])  # other voices, never the held-out one
     speakers = sorted({u.speaker for u in utts})
     if args.speakers:
         unknown = set(args.speakers) - set(speakers)

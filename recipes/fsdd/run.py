@@ -59,15 +59,15 @@ def add_an4_arguments(ap: argparse.ArgumentParser) -> None:
                          "rates = 450 clips, written once under <exp>/flite; needs the flite program)")
 
 
-def extra_voices(args, exp: Path) -> list:
-    """The training utterances beside FSDD's: AN4's digit strings (unless --no-an4) and, with --flite,
-    the digit words read by Flite's voices."""
-    utts = an4_digit_utterances(args, exp / "an4_data")
-    if args.flite:
-        from speech.recipes.synthetic_voices import flite_word_utterances
+def extra_voices(args, exp: Path) -> tuple[list, list]:
+    """The training utterances beside FSDD's: (AN4's digit strings, [] with --no-an4; the digit words read
+    by Flite's voices, [] without --flite)."""
+    an4 = an4_digit_utterances(args, exp / "an4_data")
+    if not args.flite:
+        return an4, []
+    from speech.recipes.synthetic_voices import flite_word_utterances
 
-        utts += flite_word_utterances(FSDD_WORDS, exp / "flite", sample_rate=8000)
-    return utts
+    return an4, flite_word_utterances(FSDD_WORDS, exp / "flite", sample_rate=8000)
 
 
 def an4_digit_utterances(args, out_dir: Path) -> list:
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                    f"output_dir={args.exp}", *args.overrides])
     # 1. manifests (re-runnable: skipped when up to date); rank 0 writes, the others wait. The training
     # manifest is FSDD's training split plus AN4's digit strings (unless --no-an4) and Flite's (--flite)
-    extra = extra_voices(args, args.exp) if rank0 else []
+    an4, flite = extra_voices(args, args.exp) if rank0 else ([], [])
+    extra = an4 + flite
     if rank0:
         splits = prepare("fsdd", args.data, manifests_dir)
         if extra:
@@ -170,12 +171,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{table}\n\nProduced by `python recipes/fsdd/run.py` ({time.strftime('%Y-%m-%d')}); RTF = model "
             "compute time (features + network + decoding) / audio duration, batch of 32 files."))
     if args.export_bundled:
-        n_an4 = sum(not u.id.startswith("flite-") for u in extra)
-        export_digits(package, cfg.data.test_manifest, report, args.exp, n_an4=n_an4)
+        export_digits(package, cfg.data.test_manifest, report, args.exp, n_an4=len(an4), n_flite=len(flite))
     return 0
 
 
-def export_digits(package: Path, test_manifest: str, report, exp: Path, n_an4: int = 0) -> Path:
+def export_digits(package: Path, test_manifest: str, report, exp: Path, n_an4: int = 0, n_flite: int = 0) -> Path:
     """Stage 5: the bundled ``digits`` model, with the test set decoded again by the float16 copy."""
     from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.recipes.bundle import Card, export_bundled, half_copy, pct, read_json
@@ -191,11 +191,14 @@ def export_digits(package: Path, test_manifest: str, report, exp: Path, n_an4: i
                 "is the wrong model.",
         data=f"Free Spoken Digit Dataset, official split: training clips index 5-49 of 6 speakers, plus "
              f"{n_an4} CMU AN4 training utterances made of digit words (74 more speakers, resampled to 8 kHz), "
+             + (f"{n_flite} clips of CMU Flite's voices reading the digit words (3 pitches x 3 rates each), "
+                if n_flite else "") +
              f"{meta.get('train_utterances', '?')} training items after the 5% dev hold-out (each clip as recorded "
              "and again requantized to 8 bits); test = FSDD index 0-4 (300 clips). Each clip is scaled to -20 dB RMS "
              "before its features (level-independent)",
-        licence="CC BY-SA 4.0 (Free Spoken Digit Dataset, Jakobovski et al.); CMU AN4: free for any use (CMU)",
-        command="python recipes/fsdd/run.py --export-bundled",
+        licence="CC BY-SA 4.0 (Free Spoken Digit Dataset, Jakobovski et al.); CMU AN4: free for any use (CMU)"
+                + ("; CMU Flite's voices: BSD-style (CMU)" if n_flite else ""),
+        command="python recipes/fsdd/run.py --export-bundled" + (" --flite" if n_flite else ""),
         training=f"{meta['train_seconds'] / 60:.1f} min, {meta['steps']} steps, {meta.get('epochs', '?')} epochs",
         rows=[(f"FSDD test WER ({rep16.utterances} clips, greedy)", pct(report.wer), pct(rep16.wer)),
               ("FSDD test CER", pct(report.cer), pct(rep16.cer))],

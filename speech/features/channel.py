@@ -34,9 +34,9 @@ def colored_noise(n: int, color: str, rng: np.random.Generator) -> np.ndarray:
         raise ValueError(f"noise color {color!r}; expected one of {', '.join(NOISE_COLORS)}")
     k = NOISE_COLORS.index(color)
     spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.arange(spec.shape[0], dtype=np.float64)
-    f[0] = np.inf  # no DC
-    spec *= f ** (-k / 2.0) if k else np.where(np.isinf(f), 0.0, 1.0)
+    gain = np.zeros(spec.shape[0])  # no DC
+    gain[1:] = np.arange(1, spec.shape[0], dtype=np.float64) ** (-k / 2.0)
+    spec *= gain
     x = np.fft.irfft(spec, n)
     return (x / max(float(np.sqrt(np.mean(x ** 2))), 1e-12)).astype(np.float32)
 
