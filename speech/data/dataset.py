@@ -23,7 +23,7 @@ from speech.audio import AudioError, load, resample
 from speech.config import FRACTION, GE0, GE1, check_ranges, rule
 from speech.data.manifest import Utterance
 from speech.features import FbankConfig, log_mel
-from speech.features.channel import add_noise_logmel, noise_bank, sample_noise_frames, tilt_logmel
+from speech.features.channel import add_noise_logmel, noise_bank, sample_noise_frames, tilt_logmel, warp_logmel
 from speech.text.tokenizer import CharTokenizer
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,10 @@ class DataConfig:
     tilt_db: float = 0.0
     """A random microphone tilt on every training item: a gain rising linearly across the mel bands, its
     slope (lowest to highest band) drawn uniformly from ``[-tilt_db, tilt_db]`` dB; 0 = off."""
+    vtlp: list[float] = field(default_factory=list)
+    """Vocal tract length perturbation of training items, e.g. [0.9, 1.1]: the mel bands of each item are
+    warped by a factor drawn uniformly from ``[low, high]`` (above 1 the formants move up, as a shorter
+    vocal tract's do; :func:`speech.features.channel.warp_logmel`), drawn anew each time; empty = off."""
     skip_bad: bool = False
     """Bad manifest lines (malformed, empty or unsayable text, missing / unreadable audio, a duration
     the audio contradicts) and audio that fails to decode during training: false = stop with an
@@ -106,12 +110,17 @@ class DataConfig:
         check_ranges("data", self, batch_size=GE1, dev_fraction=FRACTION, max_duration=GE0, num_workers=GE0,
                      bucket_size_multiplier=GE1, pad_silence=GE0, noise_prob=FRACTION, tilt_db=GE0,
                      noise_snr_db=rule(_snr_range_ok, "[] or two SNRs [low, high] in dB with low <= high, e.g. [5, 30]"),
+                     vtlp=rule(_warp_range_ok, "[] or two warp factors [low, high] within 0.5-2.0, low <= high, e.g. [0.9, 1.1]"),
                      speed_perturb=rule(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]"),
                      quantize_bits=rule(lambda v: all(2 <= b <= 16 for b in v), "bit depths from 2 to 16, e.g. [8]"))
 
 
 def _snr_range_ok(v: Sequence[float]) -> bool:
     return len(v) == 0 or (len(v) == 2 and all(np.isfinite(float(x)) for x in v) and float(v[0]) <= float(v[1]))
+
+
+def _warp_range_ok(v: Sequence[float]) -> bool:
+    return len(v) == 0 or (_snr_range_ok(v) and 0.5 <= float(v[0]) and float(v[1]) <= 2.0)
 
 
 def split_by_hash(utts: Sequence[Utterance], fraction: float) -> tuple[list[Utterance], list[Utterance]]:
@@ -132,7 +141,8 @@ class AsrDataset(Dataset):
         fbank: feature settings; audio is resampled to ``fbank.sample_rate``.
         cache_features: compute all features now and keep them.
         pad_silence: see :attr:`DataConfig.pad_silence` (training sets only).
-        noise_snr_db, noise_prob, tilt_db: see :attr:`DataConfig.noise_snr_db` (training sets only).
+        noise_snr_db, noise_prob, tilt_db, vtlp: see :attr:`DataConfig.noise_snr_db` and the fields after
+            it (training sets only).
         desc: progress-bar label while caching (None hides the bar).
         skip_bad: an utterance whose audio cannot be decoded is dropped (when caching, from the
             dataset; otherwise from its batch, logging one warning) instead of raising
@@ -146,7 +156,8 @@ class AsrDataset(Dataset):
                  cache_features: bool = False, desc: str | None = "features",
                  frame_labels: dict[str, np.ndarray] | None = None, speed_factors: Sequence[float] = (),
                  pad_silence: float = 0.0, skip_bad: bool = False, quantize_bits: Sequence[int] = (),
-                 noise_snr_db: Sequence[float] = (), noise_prob: float = 0.5, tilt_db: float = 0.0):
+                 noise_snr_db: Sequence[float] = (), noise_prob: float = 0.5, tilt_db: float = 0.0,
+                 vtlp: Sequence[float] = ()):
         self.utts = list(utts)
         self.skip_bad = skip_bad
         self.dropped: list[tuple[str, str]] = []
@@ -165,6 +176,9 @@ class AsrDataset(Dataset):
             raise ValueError(f"data.noise_prob: {noise_prob}; expected a fraction in [0, 1]")
         if not tilt_db >= 0:
             raise ValueError(f"data.tilt_db: {tilt_db}; expected a slope >= 0 dB")
+        if not _warp_range_ok(vtlp):
+            raise ValueError(f"data.vtlp: {list(vtlp)}; expected [] or [low, high] warp factors within 0.5-2.0, low <= high")
+        self.vtlp = tuple(float(x) for x in vtlp)
         self.noise_snr = tuple(float(x) for x in noise_snr_db)
         self.noise_prob, self.tilt_db = float(noise_prob), float(tilt_db)
         self._noise: list[torch.Tensor] | None = None  # built on first use (per DataLoader worker)
@@ -266,8 +280,11 @@ class AsrDataset(Dataset):
         raise BadUtteranceError(f"{bad} (and no other utterance of this set could be read)")
 
     def _channel(self, feats: torch.Tensor) -> torch.Tensor:
-        """Random microphone tilt and background noise (training sets with them on; global torch RNG,
-        restored on resume like SpecAugment's)."""
+        """Random vocal tract warp, microphone tilt and background noise (training sets with them on;
+        global torch RNG, restored on resume like SpecAugment's)."""
+        if self.vtlp:
+            low, high = self.vtlp
+            feats = warp_logmel(feats, self.fbank, low + (high - low) * float(torch.rand(())))
         if self.tilt_db > 0:
             slope = (2 * float(torch.rand(())) - 1) * self.tilt_db
             feats = tilt_logmel(feats, slope, floor=self.silence_value)

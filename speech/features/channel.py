@@ -11,6 +11,16 @@ log-mel features that are already computed (so cached features stay cached):
   frame-to-frame fluctuation are those of the real thing.
 - :func:`tilt_logmel`: a straight-line gain across the mel bands (a brighter or duller microphone),
   ``slope_db`` from the lowest band to the highest; frames at the log floor (digital silence) stay.
+
+And one simulation of an unseen *voice*:
+
+- :func:`warp_logmel`: vocal tract length perturbation (VTLP). A shorter vocal tract puts every formant
+  higher by about the same factor; the warped features read each band's energy at the frequency
+  ``f / alpha`` of the original, so ``alpha > 1`` moves the formants up, ``alpha < 1`` down. The map is
+  piecewise linear in Hz (as in VTLN): ``f / alpha`` up to a knee, then a straight line to the top
+  band's frequency, so the band range is kept and nothing is read from beyond it. The duration and the
+  pitch harmonics' spacing change with the formants, unlike speed perturbation, which also changes the
+  duration.
 """
 from __future__ import annotations
 
@@ -75,6 +85,51 @@ def tilt_logmel(feats: Tensor, slope_db: float, floor: float | None = None) -> T
     if floor is not None:
         out = torch.where(feats > floor, out, feats)
     return out
+
+
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + f / 700.0)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+
+def warp_source_bands(cfg: FbankConfig, alpha: float, knee: float = 0.8) -> np.ndarray:
+    """For each of the ``cfg.n_mels`` bands, the fractional band index whose centre frequency the band
+    reads from under a warp by ``alpha`` (see :func:`warp_logmel`). ``knee`` is the fraction of the top
+    band's centre frequency up to which the map is exactly ``f / alpha``."""
+    if not 0.5 <= alpha <= 2.0:
+        raise ValueError(f"warp factor {alpha}; expected 0.5 to 2.0 (e.g. 0.9 to 1.1)")
+    if not 0.0 < knee < 1.0:
+        raise ValueError(f"warp knee {knee}; expected a fraction in (0, 1)")
+    f_max = cfg.f_max if cfg.f_max is not None else cfg.sample_rate / 2.0
+    # HTK mel, n_mels + 2 equally spaced edges: band k is centred on edge k + 1
+    edges = np.linspace(_hz_to_mel(np.float64(cfg.f_min)), _hz_to_mel(np.float64(f_max)), cfg.n_mels + 2)
+    centres = _mel_to_hz(edges[1:-1])
+    top = centres[-1]
+    # the knee sits low enough that its source (knee / alpha) is still inside the band range
+    f_knee = knee * top * min(1.0, alpha)
+    src = np.where(centres <= f_knee, centres / alpha,
+                   f_knee / alpha + (centres - f_knee) * (top - f_knee / alpha) / max(top - f_knee, 1e-9))
+    step = edges[1] - edges[0]
+    idx = (_hz_to_mel(np.maximum(src, 0.0)) - edges[0]) / step - 1.0
+    return np.clip(idx, 0.0, cfg.n_mels - 1.0)
+
+
+def warp_logmel(feats: Tensor, cfg: FbankConfig, alpha: float) -> Tensor:
+    """``feats`` (T, F) log-mel frames analysed with ``cfg``, frequency-warped by ``alpha`` (vocal tract
+    length perturbation): band ``k`` of the result is the original linearly interpolated (in the log
+    domain) at the band :func:`warp_source_bands` gives for ``k``. ``alpha == 1`` returns a copy."""
+    if feats.shape[-1] != cfg.n_mels:
+        raise ValueError(f"warp_logmel: {feats.shape[-1]} bands, the feature settings have {cfg.n_mels}")
+    if alpha == 1.0:
+        return feats.clone()
+    idx = torch.from_numpy(warp_source_bands(cfg, alpha)).to(device=feats.device, dtype=feats.dtype)
+    lo = idx.floor().long()
+    hi = torch.clamp(lo + 1, max=cfg.n_mels - 1)
+    w = idx - lo.to(idx.dtype)
+    return feats[..., lo] * (1.0 - w) + feats[..., hi] * w
 
 
 def sample_noise_frames(bank: list[Tensor], frames: int) -> Tensor:

@@ -91,6 +91,27 @@ def test_silence_padding_adds_log_floor_frames_at_random(utts):
         AsrDataset(utts, tok, cfg, pad_silence=0.2, frame_labels={"u0": np.zeros(3, np.int64)})
 
 
+def test_vtlp_warps_training_items_but_not_the_features(utts):
+    from speech.features.channel import warp_logmel
+
+    tok = CharTokenizer.build(["a b"])
+    plain = AsrDataset(utts, tok, fbank(), cache_features=True)
+    warped = AsrDataset(utts, tok, fbank(), cache_features=True, vtlp=[0.85, 1.15])
+    torch.manual_seed(3)
+    for j in range(len(utts)):
+        a, b = plain[j]["feats"], warped[j]["feats"]
+        assert a.shape == b.shape and not torch.allclose(a, b)
+        assert torch.equal(warped.features(j), a)
+    # the draw is a factor in the range, applied by warp_logmel: one of a fine grid of factors reproduces it
+    torch.manual_seed(3)
+    b = warped[0]["feats"]
+    a = plain.features(0)
+    errs = [float((warp_logmel(a, fbank(), f) - b).abs().max()) for f in np.linspace(0.85, 1.15, 301)]
+    assert min(errs) < 0.05 * float((a - b).abs().max())
+    fixed = AsrDataset(utts, tok, fbank(), vtlp=[1.0, 1.0])
+    assert torch.equal(fixed[0]["feats"], plain[0]["feats"])
+
+
 def test_noise_and_tilt_change_training_items_but_not_the_features(utts):
     from speech.data.dataset import DataConfig
 
@@ -104,9 +125,9 @@ def test_noise_and_tilt_change_training_items_but_not_the_features(utts):
         assert torch.equal(noisy.features(j), a)  # the cached features (CMVN statistics) stay clean
     off = AsrDataset(utts, tok, fbank(), noise_snr_db=[0, 5], noise_prob=0.0)
     assert torch.equal(off[0]["feats"], plain[0]["feats"])
-    for bad in ({"noise_snr_db": [30, 5]}, {"noise_prob": -0.1}, {"tilt_db": -3.0}):
+    for bad in ({"noise_snr_db": [30, 5]}, {"noise_prob": -0.1}, {"tilt_db": -3.0}, {"vtlp": [1.1, 0.9]}):
         with pytest.raises(ValueError, match=f"data.{next(iter(bad))}"):
             AsrDataset(utts, tok, fbank(), **bad)
-    for bad in ({"noise_snr_db": [5]}, {"noise_prob": 1.5}, {"tilt_db": -1.0}):
+    for bad in ({"noise_snr_db": [5]}, {"noise_prob": 1.5}, {"tilt_db": -1.0}, {"vtlp": [0.9, 3.0]}, {"vtlp": [1.0]}):
         with pytest.raises(ValueError, match=f"data.{next(iter(bad))}"):
             DataConfig(**bad)

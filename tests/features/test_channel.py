@@ -13,6 +13,8 @@ from speech.features.channel import (
     noise_bank,
     sample_noise_frames,
     tilt_logmel,
+    warp_logmel,
+    warp_source_bands,
 )
 
 SR = 8000
@@ -101,3 +103,38 @@ def test_noise_frames_are_consecutive_and_wrap():
         got = sample_noise_frames(bank, 25)[:, 0]
         assert got.shape == (25,)
         assert torch.equal((got[1:] - got[:-1]) % 10, torch.ones(24))
+
+
+def tone(freq, seconds=0.5):
+    t = np.arange(int(seconds * SR)) / SR
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+@pytest.mark.parametrize("alpha", [0.9, 1.12])
+def test_warp_moves_a_tone_by_the_factor(alpha):
+    """VTLP reads band k at f / alpha: a 1 kHz tone warped by alpha peaks where a tone at alpha kHz does."""
+    c = cfg()
+    warped = warp_logmel(log_mel(torch.from_numpy(tone(1000.0)), c), c, alpha)
+    target = log_mel(torch.from_numpy(tone(1000.0 * alpha)), c)
+    peak_w = warped.mean(0).argmax().item()
+    peak_t = target.mean(0).argmax().item()
+    assert abs(peak_w - peak_t) <= 1
+    assert peak_t != log_mel(torch.from_numpy(tone(1000.0)), c).mean(0).argmax().item()
+
+
+def test_warp_map_keeps_the_band_range_and_order():
+    c = cfg()
+    assert np.allclose(warp_source_bands(c, 1.0), np.arange(c.n_mels))
+    for alpha in (0.8, 0.95, 1.05, 1.25):
+        idx = warp_source_bands(c, alpha)
+        assert np.all(np.diff(idx) > 0)  # monotone: no band read twice, none reversed
+        assert idx[-1] == pytest.approx(c.n_mels - 1)  # the top band stays the top band
+        assert idx.min() >= 0.0
+        # below the knee the map is exactly f / alpha: band 10 reads from a lower band when alpha > 1
+        assert (idx[10] < 10) == (alpha > 1)
+    feats = torch.randn(7, c.n_mels)
+    assert torch.equal(warp_logmel(feats, c, 1.0), feats)
+    with pytest.raises(ValueError, match="warp factor"):
+        warp_source_bands(c, 3.0)
+    with pytest.raises(ValueError, match="bands"):
+        warp_logmel(torch.zeros(3, c.n_mels + 1), c, 1.1)
