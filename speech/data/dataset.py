@@ -23,7 +23,15 @@ from speech.audio import AudioError, load, resample
 from speech.config import FRACTION, GE0, GE1, check_ranges, rule
 from speech.data.manifest import Utterance
 from speech.features import FbankConfig, log_mel
-from speech.features.channel import add_noise_logmel, noise_bank, sample_noise_frames, tilt_logmel, warp_logmel
+from speech.features.channel import (
+    add_noise_logmel,
+    eq_logmel,
+    noise_bank,
+    random_eq_db,
+    sample_noise_frames,
+    tilt_logmel,
+    warp_logmel,
+)
 from speech.text.tokenizer import CharTokenizer
 
 log = logging.getLogger(__name__)
@@ -96,6 +104,9 @@ class DataConfig:
     tilt_db: float = 0.0
     """A random microphone tilt on every training item: a gain rising linearly across the mel bands, its
     slope (lowest to highest band) drawn uniformly from ``[-tilt_db, tilt_db]`` dB; 0 = off."""
+    eq_db: float = 0.0
+    """A random colouring on every training item beyond the tilt: a smooth curve across the mel bands
+    (four cosine terms) whose largest deviation is drawn uniformly from ``[0, eq_db]`` dB; 0 = off."""
     vtlp: list[float] = field(default_factory=list)
     """Vocal tract length perturbation of training items, e.g. [0.9, 1.1]: the mel bands of each item are
     warped by a factor drawn uniformly from ``[low, high]`` (above 1 the formants move up, as a shorter
@@ -108,7 +119,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_ranges("data", self, batch_size=GE1, dev_fraction=FRACTION, max_duration=GE0, num_workers=GE0,
-                     bucket_size_multiplier=GE1, pad_silence=GE0, noise_prob=FRACTION, tilt_db=GE0,
+                     bucket_size_multiplier=GE1, pad_silence=GE0, noise_prob=FRACTION, tilt_db=GE0, eq_db=GE0,
                      noise_snr_db=rule(_snr_range_ok, "[] or two SNRs [low, high] in dB with low <= high, e.g. [5, 30]"),
                      vtlp=rule(_warp_range_ok, "[] or two warp factors [low, high] within 0.5-2.0, low <= high, e.g. [0.9, 1.1]"),
                      speed_perturb=rule(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]"),
@@ -141,7 +152,7 @@ class AsrDataset(Dataset):
         fbank: feature settings; audio is resampled to ``fbank.sample_rate``.
         cache_features: compute all features now and keep them.
         pad_silence: see :attr:`DataConfig.pad_silence` (training sets only).
-        noise_snr_db, noise_prob, tilt_db, vtlp: see :attr:`DataConfig.noise_snr_db` and the fields after
+        noise_snr_db, noise_prob, tilt_db, eq_db, vtlp: see :attr:`DataConfig.noise_snr_db` and the fields after
             it (training sets only).
         desc: progress-bar label while caching (None hides the bar).
         skip_bad: an utterance whose audio cannot be decoded is dropped (when caching, from the
@@ -157,7 +168,7 @@ class AsrDataset(Dataset):
                  frame_labels: dict[str, np.ndarray] | None = None, speed_factors: Sequence[float] = (),
                  pad_silence: float = 0.0, skip_bad: bool = False, quantize_bits: Sequence[int] = (),
                  noise_snr_db: Sequence[float] = (), noise_prob: float = 0.5, tilt_db: float = 0.0,
-                 vtlp: Sequence[float] = ()):
+                 eq_db: float = 0.0, vtlp: Sequence[float] = ()):
         self.utts = list(utts)
         self.skip_bad = skip_bad
         self.dropped: list[tuple[str, str]] = []
@@ -176,6 +187,9 @@ class AsrDataset(Dataset):
             raise ValueError(f"data.noise_prob: {noise_prob}; expected a fraction in [0, 1]")
         if not tilt_db >= 0:
             raise ValueError(f"data.tilt_db: {tilt_db}; expected a slope >= 0 dB")
+        if not eq_db >= 0:
+            raise ValueError(f"data.eq_db: {eq_db}; expected a deviation >= 0 dB")
+        self.eq_db = float(eq_db)
         if not _warp_range_ok(vtlp):
             raise ValueError(f"data.vtlp: {list(vtlp)}; expected [] or [low, high] warp factors within 0.5-2.0, low <= high")
         self.vtlp = tuple(float(x) for x in vtlp)
@@ -280,7 +294,7 @@ class AsrDataset(Dataset):
         raise BadUtteranceError(f"{bad} (and no other utterance of this set could be read)")
 
     def _channel(self, feats: torch.Tensor) -> torch.Tensor:
-        """Random vocal tract warp, microphone tilt and background noise (training sets with them on;
+        """Random vocal tract warp, microphone tilt and colouring, and background noise (training sets with them on;
         global torch RNG, restored on resume like SpecAugment's)."""
         if self.vtlp:
             low, high = self.vtlp
@@ -288,6 +302,8 @@ class AsrDataset(Dataset):
         if self.tilt_db > 0:
             slope = (2 * float(torch.rand(())) - 1) * self.tilt_db
             feats = tilt_logmel(feats, slope, floor=self.silence_value)
+        if self.eq_db > 0:
+            feats = eq_logmel(feats, random_eq_db(feats.shape[-1], self.eq_db), floor=self.silence_value)
         if self.noise_snr and float(torch.rand(())) < self.noise_prob and feats.shape[0] > 0:
             if self._noise is None:
                 self._noise = noise_bank(self.fbank)

@@ -12,6 +12,9 @@ log-mel features that are already computed (so cached features stay cached):
 - :func:`tilt_logmel`: a straight-line gain across the mel bands (a brighter or duller microphone),
   ``slope_db`` from the lowest band to the highest; frames at the log floor (digital silence) stay.
 
+- :func:`random_eq_db`: a microphone's or room's colouring beyond a straight tilt: a smooth random
+  curve across the bands (a few cosine terms), applied with :func:`eq_logmel`.
+
 And one simulation of an unseen *voice*:
 
 - :func:`warp_logmel`: vocal tract length perturbation (VTLP). A shorter vocal tract puts every formant
@@ -85,6 +88,30 @@ def tilt_logmel(feats: Tensor, slope_db: float, floor: float | None = None) -> T
     if floor is not None:
         out = torch.where(feats > floor, out, feats)
     return out
+
+
+def eq_logmel(feats: Tensor, gains_db: Tensor, floor: float | None = None) -> Tensor:
+    """``feats`` (T, F) with a per-band gain ``gains_db`` (F,) added; entries at or below ``floor`` stay."""
+    if gains_db.shape != feats.shape[-1:]:
+        raise ValueError(f"eq_logmel: {tuple(gains_db.shape)} gains for {feats.shape[-1]} bands")
+    out = feats + (math.log(10.0) / 10.0) * gains_db.to(device=feats.device, dtype=feats.dtype)
+    if floor is not None:
+        out = torch.where(feats > floor, out, feats)
+    return out
+
+
+def random_eq_db(bands: int, max_db: float, terms: int = 4) -> Tensor:
+    """A smooth random gain curve (F,) in dB: ``terms`` cosine terms across the bands (the k-th, k >= 1,
+    with a random sign and size that falls as 1 / k), its mean removed, then scaled so that its largest
+    deviation is a uniform draw from ``[0, max_db]``. Global torch RNG."""
+    x = torch.linspace(0.0, 1.0, bands) if bands > 1 else torch.zeros(1)
+    k = torch.arange(1, terms + 1, dtype=torch.float32)
+    coef = (2 * torch.rand(terms) - 1) / k
+    g = (coef[:, None] * torch.cos(math.pi * k[:, None] * x[None, :])).sum(0)
+    g = g - g.mean()
+    peak = float(g.abs().max())
+    size = float(torch.rand(())) * max_db
+    return g * (size / peak) if peak > 0 else g
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:
