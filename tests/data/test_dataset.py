@@ -112,12 +112,13 @@ def test_vtlp_warps_training_items_but_not_the_features(utts):
     assert torch.equal(fixed[0]["feats"], plain[0]["feats"])
 
 
-def test_noise_and_tilt_change_training_items_but_not_the_features(utts):
+def test_noise_tilt_and_eq_change_training_items_but_not_the_features(utts):
     from speech.data.dataset import DataConfig
 
     tok = CharTokenizer.build(["a b"])
     plain = AsrDataset(utts, tok, fbank(), cache_features=True)
-    noisy = AsrDataset(utts, tok, fbank(), cache_features=True, noise_snr_db=[0, 5], noise_prob=1.0, tilt_db=6.0)
+    noisy = AsrDataset(utts, tok, fbank(), cache_features=True, noise_snr_db=[0, 5], noise_prob=1.0, tilt_db=6.0,
+                        eq_db=6.0)
     torch.manual_seed(0)
     for j in range(len(utts)):
         a, b = plain[j]["feats"], noisy[j]["feats"]
@@ -125,9 +126,11 @@ def test_noise_and_tilt_change_training_items_but_not_the_features(utts):
         assert torch.equal(noisy.features(j), a)  # the cached features (CMVN statistics) stay clean
     off = AsrDataset(utts, tok, fbank(), noise_snr_db=[0, 5], noise_prob=0.0)
     assert torch.equal(off[0]["feats"], plain[0]["feats"])
-    for bad in ({"noise_snr_db": [30, 5]}, {"noise_prob": -0.1}, {"tilt_db": -3.0}, {"vtlp": [1.1, 0.9]}):
+    for bad in ({"noise_snr_db": [30, 5]}, {"noise_prob": -0.1}, {"tilt_db": -3.0}, {"eq_db": -1.0},
+                {"vtlp": [1.1, 0.9]}):
         with pytest.raises(ValueError, match=f"data.{next(iter(bad))}"):
             AsrDataset(utts, tok, fbank(), **bad)
-    for bad in ({"noise_snr_db": [5]}, {"noise_prob": 1.5}, {"tilt_db": -1.0}, {"vtlp": [0.9, 3.0]}, {"vtlp": [1.0]}):
+    for bad in ({"noise_snr_db": [5]}, {"noise_prob": 1.5}, {"tilt_db": -1.0}, {"eq_db": -2.0},
+                {"vtlp": [0.9, 3.0]}, {"vtlp": [1.0]}):
         with pytest.raises(ValueError, match=f"data.{next(iter(bad))}"):
             DataConfig(**bad)

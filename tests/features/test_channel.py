@@ -10,7 +10,9 @@ from speech.features.channel import (
     NOISE_COLORS,
     add_noise_logmel,
     colored_noise,
+    eq_logmel,
     noise_bank,
+    random_eq_db,
     sample_noise_frames,
     tilt_logmel,
     warp_logmel,
@@ -138,3 +140,25 @@ def test_warp_map_keeps_the_band_range_and_order():
         warp_source_bands(c, 3.0)
     with pytest.raises(ValueError, match="bands"):
         warp_logmel(torch.zeros(3, c.n_mels + 1), c, 1.1)
+
+
+def test_random_eq_is_a_smooth_bounded_curve_that_spares_the_floor():
+    torch.manual_seed(0)
+    curves = [random_eq_db(40, 8.0) for _ in range(50)]
+    for g in curves:
+        assert g.shape == (40,)
+        assert float(g.abs().max()) <= 8.0 + 1e-4
+        assert abs(float(g.mean())) < 1e-4  # a colouring, not a level change
+        # four cosine terms: neighbouring bands differ by far less than the curve's range
+        assert float(g.diff().abs().max()) <= 0.5 * float(g.max() - g.min()) + 1e-6
+    sizes = torch.stack([g.abs().max() for g in curves])
+    assert float(sizes.min()) < 3.0 and float(sizes.max()) > 6.0  # the size is drawn too
+    assert not torch.allclose(curves[0], curves[1])
+    floor = math.log(1e-6)
+    feats = torch.full((5, 40), floor)
+    feats[:, :20] = 0.0
+    out = eq_logmel(feats, curves[0], floor=floor)
+    assert torch.allclose(out[:, :20], (math.log(10.0) / 10.0) * curves[0][:20].expand(5, 20))
+    assert torch.equal(out[:, 20:], feats[:, 20:])
+    with pytest.raises(ValueError, match="gains for 41 bands"):
+        eq_logmel(torch.zeros(2, 41), curves[0])
