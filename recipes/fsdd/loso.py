@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.exp / "loso.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(table)
     if not args.no_readme:
-        flags = (["--flite"] if args.flite else []) + (["--no-an4"] if args.no_an4 else []) \
+        flags = (["--an4-words"] if args.an4_words else []) + (["--flite"] if args.flite else []) \
+            + (["--no-an4"] if args.no_an4 else []) \
             + ([f"--an4-utterances {args.an4_utterances}"] if args.an4_utterances != "digits" else [])
         cmd = " ".join(["python recipes/fsdd/loso.py", *flags, *(["--"] if args.overrides else []), *args.overrides])
         write_results_block(HERE / "README.md", f"{table}\n\nProduced by `{cmd}` "

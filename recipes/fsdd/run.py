@@ -54,20 +54,38 @@ def add_an4_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--an4-utterances", choices=("digits", "any-digit"), default="digits",
                     help="digits: AN4 utterances made only of digit words; any-digit: every one holding a digit "
                          "word (also spelled letters and other words, so more of each voice)")
+    ap.add_argument("--an4-words", action=argparse.BooleanOptionalAction, default=False,
+                    help="also every digit word of AN4's training set cut out as a clip of its own (forced alignment "
+                         "with the bundled 'an4' model; written once under <exp>/an4_words)")
     ap.add_argument("--flite", action=argparse.BooleanOptionalAction, default=False,
                     help="also train on the ten digit words read by CMU Flite's voices (5 voices x 3 pitches x 3 "
                          "rates = 450 clips, written once under <exp>/flite; needs the flite program)")
 
 
-def extra_voices(args, exp: Path) -> tuple[list, list]:
-    """The training utterances beside FSDD's: (AN4's digit strings, [] with --no-an4; the digit words read
-    by Flite's voices, [] without --flite)."""
+def extra_voices(args, exp: Path) -> tuple[list, list, list]:
+    """The training utterances beside FSDD's: (AN4's digit strings, [] with --no-an4; AN4's digit words cut
+    out one by one, [] without --an4-words; the digit words read by Flite's voices, [] without --flite)."""
+    if args.an4_words and args.no_an4:
+        raise ValueError("--an4-words cuts AN4's digit words out of AN4: drop --no-an4 (or --an4-words)")
     an4 = an4_digit_utterances(args, exp / "an4_data")
+    words = an4_word_clips(args, exp) if args.an4_words else []
     if not args.flite:
-        return an4, []
+        return an4, words, []
     from speech.recipes.synthetic_voices import flite_word_utterances
 
-    return an4, flite_word_utterances(FSDD_WORDS, exp / "flite", sample_rate=8000)
+    return an4, words, flite_word_utterances(FSDD_WORDS, exp / "flite", sample_rate=8000)
+
+
+def an4_word_clips(args, exp: Path) -> list:
+    """Every FSDD digit word said in AN4's training set (1,650 of them, 74 speakers), cut out of its
+    utterance by forced alignment with the bundled ``an4`` recognizer and written at 8 kHz under
+    ``<exp>/an4_words`` (read back on later runs)."""
+    from speech.data.manifest import read_manifest
+    from speech.packages.registry import resolve_model
+    from speech.recipes.word_clips import word_clips
+
+    train = exp / "an4_data" / "train.jsonl"  # written by an4_digit_utterances
+    return word_clips(resolve_model("an4"), read_manifest(train), FSDD_WORDS, exp / "an4_words", sample_rate=8000)
 
 
 def an4_digit_utterances(args, out_dir: Path) -> list:
@@ -132,15 +150,15 @@ def main(argv: list[str] | None = None) -> int:
                    f"output_dir={args.exp}", *args.overrides])
     # 1. manifests (re-runnable: skipped when up to date); rank 0 writes, the others wait. The training
     # manifest is FSDD's training split plus AN4's digit strings (unless --no-an4) and Flite's (--flite)
-    an4, flite = extra_voices(args, args.exp) if rank0 else ([], [])
-    extra = an4 + flite
+    an4, words, flite = extra_voices(args, args.exp) if rank0 else ([], [], [])
+    extra = an4 + words + flite
     if rank0:
         splits = prepare("fsdd", args.data, manifests_dir)
         if extra:
             from speech.data.manifest import read_manifest, write_manifest
 
             write_manifest(manifests_dir / "train_extra.jsonl", read_manifest(splits["train"]) + extra)
-    if not args.no_an4 or args.flite:
+    if not args.no_an4 or args.flite:  # (--an4-words needs AN4)
         cfg.data.train_manifest = str(manifests_dir / "train_extra.jsonl")
     # 2. training (resumes from <exp>/checkpoints/last.pt when present)
     t0 = time.time()
@@ -171,11 +189,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{table}\n\nProduced by `python recipes/fsdd/run.py` ({time.strftime('%Y-%m-%d')}); RTF = model "
             "compute time (features + network + decoding) / audio duration, batch of 32 files."))
     if args.export_bundled:
-        export_digits(package, cfg.data.test_manifest, report, args.exp, n_an4=len(an4), n_flite=len(flite))
+        export_digits(package, cfg.data.test_manifest, report, args.exp, n_an4=len(an4), n_words=len(words),
+                      n_flite=len(flite))
     return 0
 
 
-def export_digits(package: Path, test_manifest: str, report, exp: Path, n_an4: int = 0, n_flite: int = 0) -> Path:
+def export_digits(package: Path, test_manifest: str, report, exp: Path, n_an4: int = 0, n_words: int = 0,
+                  n_flite: int = 0) -> Path:
     """Stage 5: the bundled ``digits`` model, with the test set decoded again by the float16 copy."""
     from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.recipes.bundle import Card, export_bundled, half_copy, pct, read_json
@@ -191,6 +211,8 @@ def export_digits(package: Path, test_manifest: str, report, exp: Path, n_an4: i
                 "is the wrong model.",
         data=f"Free Spoken Digit Dataset, official split: training clips index 5-49 of 6 speakers, plus "
              f"{n_an4} CMU AN4 training utterances made of digit words (74 more speakers, resampled to 8 kHz), "
+             + (f"{n_words} digit words cut out of AN4's training utterances by forced alignment with the bundled "
+                "'an4' model, " if n_words else "") +
              + (f"{n_flite} clips of CMU Flite's voices reading the digit words (3 pitches x 3 rates each), "
                 if n_flite else "") +
              f"{meta.get('train_utterances', '?')} training items after the 5% dev hold-out (each clip as recorded "
@@ -198,7 +220,8 @@ def export_digits(package: Path, test_manifest: str, report, exp: Path, n_an4: i
              "before its features (level-independent)",
         licence="CC BY-SA 4.0 (Free Spoken Digit Dataset, Jakobovski et al.); CMU AN4: free for any use (CMU)"
                 + ("; CMU Flite's voices: BSD-style (CMU)" if n_flite else ""),
-        command="python recipes/fsdd/run.py --export-bundled" + (" --flite" if n_flite else ""),
+        command="python recipes/fsdd/run.py --export-bundled" + (" --an4-words" if n_words else "")
+                + (" --flite" if n_flite else ""),
         training=f"{meta['train_seconds'] / 60:.1f} min, {meta['steps']} steps, {meta.get('epochs', '?')} epochs",
         rows=[(f"FSDD test WER ({rep16.utterances} clips, greedy)", pct(report.wer), pct(rep16.wer)),
               ("FSDD test CER", pct(report.cer), pct(rep16.cer))],
