@@ -236,3 +236,12 @@ def test_bad_override_is_one_line_before_any_data_work(data_root, tmp_path):
     assert r.stderr.strip().splitlines()[-1] == ("speech: error: config: trainer.max_epoch: no such key; "
                                                  "did you mean trainer.max_epochs?")
     assert not (tmp_path / "exp" / "data").exists()  # nothing prepared
+
+
+def test_an4_words_without_an4_is_one_line(data_root, tmp_path):
+    r = subprocess.run([sys.executable, str(RECIPE), "--data", str(data_root / "fsdd"), "--exp", str(tmp_path / "exp"),
+                        "--no-an4", "--an4-words"], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "SPEECH_DEBUG": "0"})
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr
+    assert "--an4-words" in r.stderr.strip().splitlines()[-1] and "--no-an4" in r.stderr.strip().splitlines()[-1]
