@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = compose([f"experiment={experiment}", f"data.root={args.data}", f"data.manifest_dir={manifests_dir}",
                    f"output_dir={args.exp}", *args.overrides])
     # 1. manifests (re-runnable: skipped when up to date); rank 0 writes, the others wait. The training
-    # manifest is FSDD's training split plus AN4's digit strings (unless --no-an4) and Flite's (--flite)
+    # manifest is FSDD's training split plus AN4's digit strings (unless --no-an4), its cut-out digit words
+    # (--an4-words) and Flite's (--flite)
     an4, words, flite = extra_voices(args, args.exp) if rank0 else ([], [], [])
     extra = an4 + words + flite
     if rank0:

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from speech.features.functional import FbankConfig, log_mel
+from speech.features.functional import FbankConfig, hz_to_mel, log_mel, mel_to_hz
 
 NOISE_COLORS = ("white", "pink", "brown")
 """Noise spectra of :func:`noise_bank`: power flat, falling 3 dB and 6 dB per octave."""
@@ -114,14 +114,6 @@ def random_eq_db(bands: int, max_db: float, terms: int = 4) -> Tensor:
     return g * (size / peak) if peak > 0 else g
 
 
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + f / 700.0)
-
-
-def _mel_to_hz(m: np.ndarray) -> np.ndarray:
-    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-
-
 def warp_source_bands(cfg: FbankConfig, alpha: float, knee: float = 0.8) -> np.ndarray:
     """For each of the ``cfg.n_mels`` bands, the fractional band index whose centre frequency the band
     reads from under a warp by ``alpha`` (see :func:`warp_logmel`). ``knee`` is the fraction of the top
@@ -130,17 +122,16 @@ def warp_source_bands(cfg: FbankConfig, alpha: float, knee: float = 0.8) -> np.n
         raise ValueError(f"warp factor {alpha}; expected 0.5 to 2.0 (e.g. 0.9 to 1.1)")
     if not 0.0 < knee < 1.0:
         raise ValueError(f"warp knee {knee}; expected a fraction in (0, 1)")
-    f_max = cfg.f_max if cfg.f_max is not None else cfg.sample_rate / 2.0
     # HTK mel, n_mels + 2 equally spaced edges: band k is centred on edge k + 1
-    edges = np.linspace(_hz_to_mel(np.float64(cfg.f_min)), _hz_to_mel(np.float64(f_max)), cfg.n_mels + 2)
-    centres = _mel_to_hz(edges[1:-1])
+    edges = np.linspace(hz_to_mel(float(cfg.f_min)), hz_to_mel(cfg.mel_f_max), cfg.n_mels + 2)
+    centres = mel_to_hz(edges[1:-1])
     top = centres[-1]
     # the knee sits low enough that its source (knee / alpha) is still inside the band range
     f_knee = knee * top * min(1.0, alpha)
     src = np.where(centres <= f_knee, centres / alpha,
                    f_knee / alpha + (centres - f_knee) * (top - f_knee / alpha) / max(top - f_knee, 1e-9))
     step = edges[1] - edges[0]
-    idx = (_hz_to_mel(np.maximum(src, 0.0)) - edges[0]) / step - 1.0
+    idx = (hz_to_mel(np.maximum(src, 0.0)) - edges[0]) / step - 1.0
     return np.clip(idx, 0.0, cfg.n_mels - 1.0)
 
 

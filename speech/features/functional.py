@@ -21,6 +21,7 @@ import functools
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -138,8 +139,18 @@ def _empty_filters(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample
     return int((fb.amax(dim=0) == 0).sum())
 
 
-def _hz_to_mel(f):
-    return 2595.0 * math.log10(1.0 + f / 700.0) if isinstance(f, float) else 2595.0 * torch.log10(1.0 + f / 700.0)
+def hz_to_mel(f):
+    """HTK mel of ``f`` Hz: a float, a numpy array or a tensor (the same kind back)."""
+    if isinstance(f, Tensor):
+        return 2595.0 * torch.log10(1.0 + f / 700.0)
+    return 2595.0 * np.log10(1.0 + f / 700.0) if isinstance(f, np.ndarray) else 2595.0 * math.log10(1.0 + f / 700.0)
+
+
+def mel_to_hz(m):
+    """Inverse of :func:`hz_to_mel`."""
+    if isinstance(m, Tensor):
+        return 700.0 * (torch.pow(10.0, m / 2595.0) - 1.0)
+    return 700.0 * (np.power(10.0, m / 2595.0) - 1.0) if isinstance(m, np.ndarray) else 700.0 * (10.0 ** (m / 2595.0) - 1.0)
 
 
 @functools.lru_cache(maxsize=64)
@@ -151,8 +162,8 @@ def _mel_fbanks_cpu(n_freqs: int, f_min: float, f_max: float, n_mels: int, sampl
     # first made for a Transcriber would break autograd in every later training call.
     with torch.inference_mode(False):
         bins = torch.linspace(0.0, float(sample_rate // 2), n_freqs, dtype=torch.float32)
-        mels = torch.linspace(_hz_to_mel(float(f_min)), _hz_to_mel(float(f_max)), n_mels + 2, dtype=torch.float32)
-        edges = 700.0 * (torch.pow(10.0, mels / 2595.0) - 1.0)  # filter corners in Hz: n_mels + 2
+        mels = torch.linspace(hz_to_mel(float(f_min)), hz_to_mel(float(f_max)), n_mels + 2, dtype=torch.float32)
+        edges = mel_to_hz(mels)  # filter corners in Hz: n_mels + 2
         width = edges[1:] - edges[:-1]  # (n_mels + 1,)
         to_edge = edges[None, :] - bins[:, None]  # (n_freqs, n_mels + 2): corner minus bin frequency
         rising = -to_edge[:, :-2] / width[:-1]  # from the left corner up to the peak

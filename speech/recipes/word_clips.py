@@ -10,7 +10,6 @@ midpoint to its neighbour's span) and written as a clip of its own at the isolat
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -18,14 +17,14 @@ from typing import Iterable, Sequence
 from tqdm.auto import tqdm
 
 from speech.audio import AudioError, load, save
-from speech.data.manifest import Utterance
+from speech.data.manifest import Utterance, read_manifest, write_manifest
 from speech.packages.asr import AsrPackage, load_asr_package
 from speech.pipelines.alignment import align_audio
 
 log = logging.getLogger(__name__)
 
 INDEX = "clips.jsonl"
-"""The clips written so far, one JSON line each (the cache that a second call reads back)."""
+"""The manifest of the clips (the cache that a second call reads back)."""
 
 
 def clip_bounds(spans: Sequence[tuple[float, float]], i: int, margin: float, duration: float) -> tuple[float, float]:
@@ -48,7 +47,7 @@ def word_clips(package: str | Path | AsrPackage, utts: Iterable[Utterance], word
         utts: the utterances (audio and normalized transcript, speaker kept).
         words: the words to cut out; the others stay in the recordings.
         out_dir: clips go to ``out_dir/<utt id>-<word index>-<word>.wav``, listed in ``out_dir/clips.jsonl``;
-            when that list exists it is read back instead of aligning again.
+            when that manifest exists it is read back instead of aligning again.
         sample_rate: the rate the clips are written at.
         margin: seconds of context each side of the aligned span (CTC spans are tight: a character is
             emitted near its sound's start, so the last sound of a word runs past its span).
@@ -60,7 +59,7 @@ def word_clips(package: str | Path | AsrPackage, utts: Iterable[Utterance], word
     out = Path(out_dir)
     index = out / INDEX
     if index.is_file():
-        return [Utterance(**json.loads(line)) for line in index.read_text().splitlines() if line.strip()]
+        return read_manifest(index)
     pkg = package if isinstance(package, AsrPackage) else load_asr_package(package)
     wanted = set(words)
     out.mkdir(parents=True, exist_ok=True)
@@ -94,10 +93,7 @@ def word_clips(package: str | Path | AsrPackage, utts: Iterable[Utterance], word
             save(path, seg, sample_rate)
             clips.append(Utterance(id=uid, audio=str(path.resolve()), duration=len(seg) / sample_rate, text=s.label,
                                    speaker=u.speaker))
-    tmp = index.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps({"id": c.id, "audio": c.audio, "duration": c.duration, "text": c.text,
-                                       "speaker": c.speaker}) + "\n" for c in clips))
-    tmp.replace(index)
+    write_manifest(index, clips)  # atomically: an interrupted run leaves no half list to read back
     log.info("word clips: %d clips of %d words from %s utterances in %s (%d skipped)", len(clips), len(wanted),
              len({c.id.rsplit('-', 2)[0] for c in clips}), out, skipped)
     return clips
