@@ -95,6 +95,10 @@ class DataConfig:
     """Up to this many seconds of digital silence added at random to each end of every training
     utterance (drawn anew each time), so a model trained on tightly trimmed clips is not thrown by the
     silence a segmenter leaves around speech in long recordings; 0 = off."""
+    trim_edges: float = 0.0
+    """Up to this many seconds cut at random from each end of every training utterance (drawn anew each
+    time, at most a fifth of the utterance a side), as a tight or clumsy endpointer leaves a clip with its
+    first consonant or last sound clipped, so a model does not hinge on hearing a word's whole onset; 0 = off."""
     noise_snr_db: list[float] = field(default_factory=list)
     """Background noise mixed into training utterances at an SNR drawn uniformly from ``[low, high]`` dB,
     e.g. [5, 30]: white, pink or brown noise added to the log-mel features in the power domain
@@ -119,7 +123,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_ranges("data", self, batch_size=GE1, dev_fraction=FRACTION, max_duration=GE0, num_workers=GE0,
-                     bucket_size_multiplier=GE1, pad_silence=GE0, noise_prob=FRACTION, tilt_db=GE0, eq_db=GE0,
+                     bucket_size_multiplier=GE1, pad_silence=GE0, trim_edges=GE0, noise_prob=FRACTION, tilt_db=GE0, eq_db=GE0,
                      noise_snr_db=rule(_snr_range_ok, "[] or two SNRs [low, high] in dB with low <= high, e.g. [5, 30]"),
                      vtlp=rule(_warp_range_ok, "[] or two warp factors [low, high] within 0.5-2.0, low <= high, e.g. [0.9, 1.1]"),
                      speed_perturb=rule(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]"),
@@ -151,7 +155,8 @@ class AsrDataset(Dataset):
         tokenizer: maps normalized text to ids; ``None`` for unlabeled audio.
         fbank: feature settings; audio is resampled to ``fbank.sample_rate``.
         cache_features: compute all features now and keep them.
-        pad_silence: see :attr:`DataConfig.pad_silence` (training sets only).
+        pad_silence, trim_edges: see :attr:`DataConfig.pad_silence` and :attr:`DataConfig.trim_edges`
+            (training sets only).
         noise_snr_db, noise_prob, tilt_db, eq_db, vtlp: see :attr:`DataConfig.noise_snr_db` and the fields after
             it (training sets only).
         desc: progress-bar label while caching (None hides the bar).
@@ -168,7 +173,7 @@ class AsrDataset(Dataset):
                  frame_labels: dict[str, np.ndarray] | None = None, speed_factors: Sequence[float] = (),
                  pad_silence: float = 0.0, skip_bad: bool = False, quantize_bits: Sequence[int] = (),
                  noise_snr_db: Sequence[float] = (), noise_prob: float = 0.5, tilt_db: float = 0.0,
-                 eq_db: float = 0.0, vtlp: Sequence[float] = ()):
+                 eq_db: float = 0.0, vtlp: Sequence[float] = (), trim_edges: float = 0.0):
         self.utts = list(utts)
         self.skip_bad = skip_bad
         self.dropped: list[tuple[str, str]] = []
@@ -179,6 +184,12 @@ class AsrDataset(Dataset):
             raise ValueError("data.pad_silence cannot be combined with frame labels (loss=ce): "
                              "it changes the number of frames")
         self.pad_frames = int(round(pad_silence * 1000 / fbank.hop_ms))
+        if not trim_edges >= 0:
+            raise ValueError(f"data.trim_edges: {trim_edges}; expected seconds >= 0")
+        if trim_edges > 0 and frame_labels is not None:
+            raise ValueError("data.trim_edges cannot be combined with frame labels (loss=ce): "
+                             "it changes the number of frames")
+        self.trim_frames = int(round(trim_edges * 1000 / fbank.hop_ms))
         # a frame of digital zeros is the log floor in every band
         self.silence_value = float(np.log(fbank.log_floor))
         if not _snr_range_ok(noise_snr_db):
@@ -326,6 +337,10 @@ class AsrDataset(Dataset):
             raise
         factor, bits = self.variants[i // len(self.utts)]
         feats = self._channel(feats)
+        if self.trim_frames:  # global torch RNG, like the padding below
+            most = min(self.trim_frames, feats.shape[0] // 5)
+            left, right = torch.randint(0, most + 1, (2,)).tolist()
+            feats = feats[left:feats.shape[0] - right]
         if self.pad_frames:  # global torch RNG: restored on resume like SpecAugment's
             left, right = torch.randint(0, self.pad_frames + 1, (2,)).tolist()
             feats = torch.nn.functional.pad(feats, (0, 0, left, right), value=self.silence_value)

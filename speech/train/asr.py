@@ -137,6 +137,7 @@ def train_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResu
                            desc="train features" if show else None, frame_labels=frame_labels,
                            speed_factors=data.speed_perturb if frame_labels is None else (),
                            pad_silence=data.pad_silence if frame_labels is None else 0.0, skip_bad=data.skip_bad,
+                           trim_edges=data.trim_edges if frame_labels is None else 0.0,
                            quantize_bits=data.quantize_bits if frame_labels is None else (),
                            noise_snr_db=data.noise_snr_db, noise_prob=data.noise_prob, tilt_db=data.tilt_db,
                            eq_db=data.eq_db, vtlp=data.vtlp)

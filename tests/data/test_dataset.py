@@ -1,4 +1,4 @@
-"""AsrDataset augmentations: speed perturbation and silence padding."""
+"""AsrDataset augmentations: speed perturbation, silence padding and edge trimming, channel and noise."""
 import math
 
 import numpy as np
@@ -91,6 +91,38 @@ def test_silence_padding_adds_log_floor_frames_at_random(utts):
         AsrDataset(utts, tok, cfg, pad_silence=0.2, frame_labels={"u0": np.zeros(3, np.int64)})
 
 
+def test_edge_trimming_cuts_a_random_slice_at_most_a_fifth_a_side(utts):
+    tok = CharTokenizer.build(["a b"])
+    ds = AsrDataset(utts, tok, fbank(), trim_edges=0.2)  # 20 frames a side, capped at a fifth of the clip
+    for j in range(len(utts)):
+        base = ds.features(j)
+        n, cap = base.shape[0], min(20, base.shape[0] // 5)
+        seen = set()
+        torch.manual_seed(j)
+        for _ in range(40):
+            x = ds[j]["feats"]
+            cut = n - x.shape[0]
+            assert 0 <= cut <= 2 * cap
+            # a contiguous slice of the untouched features: find where it starts
+            starts = [s for s in range(cap + 1) if s + x.shape[0] <= n and torch.equal(base[s:s + x.shape[0]], x)]
+            assert starts and n - starts[0] - x.shape[0] <= cap
+            seen.add((starts[0], x.shape[0]))
+        assert len(seen) > 5  # drawn anew each time
+    torch.manual_seed(5)
+    a = ds[1]["feats"]
+    torch.manual_seed(5)
+    assert torch.equal(ds[1]["feats"], a)  # the same RNG state, the same cut (exact resume)
+    # trimming then padding: the padded item still holds the trimmed utterance
+    both = AsrDataset(utts, tok, fbank(), trim_edges=0.05, pad_silence=0.05)
+    x = both[0]["feats"]
+    speech = x[~(x == math.log(fbank().log_floor)).all(dim=1)]
+    assert speech.shape[0] <= ds.features(0).shape[0]
+    with pytest.raises(ValueError, match="trim_edges"):
+        AsrDataset(utts, tok, fbank(), trim_edges=-0.1)
+    with pytest.raises(ValueError, match="trim_edges"):
+        AsrDataset(utts, tok, fbank(), trim_edges=0.1, frame_labels={"u0": np.zeros(3, np.int64)})
+
+
 def test_vtlp_warps_training_items_but_not_the_features(utts):
     from speech.features.channel import warp_logmel
 
@@ -131,6 +163,6 @@ def test_noise_tilt_and_eq_change_training_items_but_not_the_features(utts):
         with pytest.raises(ValueError, match=f"data.{next(iter(bad))}"):
             AsrDataset(utts, tok, fbank(), **bad)
     for bad in ({"noise_snr_db": [5]}, {"noise_prob": 1.5}, {"tilt_db": -1.0}, {"eq_db": -2.0},
-                {"vtlp": [0.9, 3.0]}, {"vtlp": [1.0]}):
+                {"vtlp": [0.9, 3.0]}, {"vtlp": [1.0]}, {"trim_edges": -0.05}):
         with pytest.raises(ValueError, match=f"data.{next(iter(bad))}"):
             DataConfig(**bad)
