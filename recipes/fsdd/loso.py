@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import CORPUS_HELP, REPO, add_an4_arguments, default_data, extra_voices  # noqa: E402
+from run import CORPUS_HELP, REPO, add_an4_arguments, default_data, extra_voices, resolve_voice_defaults  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     add_an4_arguments(ap)
     ap.add_argument("overrides", nargs="*", help="Hydra overrides for training")
     args = ap.parse_args(argv)
+    resolve_voice_defaults(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     if not (args.data / "recordings").is_dir():
@@ -90,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     (args.exp / "loso.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(table)
     if not args.no_readme:
-        flags = (["--an4-words"] if args.an4_words else []) + (["--flite"] if args.flite else []) \
-            + (["--no-an4"] if args.no_an4 else []) \
+        flags = (["--no-an4"] if args.no_an4 else []) \
+            + (["--no-an4-words"] if not (args.an4_words or args.no_an4) else []) \
+            + (["--no-flite"] if not args.flite else []) \
             + ([f"--an4-utterances {args.an4_utterances}"] if args.an4_utterances != "digits" else [])
         cmd = " ".join(["python recipes/fsdd/loso.py", *flags, *(["--"] if args.overrides else []), *args.overrides])
         write_results_block(HERE / "README.md", f"{table}\n\nProduced by `{cmd}` "
