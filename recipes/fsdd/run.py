@@ -213,7 +213,8 @@ def augment_summary(data) -> str:
     parts = []
     if data.get("noise_snr_db"):
         low, high = data.noise_snr_db
-        parts.append(f"white, pink or brown noise at {low:g}-{high:g} dB SNR on {100 * data.noise_prob:.0f}% of the items")
+        parts.append(f"white, pink or brown noise at {low:g}-{high:g} dB SNR on {100 * data.noise_prob:.0f}% of "
+                     "the items")
     if data.get("tilt_db"):
         parts.append(f"a random microphone tilt of up to +-{data.tilt_db:g} dB")
     if data.get("eq_db"):
@@ -273,7 +274,8 @@ def export_digits(package: Path, test_manifest: str, report, exp: Path, n_an4: i
                "recipes/fsdd/README.md, \"Leave one speaker out\" (the same recipe, each FSDD voice held out in turn).",
                "Clips are trimmed to the word; for long recordings of several digits use "
                "`--segment-pad 0` (see the README's long-audio section)."],
-        usage="speech transcribe 7_theo_0.wav --model digits\nspeech transcribe recordings/ --model digits --format json\n"
+        usage="speech transcribe 7_theo_0.wav --model digits\n"
+              "speech transcribe recordings/ --model digits --format json\n"
               "speech transcribe 7_theo_0.wav --model digits decoding=greedy   # the letters as heard")
     decoding = {"decoding": "beam", "beam_size": LEXICON_BEAM, "lexicon": "lexicon.txt"}
     return export_bundled(package, card, numbers={"FSDD test WER": pct(lex16.wer)},

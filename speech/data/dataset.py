@@ -123,7 +123,8 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_ranges("data", self, batch_size=GE1, dev_fraction=FRACTION, max_duration=GE0, num_workers=GE0,
-                     bucket_size_multiplier=GE1, pad_silence=GE0, trim_edges=GE0, noise_prob=FRACTION, tilt_db=GE0, eq_db=GE0,
+                     bucket_size_multiplier=GE1, pad_silence=GE0, trim_edges=GE0, noise_prob=FRACTION,
+                     tilt_db=GE0, eq_db=GE0,
                      noise_snr_db=rule(_snr_range_ok, "[] or two SNRs [low, high] in dB with low <= high, e.g. [5, 30]"),
                      vtlp=rule(_warp_range_ok, "[] or two warp factors [low, high] within 0.5-2.0, low <= high, e.g. [0.9, 1.1]"),
                      speed_perturb=rule(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]"),

@@ -104,9 +104,10 @@ def test_edge_trimming_cuts_a_random_slice_at_most_a_fifth_a_side(utts):
             cut = n - x.shape[0]
             assert 0 <= cut <= 2 * cap
             # a contiguous slice of the untouched features: find where it starts
-            starts = [s for s in range(cap + 1) if s + x.shape[0] <= n and torch.equal(base[s:s + x.shape[0]], x)]
-            assert starts and n - starts[0] - x.shape[0] <= cap
-            seen.add((starts[0], x.shape[0]))
+            m = x.shape[0]
+            starts = [s for s in range(cap + 1) if s + m <= n and torch.equal(base[s:s + m], x)]
+            assert starts and n - starts[0] - m <= cap
+            seen.add((starts[0], m))
         assert len(seen) > 5  # drawn anew each time
     torch.manual_seed(5)
     a = ds[1]["feats"]
