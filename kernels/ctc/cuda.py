@@ -397,7 +397,8 @@ def _make_ab_kernel(K: int, NT: int):
                 bad = True
                 break
             ll += math.log(c)
-            inv = 1.0 / c
+            # divide rather than multiply by 1 / c: c may be subnormal, where 1 / c overflows to inf
+            # (x <= c, so x / c never does)
             l2 = edge[p, tid, 0]  # a_{t-1}(s0 - 2)
             l1 = edge[p, tid, 1]  # a_{t-1}(s0 - 1)
             for k in range(K):
@@ -420,7 +421,7 @@ def _make_ab_kernel(K: int, NT: int):
                 x = a[k] + m1
                 if (skm >> k) & 1:
                     x += m2
-                v = x * inv * ev[k]
+                v = x / c * ev[k]
                 a[k] = v
                 psum += v
                 if want_grad:
@@ -487,7 +488,6 @@ def _make_ab_kernel(K: int, NT: int):
                     Z[b, t + 1] = z
                     if not (z > 0.0 and z < _INF):
                         zbad = True
-                inv = 1.0 / d
                 r1 = edge[p, tid + 2, 0]  # g_{t+1}(s0 + K)
                 r2 = edge[p, tid + 2, 1]  # g_{t+1}(s0 + K + 1)
                 for k in range(K):
@@ -512,7 +512,7 @@ def _make_ab_kernel(K: int, NT: int):
                     x = g[k] + m1
                     if (sk2 >> k) & 1:
                         x += m2
-                    bh = x * inv
+                    bh = x / d  # not x * (1 / d): d may be subnormal (see the forward pass)
                     pr = a[k] * bh
                     W[b, t, k * NT + tid] = pr
                     pz += pr
@@ -687,7 +687,7 @@ def _make_grad_kernel(cast):
             L = tg_lens[b]
             S = 2 * L + 1
             off = offs[b]
-            inv = 1.0 / Z[b, t]
+            z = Z[b, t]  # the sums below are divided by it, not multiplied by 1 / z: z may be subnormal
             acc = 0.0
             for j in range(tid, SP, nth):
                 s = (j % NT) * K + j // NT
@@ -705,7 +705,7 @@ def _make_grad_kernel(cast):
                 for j in range(0, nth, 2):  # two accumulators: shorter dependency chain
                     s0 += red[par, j]
                     s1 += red[par, j + 1]
-                grads[t, b, blank] = math.exp(lp[t, b, blank] - lse) - (s0 + s1) * inv
+                grads[t, b, blank] = math.exp(lp[t, b, blank] - lse) - (s0 + s1) / z
             for i in range(tid, L, nth):
                 if links[b, i, 1] != 0.0:  # first occurrence of this symbol: sum along its links
                     gs = 0.0
@@ -714,7 +714,7 @@ def _make_grad_kernel(cast):
                         gs += W[b, t, _pos(2 * j + 1, K, NT)]
                         j = int(links[b, j, 0])
                     sym = labels[off + i]
-                    grads[t, b, sym] = math.exp(lp[t, b, sym] - lse) - gs * inv
+                    grads[t, b, sym] = math.exp(lp[t, b, sym] - lse) - gs / z
             par = 1 - par
 
     return grad_kernel

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numba import config, cuda
 
@@ -314,6 +314,8 @@ def test_rejects_bad_arguments():
 
 
 @settings(max_examples=8, deadline=None, database=None)
+# a subnormal scale factor: 1 / c overflowed to inf and the gradient came out NaN (CI, 2026-11-29)
+@example(seed=37294136, T=7, B=2, C=5, max_len=3, scale=400.0, from_logits=False, blank_last=False)
 @given(seed=st.integers(0, 2**32 - 1), T=st.integers(1, 10), B=st.integers(1, 3), C=st.integers(2, 6),
        max_len=st.integers(0, 5), scale=st.sampled_from([1.0, 4.0, 400.0]), from_logits=st.booleans(),
        blank_last=st.booleans())
