@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,17 +139,13 @@ def _empty_filters(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample
 
 
 def hz_to_mel(f):
-    """HTK mel of ``f`` Hz: a float, a numpy array or a tensor (the same kind back)."""
-    if isinstance(f, Tensor):
-        return 2595.0 * torch.log10(1.0 + f / 700.0)
-    return 2595.0 * np.log10(1.0 + f / 700.0) if isinstance(f, np.ndarray) else 2595.0 * math.log10(1.0 + f / 700.0)
+    """HTK mel of ``f`` Hz: a tensor gives a tensor; a float or a numpy array, numpy's (a float64 is a float)."""
+    return 2595.0 * (torch.log10 if isinstance(f, Tensor) else np.log10)(1.0 + f / 700.0)
 
 
 def mel_to_hz(m):
     """Inverse of :func:`hz_to_mel`."""
-    if isinstance(m, Tensor):
-        return 700.0 * (torch.pow(10.0, m / 2595.0) - 1.0)
-    return 700.0 * (np.power(10.0, m / 2595.0) - 1.0) if isinstance(m, np.ndarray) else 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    return 700.0 * ((torch.pow if isinstance(m, Tensor) else np.power)(10.0, m / 2595.0) - 1.0)
 
 
 @functools.lru_cache(maxsize=64)
