@@ -25,7 +25,9 @@ from speech.data.manifest import Utterance
 from speech.features import FbankConfig, log_mel
 from speech.features.channel import (
     add_noise_logmel,
+    band_centres_hz,
     eq_logmel,
+    lowpass_gain_db,
     noise_bank,
     random_eq_db,
     sample_noise_frames,
@@ -111,6 +113,12 @@ class DataConfig:
     eq_db: float = 0.0
     """A random colouring on every training item beyond the tilt: a smooth curve across the mel bands
     (four cosine terms) whose largest deviation is drawn uniformly from ``[0, eq_db]`` dB; 0 = off."""
+    lowpass_hz: list[float] = field(default_factory=list)
+    """A band-limited channel on some training items, e.g. [1500, 4000]: every band above a cut-off drawn
+    uniformly from ``[low, high]`` Hz is cut by 24 dB per octave above it (a cheap microphone or codec, a
+    muffled room), so a model does not hinge on the top of the band; empty = off."""
+    lowpass_prob: float = 0.5
+    """With ``lowpass_hz``: the fraction of training items that get the low-pass."""
     vtlp: list[float] = field(default_factory=list)
     """Vocal tract length perturbation of training items, e.g. [0.9, 1.1]: the mel bands of each item are
     warped by a factor drawn uniformly from ``[low, high]`` (above 1 the formants move up, as a shorter
@@ -124,11 +132,16 @@ class DataConfig:
     def __post_init__(self) -> None:
         check_ranges("data", self, batch_size=GE1, dev_fraction=FRACTION, max_duration=GE0, num_workers=GE0,
                      bucket_size_multiplier=GE1, pad_silence=GE0, trim_edges=GE0, noise_prob=FRACTION,
-                     tilt_db=GE0, eq_db=GE0,
+                     tilt_db=GE0, eq_db=GE0, lowpass_prob=FRACTION,
+                     lowpass_hz=rule(_lowpass_range_ok, "[] or two cut-offs [low, high] in Hz, 0 < low <= high, e.g. [1500, 4000]"),
                      noise_snr_db=rule(_snr_range_ok, "[] or two SNRs [low, high] in dB with low <= high, e.g. [5, 30]"),
                      vtlp=rule(_warp_range_ok, "[] or two warp factors [low, high] within 0.5-2.0, low <= high, e.g. [0.9, 1.1]"),
                      speed_perturb=rule(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]"),
                      quantize_bits=rule(lambda v: all(2 <= b <= 16 for b in v), "bit depths from 2 to 16, e.g. [8]"))
+
+
+def _lowpass_range_ok(v: Sequence[float]) -> bool:
+    return len(v) == 0 or (len(v) == 2 and all(np.isfinite(float(x)) for x in v) and 0 < float(v[0]) <= float(v[1]))
 
 
 def _snr_range_ok(v: Sequence[float]) -> bool:
@@ -158,7 +171,7 @@ class AsrDataset(Dataset):
         cache_features: compute all features now and keep them.
         pad_silence, trim_edges: see :attr:`DataConfig.pad_silence` and :attr:`DataConfig.trim_edges`
             (training sets only).
-        noise_snr_db, noise_prob, tilt_db, eq_db, vtlp: see :attr:`DataConfig.noise_snr_db` and the fields after
+        noise_snr_db, noise_prob, tilt_db, eq_db, lowpass_hz, lowpass_prob, vtlp: see :attr:`DataConfig.noise_snr_db` and the fields after
             it (training sets only).
         desc: progress-bar label while caching (None hides the bar).
         skip_bad: an utterance whose audio cannot be decoded is dropped (when caching, from the
@@ -174,7 +187,8 @@ class AsrDataset(Dataset):
                  frame_labels: dict[str, np.ndarray] | None = None, speed_factors: Sequence[float] = (),
                  pad_silence: float = 0.0, skip_bad: bool = False, quantize_bits: Sequence[int] = (),
                  noise_snr_db: Sequence[float] = (), noise_prob: float = 0.5, tilt_db: float = 0.0,
-                 eq_db: float = 0.0, vtlp: Sequence[float] = (), trim_edges: float = 0.0):
+                 eq_db: float = 0.0, vtlp: Sequence[float] = (), trim_edges: float = 0.0,
+                 lowpass_hz: Sequence[float] = (), lowpass_prob: float = 0.5):
         self.utts = list(utts)
         self.skip_bad = skip_bad
         self.dropped: list[tuple[str, str]] = []
@@ -202,6 +216,13 @@ class AsrDataset(Dataset):
         if not eq_db >= 0:
             raise ValueError(f"data.eq_db: {eq_db}; expected a deviation >= 0 dB")
         self.eq_db = float(eq_db)
+        if not _lowpass_range_ok(lowpass_hz):
+            raise ValueError(f"data.lowpass_hz: {list(lowpass_hz)}; expected [] or [low, high] Hz with 0 < low <= high")
+        if not 0.0 <= lowpass_prob <= 1.0:
+            raise ValueError(f"data.lowpass_prob: {lowpass_prob}; expected a fraction in [0, 1]")
+        self.lowpass = tuple(float(x) for x in lowpass_hz)
+        self.lowpass_prob = float(lowpass_prob)
+        self._centres = band_centres_hz(fbank) if self.lowpass else None
         if not _warp_range_ok(vtlp):
             raise ValueError(f"data.vtlp: {list(vtlp)}; expected [] or [low, high] warp factors within 0.5-2.0, low <= high")
         self.vtlp = tuple(float(x) for x in vtlp)
@@ -306,7 +327,7 @@ class AsrDataset(Dataset):
         raise BadUtteranceError(f"{bad} (and no other utterance of this set could be read)")
 
     def _channel(self, feats: torch.Tensor) -> torch.Tensor:
-        """Random vocal tract warp, microphone tilt and colouring, and background noise (training sets with them on;
+        """Random vocal tract warp, microphone tilt, colouring and band limit, and background noise (training sets with them on;
         global torch RNG, restored on resume like SpecAugment's)."""
         if self.vtlp:
             low, high = self.vtlp
@@ -316,6 +337,10 @@ class AsrDataset(Dataset):
             feats = tilt_logmel(feats, slope, floor=self.silence_value)
         if self.eq_db > 0:
             feats = eq_logmel(feats, random_eq_db(feats.shape[-1], self.eq_db), floor=self.silence_value)
+        if self.lowpass and float(torch.rand(())) < self.lowpass_prob:
+            low, high = self.lowpass
+            cutoff = low + (high - low) * float(torch.rand(()))
+            feats = eq_logmel(feats, lowpass_gain_db(self._centres, cutoff), floor=self.silence_value)
         if self.noise_snr and float(torch.rand(())) < self.noise_prob and feats.shape[0] > 0:
             if self._noise is None:
                 self._noise = noise_bank(self.fbank)

@@ -14,6 +14,9 @@ log-mel features that are already computed (so cached features stay cached):
 
 - :func:`random_eq_db`: a microphone's or room's colouring beyond a straight tilt: a smooth random
   curve across the bands (a few cosine terms), applied with :func:`eq_logmel`.
+- :func:`lowpass_gain_db`: a band-limited channel (a cheap microphone, a narrowband codec, a muffled
+  room): no change up to a cut-off, then a roll-off of so many dB per octave, applied with
+  :func:`eq_logmel` and the log floor as its lower bound.
 
 And one simulation of an unseen *voice*:
 
@@ -91,12 +94,13 @@ def tilt_logmel(feats: Tensor, slope_db: float, floor: float | None = None) -> T
 
 
 def eq_logmel(feats: Tensor, gains_db: Tensor, floor: float | None = None) -> Tensor:
-    """``feats`` (T, F) with a per-band gain ``gains_db`` (F,) added; entries at or below ``floor`` stay."""
+    """``feats`` (T, F) with a per-band gain ``gains_db`` (F,) added; entries at or below ``floor`` stay,
+    and a cut never takes an entry below ``floor`` (the analysis clamps energies there too)."""
     if gains_db.shape != feats.shape[-1:]:
         raise ValueError(f"eq_logmel: {tuple(gains_db.shape)} gains for {feats.shape[-1]} bands")
     out = feats + (math.log(10.0) / 10.0) * gains_db.to(device=feats.device, dtype=feats.dtype)
     if floor is not None:
-        out = torch.where(feats > floor, out, feats)
+        out = torch.where(feats > floor, out.clamp_min(floor), feats)
     return out
 
 
@@ -114,6 +118,27 @@ def random_eq_db(bands: int, max_db: float, terms: int = 4) -> Tensor:
     return g * (size / peak) if peak > 0 else g
 
 
+def _mel_edges(cfg: FbankConfig) -> np.ndarray:
+    # HTK mel, n_mels + 2 equally spaced edges: band k is centred on edge k + 1
+    return np.linspace(hz_to_mel(float(cfg.f_min)), hz_to_mel(cfg.mel_f_max), cfg.n_mels + 2)
+
+
+def band_centres_hz(cfg: FbankConfig) -> np.ndarray:
+    """The centre frequency in Hz of each of the ``cfg.n_mels`` mel bands."""
+    return mel_to_hz(_mel_edges(cfg)[1:-1])
+
+
+def lowpass_gain_db(centres_hz: np.ndarray, cutoff_hz: float, db_per_octave: float = 24.0,
+                    max_db: float = 60.0) -> Tensor:
+    """Per-band gain (F,) in dB of a low-pass channel: 0 up to ``cutoff_hz``, then falling by
+    ``db_per_octave`` for each octave above it (24: a fourth-order filter's slope), never below
+    ``-max_db``."""
+    if not cutoff_hz > 0:
+        raise ValueError(f"low-pass cut-off {cutoff_hz} Hz; expected > 0")
+    ratio = np.maximum(np.asarray(centres_hz, dtype=np.float64) / cutoff_hz, 1.0)
+    return torch.from_numpy(np.maximum(-db_per_octave * np.log2(ratio), -max_db).astype(np.float32))
+
+
 def warp_source_bands(cfg: FbankConfig, alpha: float, knee: float = 0.8) -> np.ndarray:
     """For each of the ``cfg.n_mels`` bands, the fractional band index whose centre frequency the band
     reads from under a warp by ``alpha`` (see :func:`warp_logmel`). ``knee`` is the fraction of the top
@@ -122,8 +147,7 @@ def warp_source_bands(cfg: FbankConfig, alpha: float, knee: float = 0.8) -> np.n
         raise ValueError(f"warp factor {alpha}; expected 0.5 to 2.0 (e.g. 0.9 to 1.1)")
     if not 0.0 < knee < 1.0:
         raise ValueError(f"warp knee {knee}; expected a fraction in (0, 1)")
-    # HTK mel, n_mels + 2 equally spaced edges: band k is centred on edge k + 1
-    edges = np.linspace(hz_to_mel(float(cfg.f_min)), hz_to_mel(cfg.mel_f_max), cfg.n_mels + 2)
+    edges = _mel_edges(cfg)
     centres = mel_to_hz(edges[1:-1])
     top = centres[-1]
     # the knee sits low enough that its source (knee / alpha) is still inside the band range

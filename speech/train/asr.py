@@ -140,7 +140,8 @@ def train_asr(cfg: DictConfig, stop_at_step: int | None = None) -> tuple[FitResu
                            trim_edges=data.trim_edges if frame_labels is None else 0.0,
                            quantize_bits=data.quantize_bits if frame_labels is None else (),
                            noise_snr_db=data.noise_snr_db, noise_prob=data.noise_prob, tilt_db=data.tilt_db,
-                           eq_db=data.eq_db, vtlp=data.vtlp)
+                           eq_db=data.eq_db, vtlp=data.vtlp, lowpass_hz=data.lowpass_hz,
+                           lowpass_prob=data.lowpass_prob)
     dev_labels = frame_labels if frame_labels is not None and all(u.id in frame_labels for u in dev_utts) else None
     dev_set = AsrDataset(dev_utts, tokenizer, fbank, cache_features=data.cache_features,
                          desc="dev features" if show else None, frame_labels=dev_labels,

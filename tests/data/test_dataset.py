@@ -160,10 +160,34 @@ def test_noise_tilt_and_eq_change_training_items_but_not_the_features(utts):
     off = AsrDataset(utts, tok, fbank(), noise_snr_db=[0, 5], noise_prob=0.0)
     assert torch.equal(off[0]["feats"], plain[0]["feats"])
     for bad in ({"noise_snr_db": [30, 5]}, {"noise_prob": -0.1}, {"tilt_db": -3.0}, {"eq_db": -1.0},
-                {"vtlp": [1.1, 0.9]}):
+                {"vtlp": [1.1, 0.9]}, {"lowpass_hz": [3000, 1000]}, {"lowpass_hz": [0, 1000]},
+                {"lowpass_prob": 2.0}):
         with pytest.raises(ValueError, match=f"data.{next(iter(bad))}"):
             AsrDataset(utts, tok, fbank(), **bad)
     for bad in ({"noise_snr_db": [5]}, {"noise_prob": 1.5}, {"tilt_db": -1.0}, {"eq_db": -2.0},
-                {"vtlp": [0.9, 3.0]}, {"vtlp": [1.0]}, {"trim_edges": -0.05}):
+                {"vtlp": [0.9, 3.0]}, {"vtlp": [1.0]}, {"trim_edges": -0.05}, {"lowpass_hz": [2000]},
+                {"lowpass_hz": [-5, 1000]}, {"lowpass_prob": -0.5}):
         with pytest.raises(ValueError, match=f"data.{next(iter(bad))}"):
             DataConfig(**bad)
+
+
+def test_lowpass_cuts_only_the_bands_above_a_drawn_cutoff_of_some_items(utts):
+    from speech.features.channel import band_centres_hz
+
+    tok = CharTokenizer.build(["a b"])
+    plain = AsrDataset(utts, tok, fbank(), cache_features=True)
+    cut = AsrDataset(utts, tok, fbank(), cache_features=True, lowpass_hz=[1000, 2000], lowpass_prob=1.0)
+    centres = band_centres_hz(fbank())
+    torch.manual_seed(0)
+    cutoffs = []
+    for _ in range(5):
+        for j in range(len(utts)):
+            a, b = plain.features(j), cut[j]["feats"]
+            assert torch.equal(cut.features(j), a)  # the cached features stay
+            assert torch.equal(b[:, centres <= 1000], a[:, centres <= 1000])
+            assert torch.all(b[:, centres > 2000] < a[:, centres > 2000])
+            changed = (b != a).any(0).numpy()
+            cutoffs.append(centres[changed].min())
+    assert len(set(np.round(cutoffs))) > 1  # the cut-off is drawn anew
+    never = AsrDataset(utts, tok, fbank(), cache_features=True, lowpass_hz=[1000, 2000], lowpass_prob=0.0)
+    assert torch.equal(never[0]["feats"], plain[0]["feats"])

@@ -9,8 +9,10 @@ from speech.features import FbankConfig, log_mel
 from speech.features.channel import (
     NOISE_COLORS,
     add_noise_logmel,
+    band_centres_hz,
     colored_noise,
     eq_logmel,
+    lowpass_gain_db,
     noise_bank,
     random_eq_db,
     sample_noise_frames,
@@ -162,3 +164,34 @@ def test_random_eq_is_a_smooth_bounded_curve_that_spares_the_floor():
     assert torch.equal(out[:, 20:], feats[:, 20:])
     with pytest.raises(ValueError, match="gains for 41 bands"):
         eq_logmel(torch.zeros(2, 41), curves[0])
+
+
+def test_lowpass_gain_is_flat_below_the_cutoff_and_falls_24_db_an_octave_above():
+    c = FbankConfig(sample_rate=SR, n_mels=40)
+    centres = band_centres_hz(c)
+    assert np.all(np.diff(centres) > 0) and centres[0] > 0 and centres[-1] < SR / 2
+    g = lowpass_gain_db(centres, 1000.0).numpy()
+    assert np.all(g[centres <= 1000.0] == 0.0)
+    above = centres > 1000.0
+    assert np.all(np.diff(g[above]) < 0)
+    # one octave above the cut-off: 24 dB down (interpolated between the bands around 2 kHz)
+    assert abs(np.interp(2000.0, centres, g) + 24.0) < 0.5
+    assert float(lowpass_gain_db(centres, 100.0, max_db=30.0).min()) == -30.0
+    with pytest.raises(ValueError, match="cut-off"):
+        lowpass_gain_db(centres, 0.0)
+
+
+def test_lowpass_on_real_features_takes_away_a_high_tone_and_keeps_a_low_one():
+    c = cfg()
+    t = np.arange(SR) / SR
+    floor = math.log(c.log_floor)
+    low = log_mel(torch.from_numpy((0.1 * np.sin(2 * np.pi * 500 * t)).astype(np.float32)), c)
+    high = log_mel(torch.from_numpy((0.1 * np.sin(2 * np.pi * 3500 * t)).astype(np.float32)), c)
+    gain = lowpass_gain_db(band_centres_hz(c), 1500.0)
+    peak_low, peak_high = int(low.mean(0).argmax()), int(high.mean(0).argmax())
+    out_low, out_high = eq_logmel(low, gain, floor=floor), eq_logmel(high, gain, floor=floor)
+    assert torch.allclose(out_low[:, peak_low], low[:, peak_low])
+    drop_db = float((high[:, peak_high] - out_high[:, peak_high]).mean()) * 10 / math.log(10.0)
+    assert 30.0 < drop_db < 40.0  # 3500 Hz is 1.2 octaves above 1500 Hz
+    # a cut never takes an energy below the log floor
+    assert float(eq_logmel(torch.full((2, c.n_mels), floor + 0.1), gain, floor=floor).min()) >= floor - 1e-5
