@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_readme:
         flags = (["--no-an4"] if args.no_an4 else []) \
             + (["--no-an4-words"] if not (args.an4_words or args.no_an4) else []) \
-            + (["--no-flite"] if not args.flite else []) \
+            + (["--no-flite"] if not args.flite else []) + (["--espeak"] if args.espeak else []) \
             + ([f"--an4-utterances {args.an4_utterances}"] if args.an4_utterances != "digits" else [])
         cmd = " ".join(["python recipes/fsdd/loso.py", *flags, *(["--"] if args.overrides else []), *args.overrides])
         write_results_block(HERE / "README.md", f"{table}\n\nProduced by `{cmd}` "

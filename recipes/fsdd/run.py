@@ -62,6 +62,9 @@ def add_an4_arguments(ap: argparse.ArgumentParser) -> None:
                     help="also train on the ten digit words read by CMU Flite's voices (5 voices x 3 pitches x 3 "
                          "rates = 450 clips, written once under <exp>/flite; needs the flite program). Default: on, "
                          "off with --streaming")
+    ap.add_argument("--espeak", action=argparse.BooleanOptionalAction, default=False,
+                    help="also train on the ten digit words read by eSpeak NG (7 English accents x 6 voice variants x "
+                         "3 rates = 1,260 clips, written once under <exp>/espeak; needs the espeak-ng program)")
 
 
 def resolve_voice_defaults(args, streaming: bool = False) -> None:
@@ -74,18 +77,19 @@ def resolve_voice_defaults(args, streaming: bool = False) -> None:
         args.flite = not streaming
 
 
-def extra_voices(args, exp: Path) -> tuple[list, list, list]:
+def extra_voices(args, exp: Path) -> tuple[list, list, list, list]:
     """The training utterances beside FSDD's: (AN4's digit strings, [] with --no-an4; AN4's digit words cut
-    out one by one, [] without --an4-words; the digit words read by Flite's voices, [] without --flite)."""
+    out one by one, [] without --an4-words; the digit words read by Flite's voices, [] without --flite; the
+    digit words read by eSpeak NG, [] without --espeak)."""
+    from speech.recipes.synthetic_voices import espeak_word_utterances, flite_word_utterances
+
     if args.an4_words and args.no_an4:
         raise ValueError("--an4-words cuts AN4's digit words out of AN4: drop --no-an4 (or --an4-words)")
     an4 = an4_digit_utterances(args, exp / "an4_data")
     words = an4_word_clips(args, exp) if args.an4_words else []
-    if not args.flite:
-        return an4, words, []
-    from speech.recipes.synthetic_voices import flite_word_utterances
-
-    return an4, words, flite_word_utterances(FSDD_WORDS, exp / "flite", sample_rate=8000)
+    flite = flite_word_utterances(FSDD_WORDS, exp / "flite", sample_rate=8000) if args.flite else []
+    espeak = espeak_word_utterances(FSDD_WORDS, exp / "espeak", sample_rate=8000) if args.espeak else []
+    return an4, words, flite, espeak
 
 
 def an4_word_clips(args, exp: Path) -> list:
@@ -164,15 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     # 1. manifests (re-runnable: skipped when up to date); rank 0 writes, the others wait. The training
     # manifest is FSDD's training split plus AN4's digit strings (unless --no-an4), its cut-out digit words
     # (--an4-words) and Flite's (--flite)
-    an4, words, flite = extra_voices(args, args.exp) if rank0 else ([], [], [])
-    extra = an4 + words + flite
+    an4, words, flite, espeak = extra_voices(args, args.exp) if rank0 else ([], [], [], [])
+    extra = an4 + words + flite + espeak
     if rank0:
         splits = prepare("fsdd", args.data, manifests_dir)
         if extra:
             from speech.data.manifest import read_manifest, write_manifest
 
             write_manifest(manifests_dir / "train_extra.jsonl", read_manifest(splits["train"]) + extra)
-    if not args.no_an4 or args.flite:  # (--an4-words needs AN4)
+    if not args.no_an4 or args.flite or args.espeak:  # (--an4-words needs AN4)
         cfg.data.train_manifest = str(manifests_dir / "train_extra.jsonl")
     # 2. training (resumes from <exp>/checkpoints/last.pt when present)
     t0 = time.time()

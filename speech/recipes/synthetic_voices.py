@@ -98,3 +98,84 @@ def flite_word_utterances(words: Sequence[str], out_dir: str | Path, *, sample_r
     log.info("flite voices: %d clips (%d voices x pitches, %d rates, %d words) in %s", len(utts),
              sum(len(p) for p in voices.values()), len(rates), len(words), out)
     return utts
+
+
+ESPEAK_ACCENTS: tuple[str, ...] = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
+                                   "en-gb-x-gbcwmd", "en-029")
+"""eSpeak NG's English accents (``espeak-ng --voices=en``): American, British, Scottish, RP, Lancaster,
+West Midlands, Caribbean; each reads the digit words with its own vowels."""
+
+ESPEAK_VARIANTS: tuple[str, ...] = ("m1", "m3", "m7", "f2", "f4", "klatt")
+"""eSpeak NG voice variants: each its own formant frequencies, pitch and voice quality (male, female,
+and the Klatt source model)."""
+
+ESPEAK_RATES: tuple[int, ...] = (130, 175, 230)
+"""Speaking rates in words per minute (``espeak-ng -s``): slow, the default, fast."""
+
+
+def espeak_word_utterances(words: Sequence[str], out_dir: str | Path, *, sample_rate: int,
+                           accents: Sequence[str] = ESPEAK_ACCENTS, variants: Sequence[str] = ESPEAK_VARIANTS,
+                           rates: Sequence[int] = ESPEAK_RATES, binary: str | None = None,
+                           progress: bool = True) -> list[Utterance]:
+    """Every word of ``words`` read by eSpeak NG in every (accent, variant, rate), written as
+    ``out_dir/espeak-<accent>-<variant>-<rate>-<word>.wav`` (a clip already there is reused). eSpeak is a
+    formant synthesizer: robotic, but its accents say the digits with other vowels than Flite's voices,
+    and its variants move the formants as other vocal tracts do.
+
+    Returns:
+        One :class:`Utterance` a clip, speaker ``espeak-<accent>-<variant>``.
+
+    Raises:
+        FileNotFoundError: no espeak-ng binary (one line saying how to install it).
+        ValueError: an accent or variant name that is not a plain name or that the binary lacks, or a
+            rate outside 80-450.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    import soundfile as sf
+
+    exe = shutil.which(binary or "espeak-ng")
+    if exe is None:
+        raise FileNotFoundError(f"{binary or 'espeak-ng'}: no such program; install eSpeak NG "
+                                "(Debian/Ubuntu: apt-get install espeak-ng)")
+    bad = [n for n in (*accents, *variants) if not n.replace("-", "").isalnum()]
+    bad += [f"rate {r}" for r in rates if not 80 <= r <= 450]
+    if bad:
+        raise ValueError(f"espeak voices: {', '.join(map(str, bad))}; expected plain voice names and rates of 80-450 "
+                         "words per minute")
+    known = {}
+    for kind in ("en", "variant"):  # espeak-ng falls back to its default voice for a name it lacks: ask first
+        listed = subprocess.run([exe, f"--voices={kind}"], capture_output=True, text=True, timeout=60).stdout
+        # columns: priority, language, age/gender, name, file (a variant's file is !v/<name>)
+        rows = [line.split() for line in listed.splitlines()[1:] if len(line.split()) >= 5]
+        known[kind] = {r[1] for r in rows} if kind == "en" else {r[4].split("/")[-1] for r in rows}
+    missing = [f"accent {a}" for a in accents if a not in known["en"]]
+    missing += [f"variant {v}" for v in variants if v not in known["variant"]]
+    if missing:
+        raise ValueError(f"espeak voices: {', '.join(missing)} unknown to {exe} (espeak-ng --voices=en, "
+                         "--voices=variant list them)")
+    out = Path(out_dir)
+    jobs = [(a, v, r, w) for a in accents for v in variants for r in rates for w in words]
+    utts = []
+    with tempfile.TemporaryDirectory(prefix="espeak-") as tmp:
+        raw = Path(tmp) / "out.wav"
+        for accent, variant, rate, word in tqdm(jobs, desc="espeak voices", unit="clip", disable=not progress,
+                                                leave=False):
+            uid = f"espeak-{accent}-{variant}-{rate}-{'_'.join(word.split())}"
+            path = out / f"{uid}.wav"
+            if not path.is_file():
+                run = subprocess.run([exe, "-v", f"{accent}+{variant}", "-s", str(rate), "-w", str(raw), "--", word],
+                                     capture_output=True, text=True, timeout=60)
+                if run.returncode != 0 or not raw.is_file() or run.stderr.strip():
+                    msg = (run.stderr or run.stdout).strip().splitlines()
+                    raise ValueError(f"espeak-ng -v {accent}+{variant}: {msg[0] if msg else 'no audio written'}")
+                wav, sr = sf.read(raw, dtype="float32")
+                wav = trim_silence(np.asarray(wav, np.float32), sr)
+                save(path, resample(wav, sr, sample_rate), sample_rate)
+            utts.append(Utterance(id=uid, audio=str(path.resolve()), duration=info(path).duration, text=word,
+                                  speaker=f"espeak-{accent}-{variant}"))
+    log.info("espeak voices: %d clips (%d accents x %d variants, %d rates, %d words) in %s", len(utts), len(accents),
+             len(variants), len(rates), len(words), out)
+    return utts

@@ -1,4 +1,5 @@
-"""Flite's voices reading a word list at several pitches and rates (speech.recipes.synthetic_voices)."""
+"""Flite's and eSpeak NG's voices reading a word list at several pitches, accents and rates
+(speech.recipes.synthetic_voices)."""
 import shutil
 
 import librosa
@@ -7,10 +8,12 @@ import pytest
 import soundfile as sf
 
 from speech.pipelines.intelligibility import FliteSystem, TextItem
-from speech.recipes.synthetic_voices import flite_word_utterances, trim_silence
+from speech.recipes.synthetic_voices import espeak_word_utterances, flite_word_utterances, trim_silence
 
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None,
                                  reason="CMU Flite not installed (the README's set-up installs it)")
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
+                                  reason="eSpeak NG not installed (the README's set-up installs it)")
 
 
 def test_trim_keeps_the_sound_and_a_margin():
@@ -67,3 +70,43 @@ def test_word_clips_are_written_once_at_the_corpus_rate(tmp_path):
     again = flite_word_utterances(["one", "two"], tmp_path, sample_rate=8000,
                                   voices={"kal": (100.0,), "slt": (180.0,)}, rates=(1.0,), progress=False)
     assert again == utts and all((tmp_path / u.audio).stat().st_mtime_ns == stamps[u.audio] for u in again)
+
+
+@needs_espeak
+def test_espeak_clips_are_written_once_per_accent_variant_and_rate(tmp_path):
+    kw = dict(sample_rate=8000, accents=("en-us", "en-gb-scotland"), variants=("m1", "f2"), rates=(130, 230),
+              progress=False)
+    utts = espeak_word_utterances(["six", "nine"], tmp_path, **kw)
+    assert len(utts) == 2 * 2 * 2 * 2 and len({u.id for u in utts}) == 16
+    assert {u.speaker for u in utts} == {"espeak-en-us-m1", "espeak-en-us-f2", "espeak-en-gb-scotland-m1",
+                                         "espeak-en-gb-scotland-f2"}
+    wavs = {}
+    for u in utts:
+        wav, sr = sf.read(u.audio)
+        assert sr == 8000 and 0.15 < len(wav) / sr < 1.5 and u.duration == pytest.approx(len(wav) / sr)
+        assert u.text in ("six", "nine") and u.id.endswith(u.text)
+        wavs[u.id] = wav
+    # the rate, the variant and the accent each change the sound
+    slow, fast = wavs["espeak-en-us-m1-130-six"], wavs["espeak-en-us-m1-230-six"]
+    assert len(slow) > 1.3 * len(fast)
+    assert median_f0(wavs["espeak-en-us-f2-130-nine"], 8000) > 1.3 * median_f0(wavs["espeak-en-us-m1-130-nine"], 8000)
+    a, b = wavs["espeak-en-us-m1-130-nine"], wavs["espeak-en-gb-scotland-m1-130-nine"]
+    assert len(a) != len(b) or not np.allclose(a, b)
+    stamps = {u.audio: (tmp_path / u.audio).stat().st_mtime_ns for u in utts}
+    again = espeak_word_utterances(["six", "nine"], tmp_path, **kw)
+    assert again == utts and all((tmp_path / u.audio).stat().st_mtime_ns == stamps[u.audio] for u in again)
+
+
+@needs_espeak
+def test_espeak_refuses_voices_it_would_silently_replace(tmp_path):
+    # espeak-ng itself falls back to its default voice for an unknown name, exit status 0
+    for bad, match in (({"accents": ("en-xx",)}, "accent en-xx unknown"), ({"variants": ("zz",)}, "variant zz unknown"),
+                       ({"variants": ("m1;x",)}, "plain voice names"), ({"rates": (20,)}, "rate 20")):
+        with pytest.raises(ValueError, match=match):
+            espeak_word_utterances(["six"], tmp_path, sample_rate=8000, progress=False, **bad)
+    assert not any(tmp_path.iterdir())
+
+
+def test_espeak_missing_program_is_one_line(tmp_path):
+    with pytest.raises(FileNotFoundError, match="apt-get install espeak-ng"):
+        espeak_word_utterances(["six"], tmp_path, sample_rate=8000, binary="no-such-espeak", progress=False)
