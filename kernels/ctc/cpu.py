@@ -56,6 +56,7 @@ _NEG = -1e300  # finite stand-in for log(0) in the log-space fallback
 # they carry no weight unless later frames change the odds by more than e^640, and if all of a
 # frame's mass is flushed the utterance falls back to the exact log-space computation.
 _TINY = 1e-280
+_LOG_TINY = math.log(_TINY)
 
 
 @njit(cache=True, fastmath=_FM)
@@ -339,6 +340,10 @@ def _emissions_frame(lp, st, sb, norm, symbols, order, em, t, x):
         for j in range(J):  # in the input's precision: float32 inputs get 16-lane float32 exponentials
             v = np.float64(fast_exp(x[j]))
             out[j] = 0.0 if v <= _TINY else v  # NaN stays NaN
+        for j in range(J):  # float32's exp stops at e^-87.3, the float64 recursions at _TINY (e^-644.7): a
+            # label a confident model puts below e^-87 may still be on the best path, so redo it in float64
+            if out[j] == 0.0 and x[j] > _LOG_TINY:
+                out[j] = math.exp(np.float64(x[j]))
 
 
 @njit(parallel=True, cache=True, fastmath=_FM)

@@ -417,3 +417,24 @@ def test_one_thread_budget_holds_when_omp_num_threads_is_set():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "1"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_label_below_float32_exp_range_still_counts(dtype):
+    """A confident model can put the label that lies on the best path below e^-87, where float32's exp
+    gives 0. The emissions are then taken in float64: the cost is torch's 104.74, not the 115.26 of the
+    second-best path, and the gradient puts the label's occupancy on frame 2 (found by a random search
+    over logits of scale 50)."""
+    lp = torch.tensor([[0.0, -77.343, -19.704, -83.813],
+                       [-4.4583e-05, -43.403, -10.018, -142.56],
+                       [-71.857, -104.74, 0.0, -120.49]], dtype=torch.float64).log_softmax(-1)[:, None]
+    tg, il, tl = torch.tensor([[1]]), torch.tensor([3]), torch.tensor([1])
+    ref = lp.detach().requires_grad_()
+    ref_cost = F.ctc_loss(ref, tg, il, tl, reduction="none")
+    ref_cost.sum().backward()
+    assert 104 < float(ref_cost) < 105.5
+    costs, grads = ours(lp, tg, il, tl, dtype=dtype)
+    assert_close(costs, grads, ref_cost.detach(), ref.grad, dtype)
+    # the fused path from logits reads its emissions the same way
+    cost = ctc_loss_from_logits(lp.to(dtype), tg, il, tl, reduction="none")
+    assert torch.allclose(cost.double(), ref_cost.detach(), rtol=1e-5)
