@@ -133,7 +133,8 @@ class DataConfig:
         check_ranges("data", self, batch_size=GE1, dev_fraction=FRACTION, max_duration=GE0, num_workers=GE0,
                      bucket_size_multiplier=GE1, pad_silence=GE0, trim_edges=GE0, noise_prob=FRACTION,
                      tilt_db=GE0, eq_db=GE0, lowpass_prob=FRACTION,
-                     lowpass_hz=rule(_lowpass_range_ok, "[] or two cut-offs [low, high] in Hz, 0 < low <= high, e.g. [1500, 4000]"),
+                     lowpass_hz=rule(_lowpass_range_ok,
+                                     "[] or two cut-offs [low, high] in Hz, 0 < low <= high, e.g. [1500, 4000]"),
                      noise_snr_db=rule(_snr_range_ok, "[] or two SNRs [low, high] in dB with low <= high, e.g. [5, 30]"),
                      vtlp=rule(_warp_range_ok, "[] or two warp factors [low, high] within 0.5-2.0, low <= high, e.g. [0.9, 1.1]"),
                      speed_perturb=rule(lambda v: all(s > 0 for s in v), "factors > 0, e.g. [0.9, 1.0, 1.1]"),
@@ -171,8 +172,8 @@ class AsrDataset(Dataset):
         cache_features: compute all features now and keep them.
         pad_silence, trim_edges: see :attr:`DataConfig.pad_silence` and :attr:`DataConfig.trim_edges`
             (training sets only).
-        noise_snr_db, noise_prob, tilt_db, eq_db, lowpass_hz, lowpass_prob, vtlp: see :attr:`DataConfig.noise_snr_db` and the fields after
-            it (training sets only).
+        noise_snr_db, noise_prob, tilt_db, eq_db, lowpass_hz, lowpass_prob, vtlp: see
+            :attr:`DataConfig.noise_snr_db` and the fields after it (training sets only).
         desc: progress-bar label while caching (None hides the bar).
         skip_bad: an utterance whose audio cannot be decoded is dropped (when caching, from the
             dataset; otherwise from its batch, logging one warning) instead of raising
@@ -217,7 +218,7 @@ class AsrDataset(Dataset):
             raise ValueError(f"data.eq_db: {eq_db}; expected a deviation >= 0 dB")
         self.eq_db = float(eq_db)
         if not _lowpass_range_ok(lowpass_hz):
-            raise ValueError(f"data.lowpass_hz: {list(lowpass_hz)}; expected [] or [low, high] Hz with 0 < low <= high")
+            raise ValueError(f"data.lowpass_hz: {list(lowpass_hz)}; expected [] or [low, high] Hz, 0 < low <= high")
         if not 0.0 <= lowpass_prob <= 1.0:
             raise ValueError(f"data.lowpass_prob: {lowpass_prob}; expected a fraction in [0, 1]")
         self.lowpass = tuple(float(x) for x in lowpass_hz)
@@ -327,8 +328,8 @@ class AsrDataset(Dataset):
         raise BadUtteranceError(f"{bad} (and no other utterance of this set could be read)")
 
     def _channel(self, feats: torch.Tensor) -> torch.Tensor:
-        """Random vocal tract warp, microphone tilt, colouring and band limit, and background noise (training sets with them on;
-        global torch RNG, restored on resume like SpecAugment's)."""
+        """Random vocal tract warp, microphone tilt, colouring and band limit, and background noise (training
+        sets with them on; global torch RNG, restored on resume like SpecAugment's)."""
         if self.vtlp:
             low, high = self.vtlp
             feats = warp_logmel(feats, self.fbank, low + (high - low) * float(torch.rand(())))
