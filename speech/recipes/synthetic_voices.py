@@ -13,13 +13,16 @@ and written at the corpus's rate.
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from speech.audio import info, resample, save
+from speech.audio import info, load, resample, save
 from speech.data.manifest import Utterance
 from speech.pipelines.intelligibility import FliteSystem, TextItem
 
@@ -130,12 +133,6 @@ def espeak_word_utterances(words: Sequence[str], out_dir: str | Path, *, sample_
         ValueError: an accent or variant name that is not a plain name or that the binary lacks, or a
             rate outside 80-450.
     """
-    import shutil
-    import subprocess
-    import tempfile
-
-    import soundfile as sf
-
     exe = shutil.which(binary or "espeak-ng")
     if exe is None:
         raise FileNotFoundError(f"{binary or 'espeak-ng'}: no such program; install eSpeak NG "
@@ -166,14 +163,14 @@ def espeak_word_utterances(words: Sequence[str], out_dir: str | Path, *, sample_
             uid = f"espeak-{accent}-{variant}-{rate}-{'_'.join(word.split())}"
             path = out / f"{uid}.wav"
             if not path.is_file():
+                raw.unlink(missing_ok=True)  # a clip espeak failed to write must not be the last one's
                 run = subprocess.run([exe, "-v", f"{accent}+{variant}", "-s", str(rate), "-w", str(raw), "--", word],
                                      capture_output=True, text=True, timeout=60)
                 if run.returncode != 0 or not raw.is_file() or run.stderr.strip():
                     msg = (run.stderr or run.stdout).strip().splitlines()
                     raise ValueError(f"espeak-ng -v {accent}+{variant}: {msg[0] if msg else 'no audio written'}")
-                wav, sr = sf.read(raw, dtype="float32")
-                wav = trim_silence(np.asarray(wav, np.float32), sr)
-                save(path, resample(wav, sr, sample_rate), sample_rate)
+                wav, _ = load(raw, sample_rate)
+                save(path, trim_silence(wav, sample_rate), sample_rate)
             utts.append(Utterance(id=uid, audio=str(path.resolve()), duration=info(path).duration, text=word,
                                   speaker=f"espeak-{accent}-{variant}"))
     log.info("espeak voices: %d clips (%d accents x %d variants, %d rates, %d words) in %s", len(utts), len(accents),
