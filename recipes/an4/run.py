@@ -181,19 +181,11 @@ def dev_split_and_lm(exp: Path, train_manifest, dev_fraction: float, order: int 
     return lm_path, dev_manifest, lm_train, dev_utts
 
 
-def augment_note(package: Path) -> str:
-    """The augmentations beyond speed perturbation that trained ``package``, for its card."""
-    from omegaconf import OmegaConf
-
-    vtlp = list(OmegaConf.select(OmegaConf.load(package / "config.yaml"), "data.vtlp", default=None) or [])
-    return f", vocal tract length perturbation {vtlp[0]:g}-{vtlp[1]:g}" if len(vtlp) == 2 else ""
-
-
 def export_an4(ctc: Path, lm_path: Path, decodings: dict, rows: list[dict], test_manifest, args, exp: Path) -> Path:
     """Stage 7: the bundled ``an4`` model (CTC + its trigram LM, beam search by default)."""
     from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.pipelines.transcriber import Transcriber
-    from speech.recipes.bundle import Card, export_bundled, half_copy, pct, read_json
+    from speech.recipes.bundle import Card, augment_summary, export_bundled, half_copy, pct, read_json
 
     half = half_copy(ctc, exp / "ctc-fp16")
     full = {r["decoding"]: r for r in rows if r["model"] == "CTC"}
@@ -202,6 +194,7 @@ def export_an4(ctc: Path, lm_path: Path, decodings: dict, rows: list[dict], test
         half_rows[decoding] = evaluate_manifest(Transcriber(half, batch_size=16, decoding=dec_cfg), test_manifest,
                                                 progress=False)
     meta = read_json(ctc / "meta.json")
+    augment = augment_summary(ctc)
     lm, greedy = half_rows["LM beam"], half_rows["greedy"]
     n = lm.utterances
     card = Card(
@@ -211,8 +204,8 @@ def export_an4(ctc: Path, lm_path: Path, decodings: dict, rows: list[dict], test
         summary="Recognizes what AN4's speakers say to a census form: spelled words (\"r o b e r t\"), numbers "
                 "(\"seven two one\"), names and commands (\"enter\", \"rubout\"). Its LM holds only the "
                 "vocabulary of AN4's training transcripts; it is not a general English recognizer.",
-        data=f"CMU AN4 training set: 948 utterances x 3 speeds (0.9/1.0/1.1){augment_note(ctc)}, 74 speakers; "
-             f"test: {n} utterances of 10 other speakers",
+        data=f"CMU AN4 training set: 948 utterances x 3 speeds (0.9/1.0/1.1), 74 speakers; test: {n} utterances "
+             "of 10 other speakers" + (f"; {augment}" if augment else ""),
         licence="AN4 licence (CMU: free for any use, commercial or otherwise)",
         command=" ".join(["python recipes/an4/run.py --skip-ce --export-bundled", *map(shlex.quote, args.overrides)]),
         training=f"{meta['train_seconds'] / 60:.1f} min, {meta['steps']} steps, {meta.get('epochs', '?')} epochs",

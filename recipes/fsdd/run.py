@@ -208,38 +208,23 @@ def main(argv: list[str] | None = None) -> int:
             "compute time (features + network + decoding) / audio duration, batch of 32 files."))
     if args.export_bundled:
         export_digits(package, cfg.data.test_manifest, report, args.exp, n_an4=len(an4), n_words=len(words),
-                      n_flite=len(flite), augment=augment_summary(cfg.data))
+                      n_flite=len(flite))
     return 0
-
-
-def augment_summary(data) -> str:
-    """The training-time augmentations a ``data`` config switches on, in words (for the model card)."""
-    parts = []
-    if data.get("noise_snr_db"):
-        low, high = data.noise_snr_db
-        parts.append(f"white, pink or brown noise at {low:g}-{high:g} dB SNR on {100 * data.noise_prob:.0f}% of "
-                     "the items")
-    if data.get("tilt_db"):
-        parts.append(f"a random microphone tilt of up to +-{data.tilt_db:g} dB")
-    if data.get("eq_db"):
-        parts.append(f"a smooth random colouring of up to +-{data.eq_db:g} dB")
-    if data.get("trim_edges"):
-        parts.append(f"up to {1000 * data.trim_edges:.0f} ms cut from each end")
-    return "training items augmented anew each time: " + ", ".join(parts) if parts else ""
 
 
 LEXICON_BEAM = 8  # the bundled model's default decoding: prefix beam search over the ten digit words
 
 
 def export_digits(package: Path, test_manifest: str, report, exp: Path, n_an4: int = 0, n_words: int = 0,
-                  n_flite: int = 0, augment: str = "") -> Path:
+                  n_flite: int = 0) -> Path:
     """Stage 5: the bundled ``digits`` model, decoding by default with the ten digit words as its lexicon
     (a closed-vocabulary task: whatever it hears, it answers with a digit word), the test set decoded again
     by the float16 copy, greedy and with the lexicon."""
     from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.pipelines.transcriber import Transcriber, decoding_config
-    from speech.recipes.bundle import Card, export_bundled, half_copy, pct, read_json
+    from speech.recipes.bundle import Card, augment_summary, export_bundled, half_copy, pct, read_json
 
+    augment = augment_summary(package)
     lexicon = exp / "lexicon.txt"
     lexicon.write_text("\n".join(FSDD_WORDS) + "\n")
     beam = decoding_config(["decoding=beam", f"decoding.beam_size={LEXICON_BEAM}"], lexicon=str(lexicon))

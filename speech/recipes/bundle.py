@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+from omegaconf import OmegaConf
+
 from speech.packages.bundle import bundle_package
 from speech.packages.registry import TASK_WORDS, list_models
 from speech.pretrained import PRETRAINED_DIR, pretrained_dir
@@ -103,6 +105,30 @@ def half_copy(src: str | Path, out: str | Path) -> Path:
     out = Path(out)
     return bundle_package(src, out.name, task="tmp", domain="", summary="", numbers={}, card="",
                           root=out.parent)
+
+
+def augment_summary(package: str | Path) -> str:
+    """The training-time augmentations the ``data`` section of a package's config switched on, in words,
+    for its card ("" when none; speed perturbation and bit-depth copies are the card's data line's business)."""
+    data = OmegaConf.load(Path(package) / "config.yaml").get("data") or {}
+    parts = []
+    if data.get("noise_snr_db"):
+        low, high = data.noise_snr_db
+        parts.append(f"white, pink or brown noise at {low:g}-{high:g} dB SNR on {100 * data.noise_prob:.0f}% of "
+                     "the items")
+    if data.get("tilt_db"):
+        parts.append(f"a random microphone tilt of up to +-{data.tilt_db:g} dB")
+    if data.get("eq_db"):
+        parts.append(f"a smooth random colouring of up to +-{data.eq_db:g} dB")
+    if data.get("lowpass_hz"):
+        low, high = data.lowpass_hz
+        parts.append(f"a low-pass at {low:g}-{high:g} Hz on {100 * data.get('lowpass_prob', 0.5):.0f}% of the items")
+    if data.get("vtlp"):
+        low, high = data.vtlp
+        parts.append(f"vocal tract length perturbation {low:g}-{high:g}")
+    if data.get("trim_edges"):
+        parts.append(f"up to {1000 * data.trim_edges:.0f} ms cut from each end")
+    return "training items augmented anew each time: " + ", ".join(parts) if parts else ""
 
 
 def pct(x: float) -> str:
