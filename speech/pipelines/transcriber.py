@@ -17,6 +17,7 @@ from speech.config import compose, validate
 from speech.decoding.build import build_decoder
 from speech.device import resolve_device
 from speech.features import log_mel
+from speech.features.channel import warp_logmel
 from speech.packages.asr import AsrPackage, load_asr_package
 from speech.packages.format import PackageError
 from speech.pipelines.alignment import align_log_probs
@@ -98,13 +99,20 @@ class Transcriber(BaseTranscriber):
     """
 
     def __init__(self, package: str | Path | AsrPackage, device: str = "cpu", batch_size: int = 16,
-                 segment: SegmentConfig | None = None, decoder=None, decoding: DictConfig | None = None):
+                 segment: SegmentConfig | None = None, decoder=None, decoding: DictConfig | None = None,
+                 warp: float = 1.0):
         """``decoding``: a decoding config node (:func:`decoding_config`, config group ``decoding/``),
         built for this model by :func:`speech.decoding.build.build_decoder`. ``decoder``: a ready
         callable (log_probs (B, T, V), lengths (B,)) -> texts instead. Neither: the package's
         recommended decoding (:func:`package_decoding`: a bundled recognizer's LM and beam), else greedy
-        CTC decoding; ``decoding_config(["decoding=greedy"])`` asks for greedy decoding whatever the package says."""
+        CTC decoding; ``decoding_config(["decoding=greedy"])`` asks for greedy decoding whatever the package says.
+        ``warp``: a vocal tract length normalization factor (0.5-2.0; 1.0: none) applied to every input's
+        log-mel frames (:func:`speech.features.channel.warp_logmel`), e.g. one speaker's estimate from
+        :func:`speech.pipelines.vtln.estimate_warp`."""
+        if not isinstance(warp, (int, float)) or isinstance(warp, bool) or not 0.5 <= warp <= 2.0:
+            raise ValueError(f"Transcriber: warp {warp!r}; expected a factor from 0.5 to 2.0 (1.0: no warp)")
         super().__init__(batch_size, segment)
+        self.warp = float(warp)
         resolve_device(device)  # one line (DeviceError) before anything is loaded
         self.pkg = package if isinstance(package, AsrPackage) else load_asr_package(package, device)
         self.pkg.model.to(device).eval().requires_grad_(False)  # inference only: no call records autograd state
@@ -139,6 +147,8 @@ class Transcriber(BaseTranscriber):
     @torch.inference_mode()
     def _log_probs(self, wavs: Sequence[np.ndarray]):
         feats = [log_mel(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)), self.pkg.fbank) for w in wavs]
+        if self.warp != 1.0:
+            feats = [warp_logmel(f, self.pkg.fbank, self.warp) for f in feats]
         x = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(self.device)
         lens = torch.tensor([f.shape[0] for f in feats], device=self.device)
         log_probs, out_lens = self.pkg.model(x, lens)

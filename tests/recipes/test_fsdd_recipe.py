@@ -248,3 +248,36 @@ def test_an4_words_without_an4_is_one_line(data_root, tmp_path):
     assert r.returncode != 0
     assert "Traceback" not in r.stderr
     assert "--an4-words" in r.stderr.strip().splitlines()[-1] and "--no-an4" in r.stderr.strip().splitlines()[-1]
+
+
+LOSO = Path(__file__).resolve().parents[2] / "recipes" / "fsdd" / "loso.py"
+
+
+def test_loso_no_train_scores_a_fold_model_with_and_without_vtln(data_root, tmp_path):
+    """``loso.py --no-train`` scores the model found in <exp>/<speaker>/model (here the bundled digits
+    model standing in for a fold's) greedy, with the lexicon, and after a per-speaker warp."""
+    import shutil
+
+    from speech.packages.registry import resolve_model
+
+    exp = tmp_path / "exp"
+    missing = subprocess.run([sys.executable, str(LOSO), "--data", str(data_root / "fsdd"), "--exp", str(exp),
+                              "--no-readme", "--no-train", "--speakers", "theo"], capture_output=True, text=True)
+    assert missing.returncode == 2 and "no fold model there" in missing.stderr
+    assert "Traceback" not in missing.stderr and not (exp / "theo" / "test.jsonl").exists()
+
+    shutil.copytree(resolve_model("digits"), exp / "theo" / "model")
+    r = subprocess.run([sys.executable, str(LOSO), "--data", str(data_root / "fsdd"), "--exp", str(exp),
+                        "--no-readme", "--no-train", "--speakers", "theo"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = json.loads((exp / "loso.json").read_text())
+    assert [row["speaker"] for row in rows] == ["theo"] and rows[0]["utts"] == 500
+    row = rows[0]
+    assert row["warp"] in (0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15) and len(row["warp_margins"]) == 7
+    assert max(row["warp_margins"].values()) == row["warp_margins"][str(row["warp"])]
+    # a model that trained on theo's voice reads it well either way
+    assert row["wer_lexicon"] < 0.1 and row["wer_lexicon_vtln"] < 0.1, row
+    hyps = [json.loads(x) for x in (exp / "theo" / "test_hyps_lexicon_vtln.jsonl").read_text().splitlines()]
+    assert len(hyps) == 500
+    table = (exp / "loso.md").read_text()
+    assert "WER lexicon beam after VTLN" in table and "(not recorded)" in table
