@@ -124,6 +124,9 @@ def _check_transcribe_usage(args: argparse.Namespace, paths: list[str], fmt: str
         raise _usage("no --model given: recognition models are domain models (each knows one kind of speech), "
                      f"so none is picked for you; bundled recognizers: {known_models_text('asr')}; or a package "
                      "folder (--model PATH)")
+    if args.vtln and (args.runtime == "onnx" or args.manifest):
+        raise _usage("--vtln: " + ("the ONNX runtime has no warp; use --runtime torch" if args.runtime == "onnx"
+                                   else "give the speaker's files as paths, not --manifest"))
     if args.manifest and paths:
         raise _usage("give audio inputs or --manifest FILE.jsonl, not both")
     if args.manifest and fmt != "json":
@@ -155,6 +158,34 @@ def _transcriber(args: argparse.Namespace, decoding):
                        decoding=decoding)
 
 
+def _apply_vtln(tr, files: list[str]) -> None:
+    """Estimate one warp from ``files`` (those that read; the others fail later, where every input is
+    reported) with the decoding's lexicon words as the candidates, and give it to ``tr``."""
+    from speech.audio import AudioError, load
+    from speech.decoding.beam import read_lexicon_words
+    from speech.pipelines.vtln import estimate_warp
+
+    lexicon = tr.decoding.get("lexicon") if tr.decoding is not None else None
+    if not lexicon:
+        raise _usage("--vtln needs a closed vocabulary: a decoding with a lexicon (a package that recommends one, "
+                     "e.g. --model digits, or decoding=beam decoding.lexicon=WORDS.txt)")
+    wavs = []
+    for f in files:
+        try:
+            wavs.append(load(f, tr.sample_rate)[0])
+        except (AudioError, OSError):
+            continue
+    if not wavs:
+        return
+    try:
+        est = estimate_warp(tr.pkg, wavs, read_lexicon_words(lexicon))
+    except ValueError as e:
+        errors.warning(f"--vtln: {e}; decoding without a warp")
+        return
+    tr.warp = est.warp
+    print(f"vtln: warp {est.warp:.2f} from {est.clips} clip(s)", file=sys.stderr, flush=True)
+
+
 def _status(failed: int, total: int, what: str = "inputs") -> int:
     if failed and total > 1:
         errors.error(f"{failed} of {total} {what} failed")
@@ -170,6 +201,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if args.stream:
         from speech.cli.stream import cmd_stream
 
+        if args.vtln:
+            raise _usage("--vtln estimates its warp from whole clips; it does not go with --stream")
         return cmd_stream(args)
     paths, overrides = split_decoding_overrides(args.paths)
     fmt = args.format or ("json" if args.manifest else "txt")
@@ -193,7 +226,10 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             errors.error(problem)
             failed += 1
         todo = [f for f in files if f != STDIN or tmp]
-        results = _transcriber(args, decoding).transcribe_files(
+        tr = _transcriber(args, decoding)
+        if args.vtln:
+            _apply_vtln(tr, [tmp if f == STDIN else f for f in todo])
+        results = tr.transcribe_files(
             [tmp if f == STDIN else f for f in todo], progress=progress,
             timestamps=args.timestamps or outputs.needs_timestamps(fmt)) if todo else []
         for given, r in zip(todo, results):

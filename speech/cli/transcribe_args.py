@@ -66,6 +66,11 @@ def add_transcribe(sub) -> None:
     p.add_argument("--batch-size", type=COUNT, default=16, help="files (or segments of a long file) decoded together")
     add_segment_args(p)
     add_runtime_args(p)
+    p.add_argument("--vtln", action="store_true",
+                   help="the inputs are one speaker's short clips, each one word of a closed vocabulary (the "
+                        "decoding's lexicon, e.g. --model digits): estimate one vocal tract length warp from their "
+                        "audio (the warp under which the model tells the words apart most clearly) and decode "
+                        "every input with it; torch runtime only")
     p.add_argument("--stream", action="store_true",
                    help="streaming recognition of one file or - (stdin: a WAV stream, or headerless 16-bit little-endian "
                         "mono PCM, at the model's sample rate), read in --chunk-ms pieces; --format txt: partial text "

@@ -101,10 +101,15 @@ class Lexicon:
         return node is not None and None in node
 
 
-def load_lexicon(path: str | Path) -> Lexicon:
-    """Read a word list: the first whitespace-separated field of each non-empty line is a word."""
+def read_lexicon_words(path: str | Path) -> list[str]:
+    """A word list's words: the first whitespace-separated field of each non-empty line."""
     with open(path, encoding="utf-8") as f:
-        return Lexicon(line.split()[0] for line in f if line.strip())
+        return [line.split()[0] for line in f if line.strip()]
+
+
+def load_lexicon(path: str | Path) -> Lexicon:
+    """Read a word list (:func:`read_lexicon_words`) as a :class:`Lexicon`."""
+    return Lexicon(read_lexicon_words(path))
 
 
 class _Hyp:
