@@ -67,10 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fsdd loso: {args.data}: no recordings/ found. {CORPUS_HELP}", file=sys.stderr)
         return 2
 
+    from speech.audio import load
     from speech.config import compose
     from speech.data.manifest import read_manifest, write_manifest
     from speech.data.prepare import prepare
-    from speech.audio import load
+    from speech.decoding.beam import read_lexicon_words
     from speech.packages.asr import load_asr_package
     from speech.pipelines.evaluate_asr import evaluate_manifest
     from speech.pipelines.transcriber import Transcriber, decoding_config
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.vtln:  # one warp for the held-out voice, from its clips' audio alone
                 pkg = load_asr_package(package)
                 wavs = [load(u.audio, pkg.sample_rate)[0] for u in read_manifest(test_m)]
-                est = estimate_warp(pkg, wavs, lex.read_text().split())
+                est = estimate_warp(pkg, wavs, read_lexicon_words(lex))
                 row["warp"], row["warp_margins"] = est.warp, {str(a): round(m, 3) for a, m in est.scores.items()}
                 tr = Transcriber(pkg, decoding=beam, warp=est.warp)
                 row["wer_lexicon_vtln"] = evaluate_manifest(tr, test_m, progress=False,
