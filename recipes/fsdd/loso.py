@@ -100,29 +100,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fsdd loso: --no-train: {d / 'model'}: no fold model there; run without --no-train first",
                   file=sys.stderr)
             return 2
-        train_m = d / "train.jsonl" if args.no_train else \
-            write_manifest(d / "train.jsonl", [u for u in utts if u.speaker != spk] + extra)
         test_m = write_manifest(d / "test.jsonl", [u for u in utts if u.speaker == spk])
-        cfg = compose(["experiment=fsdd", f"data.train_manifest={train_m}", f"data.test_manifest={test_m}",
-                       f"output_dir={d}", "trainer.progress=false", *args.overrides])
         if args.no_train:
             package = d / "model"
             minutes = earlier.get(spk, {}).get("minutes", float("nan"))
         else:
+            train_m = write_manifest(d / "train.jsonl", [u for u in utts if u.speaker != spk] + extra)
+            cfg = compose(["experiment=fsdd", f"data.train_manifest={train_m}", f"data.test_manifest={test_m}",
+                           f"output_dir={d}", "trainer.progress=false", *args.overrides])
             t0 = time.time()
             _, package = train_asr(cfg)
             minutes = (time.time() - t0) / 60
-        rep = evaluate_manifest(package, cfg.data.test_manifest, output=d / "test_hyps.jsonl", progress=False)
+        pkg = load_asr_package(package)  # once, for every decoding below
+        rep = evaluate_manifest(Transcriber(pkg, decoding=decoding_config(["decoding=greedy"])), test_m,
+                                output=d / "test_hyps.jsonl", progress=False)
         row = {"speaker": spk, "utts": rep.utterances, "wer": rep.wer, "cer": rep.cer, "minutes": minutes}
         if args.lexicon:  # the training transcripts' words as a lexicon: output is always a digit word
             lex = d / "lexicon.txt"
             lex.write_text("\n".join(sorted({w for u in utts if u.speaker != spk for w in u.text.split()})) + "\n")
             # FSDD's ten words only: the task's vocabulary (AN4's "oh" is not one of them)
             beam = decoding_config(["decoding=beam", "decoding.beam_size=8"], lexicon=str(lex))
-            row["wer_lexicon"] = evaluate_manifest(package, cfg.data.test_manifest, progress=False, decoding=beam,
+            row["wer_lexicon"] = evaluate_manifest(Transcriber(pkg, decoding=beam), test_m, progress=False,
                                                    output=d / "test_hyps_lexicon.jsonl").wer
             if args.vtln:  # one warp for the held-out voice, from its clips' audio alone
-                pkg = load_asr_package(package)
                 wavs = [load(u.audio, pkg.sample_rate)[0] for u in read_manifest(test_m)]
                 est = estimate_warp(pkg, wavs, read_lexicon_words(lex))
                 row["warp"], row["warp_margins"] = est.warp, {str(a): round(m, 3) for a, m in est.scores.items()}

@@ -27,6 +27,7 @@ from speech.features.channel import (
     add_noise_logmel,
     band_centres_hz,
     eq_logmel,
+    is_warp,
     lowpass_gain_db,
     noise_bank,
     random_eq_db,
@@ -150,7 +151,7 @@ def _snr_range_ok(v: Sequence[float]) -> bool:
 
 
 def _warp_range_ok(v: Sequence[float]) -> bool:
-    return len(v) == 0 or (_snr_range_ok(v) and 0.5 <= float(v[0]) and float(v[1]) <= 2.0)
+    return len(v) == 0 or (_snr_range_ok(v) and is_warp(float(v[0])) and is_warp(float(v[1])))
 
 
 def split_by_hash(utts: Sequence[Utterance], fraction: float) -> tuple[list[Utterance], list[Utterance]]:

@@ -139,11 +139,20 @@ def lowpass_gain_db(centres_hz: np.ndarray, cutoff_hz: float, db_per_octave: flo
     return torch.from_numpy(np.maximum(-db_per_octave * np.log2(ratio), -max_db).astype(np.float32))
 
 
+WARP_RANGE = (0.5, 2.0)
+"""The warp factors :func:`warp_logmel` accepts (a vocal tract half or twice as long at the extremes)."""
+
+
+def is_warp(alpha) -> bool:
+    """Whether ``alpha`` is a warp factor :func:`warp_logmel` accepts: a number (not a bool) in ``WARP_RANGE``."""
+    return isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and WARP_RANGE[0] <= alpha <= WARP_RANGE[1]
+
+
 def warp_source_bands(cfg: FbankConfig, alpha: float, knee: float = 0.8) -> np.ndarray:
     """For each of the ``cfg.n_mels`` bands, the fractional band index whose centre frequency the band
     reads from under a warp by ``alpha`` (see :func:`warp_logmel`). ``knee`` is the fraction of the top
     band's centre frequency up to which the map is exactly ``f / alpha``."""
-    if not 0.5 <= alpha <= 2.0:
+    if not is_warp(alpha):
         raise ValueError(f"warp factor {alpha}; expected 0.5 to 2.0 (e.g. 0.9 to 1.1)")
     if not 0.0 < knee < 1.0:
         raise ValueError(f"warp knee {knee}; expected a fraction in (0, 1)")

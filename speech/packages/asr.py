@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -60,6 +61,13 @@ class AsrPackage:
     @property
     def sample_rate(self) -> int:
         return self.fbank.sample_rate
+
+    def log_probs(self, feats: Sequence[torch.Tensor], device: str | torch.device = "cpu"):
+        """The model on a batch of (T_i, F) log-mel matrices, padded together: (log_probs (B, T', V),
+        out_lens (B,)), on ``device``."""
+        x = torch.nn.utils.rnn.pad_sequence(list(feats), batch_first=True).to(device)
+        lens = torch.tensor([f.shape[0] for f in feats], device=device)
+        return self.model(x, lens)
 
 
 def load_asr_package(path: str | Path, device: str | torch.device = "cpu") -> AsrPackage:

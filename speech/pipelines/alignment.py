@@ -59,9 +59,7 @@ def align_manifest(package: str | Path | AsrPackage, manifest: str | Path, out: 
             toks.append(torch.tensor(tok, dtype=torch.long))
             ids.append(u.id)
         if feats:
-            x = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(device)
-            lens = torch.tensor([f.shape[0] for f in feats], device=device)
-            log_probs, out_lens = pkg.model(x, lens)
+            log_probs, out_lens = pkg.log_probs(feats, device)
             tgt_lens = torch.tensor([t.numel() for t in toks])
             targets = torch.nn.utils.rnn.pad_sequence(toks, batch_first=True) if len(toks) else torch.zeros(0, 0)
             paths, scores = viterbi_align(log_probs.transpose(0, 1).float(), targets, out_lens.cpu(), tgt_lens,

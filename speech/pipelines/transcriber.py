@@ -17,7 +17,7 @@ from speech.config import compose, validate
 from speech.decoding.build import build_decoder
 from speech.device import resolve_device
 from speech.features import log_mel
-from speech.features.channel import warp_logmel
+from speech.features.channel import is_warp, warp_logmel
 from speech.packages.asr import AsrPackage, load_asr_package
 from speech.packages.format import PackageError
 from speech.pipelines.alignment import align_log_probs
@@ -109,7 +109,7 @@ class Transcriber(BaseTranscriber):
         ``warp``: a vocal tract length normalization factor (0.5-2.0; 1.0: none) applied to every input's
         log-mel frames (:func:`speech.features.channel.warp_logmel`), e.g. one speaker's estimate from
         :func:`speech.pipelines.vtln.estimate_warp`."""
-        if not isinstance(warp, (int, float)) or isinstance(warp, bool) or not 0.5 <= warp <= 2.0:
+        if not is_warp(warp):
             raise ValueError(f"Transcriber: warp {warp!r}; expected a factor from 0.5 to 2.0 (1.0: no warp)")
         super().__init__(batch_size, segment)
         self.warp = float(warp)
@@ -149,9 +149,7 @@ class Transcriber(BaseTranscriber):
         feats = [log_mel(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)), self.pkg.fbank) for w in wavs]
         if self.warp != 1.0:
             feats = [warp_logmel(f, self.pkg.fbank, self.warp) for f in feats]
-        x = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True).to(self.device)
-        lens = torch.tensor([f.shape[0] for f in feats], device=self.device)
-        log_probs, out_lens = self.pkg.model(x, lens)
+        log_probs, out_lens = self.pkg.log_probs(feats, self.device)
         return log_probs.cpu(), out_lens.cpu()
 
     @torch.inference_mode()

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from speech.features import log_mel
-from speech.features.channel import warp_logmel
+from speech.features.channel import is_warp, warp_logmel
 from speech.packages.asr import AsrPackage
 
 __all__ = ["DEFAULT_WARPS", "WarpEstimate", "candidate_margin", "estimate_warp"]
@@ -73,9 +73,9 @@ def estimate_warp(package: AsrPackage, wavs: Sequence[np.ndarray], candidates: S
     """
     if len(candidates) < 2:
         raise ValueError(f"estimate_warp: {len(candidates)} candidate text(s); expected at least two")
+    if not warps or not all(is_warp(a) for a in warps):
+        raise ValueError(f"estimate_warp: warps {list(warps)}; expected one or more factors from 0.5 to 2.0")
     warps = [float(a) for a in warps]
-    if not warps or any(not 0.5 <= a <= 2.0 for a in warps):
-        raise ValueError(f"estimate_warp: warps {warps}; expected one or more factors from 0.5 to 2.0")
     tok = package.tokenizer
     targets = []
     for text in candidates:
@@ -86,29 +86,26 @@ def estimate_warp(package: AsrPackage, wavs: Sequence[np.ndarray], candidates: S
         if not ids:
             raise ValueError(f"estimate_warp: candidate {text!r} is empty")
         targets.append(torch.tensor(ids))
-    model = package.model.eval()
-    device = next(model.parameters()).device
+    package.model.eval()
+    device = next(package.model.parameters()).device
     feats = [log_mel(torch.from_numpy(np.ascontiguousarray(w, dtype=np.float32)), package.fbank) for w in wavs]
     feats = [f for f in feats if f.shape[0] > 0]
-    sums = dict.fromkeys(warps, 0.0)
-    counts = dict.fromkeys(warps, 0)
+    # a warp moves energy between bands, never frames: which clips can hold two candidates is the same at every warp
+    margins: dict[float, list[float]] = {a: [] for a in warps}
     bar = tqdm(total=len(warps) * len(feats), unit="clip", desc="vtln", disable=not progress)
     for a in warps:
         for s in range(0, len(feats), batch_size):
             chunk = [warp_logmel(f, package.fbank, a) if a != 1.0 else f for f in feats[s:s + batch_size]]
-            x = torch.nn.utils.rnn.pad_sequence(chunk, batch_first=True).to(device)
-            lens = torch.tensor([f.shape[0] for f in chunk], device=device)
-            log_probs, out_lens = model(x, lens)
+            log_probs, out_lens = package.log_probs(chunk, device)
             for lp, n in zip(log_probs.cpu(), out_lens.cpu()):
                 m = candidate_margin(lp[: int(n)], targets, blank=tok.blank_id)
                 if m is not None:
-                    sums[a] += m
-                    counts[a] += 1
+                    margins[a].append(m)
             bar.update(len(chunk))
     bar.close()
-    scored = min(counts.values())
+    scored = len(margins[warps[0]])
     if scored == 0:
         raise ValueError(f"estimate_warp: none of the {len(wavs)} clip(s) is long enough to score two candidates")
-    scores = {a: sums[a] / counts[a] for a in warps}
+    scores = {a: sum(m) / len(m) for a, m in margins.items()}
     best = max(warps, key=lambda a: (scores[a], -abs(a - 1.0)))
     return WarpEstimate(warp=best, scores=scores, clips=scored)

@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from omegaconf import OmegaConf
 
 from speech.packages.bundle import bundle_package
